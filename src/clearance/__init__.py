@@ -1,0 +1,34 @@
+"""Clearance: rights clearance for AI training data and AI outputs.
+
+The public Python API is re-exported here; ``import clearance`` stays light
+(no database driver, image library or HTTP client is imported until used).
+"""
+
+from clearance.core import (
+    ALL_USAGES,
+    ClearanceError,
+    Decision,
+    Evidence,
+    Mode,
+    Permission,
+    Terms,
+    Usage,
+    resolve,
+    resolve_all,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ALL_USAGES",
+    "ClearanceError",
+    "Decision",
+    "Evidence",
+    "Mode",
+    "Permission",
+    "Terms",
+    "Usage",
+    "__version__",
+    "resolve",
+    "resolve_all",
+]

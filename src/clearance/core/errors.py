@@ -1,0 +1,112 @@
+"""The one error tree of Clearance.
+
+Every failure a user can see is a ``ClearanceError``. Each class carries the CLI
+exit code and the HTTP status it maps to, so the faces (CLI, API) translate
+errors in one place instead of guessing::
+
+    ClearanceError                      exit 1, HTTP 500
+    ├── UserError                       exit 2, HTTP 400   (the caller can fix it)
+    │   ├── InvalidUsage                                   unknown usage name
+    │   ├── InvalidTerms                                   inconsistent terms / prices
+    │   ├── InputNotFound               HTTP 404           a named file does not exist
+    │   ├── UnsupportedInput            HTTP 415           not a file we can fingerprint
+    │   ├── ImageTooLarge               HTTP 413           decompression-bomb guard
+    │   ├── NotFound                    HTTP 404           unknown work / party id
+    │   ├── ConflictError               HTTP 409           state forbids the change
+    │   ├── RegistryNotInitialised      HTTP 409           run `clearance init` first
+    │   └── RegistryVersionError        HTTP 409           store written by a newer version
+    ├── ExternalError                   exit 3, HTTP 503   (something outside us failed)
+    │   └── RegistryUnavailable                            database unreachable
+    └── InternalError                   exit 1, HTTP 500   (a bug: please report)
+"""
+
+from __future__ import annotations
+
+
+class ClearanceError(Exception):
+    """Root of every error Clearance raises on purpose."""
+
+    exit_code: int = 1
+    http_status: int = 500
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        if self.hint:
+            return f"{self.message} ({self.hint})"
+        return self.message
+
+
+class UserError(ClearanceError):
+    """The input or the request is wrong; the caller can fix it."""
+
+    exit_code = 2
+    http_status = 400
+
+
+class InvalidUsage(UserError):
+    """A usage name outside the vocabulary."""
+
+
+class InvalidTerms(UserError):
+    """Terms that contradict themselves or lack a price."""
+
+
+class InputNotFound(UserError):
+    """A file or directory named by the caller does not exist."""
+
+    http_status = 404
+
+
+class UnsupportedInput(UserError):
+    """Bytes that are not a format we can fingerprint (or are corrupt)."""
+
+    http_status = 415
+
+
+class ImageTooLarge(UserError):
+    """An image over the pixel limit: refused before decoding (decompression bomb)."""
+
+    http_status = 413
+
+
+class NotFound(UserError):
+    """An id that names nothing in the registry."""
+
+    http_status = 404
+
+
+class ConflictError(UserError):
+    """The registry's state forbids the change."""
+
+    http_status = 409
+
+
+class RegistryNotInitialised(UserError):
+    """The registry has no schema yet."""
+
+    http_status = 409
+
+
+class RegistryVersionError(UserError):
+    """The registry was written by a newer Clearance, or has an unknown format."""
+
+    http_status = 409
+
+
+class ExternalError(ClearanceError):
+    """Something outside Clearance failed (database, network)."""
+
+    exit_code = 3
+    http_status = 503
+
+
+class RegistryUnavailable(ExternalError):
+    """The registry database cannot be reached."""
+
+
+class InternalError(ClearanceError):
+    """A bug in Clearance."""

@@ -1,0 +1,249 @@
+"""Frozen domain types shared by every layer.
+
+They carry no behaviour beyond validation and small derived views, so stores,
+parsers and jobs can pass them around freely and tests can build them by hand.
+Serialisation to JSON lives with the face that needs it (``to_dict``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Any
+
+from clearance.core.errors import InvalidTerms
+from clearance.core.usage import ALL_USAGES, Permission, Usage, narrower_usages
+
+
+class WorkKind(StrEnum):
+    """The medium of a registered work."""
+
+    IMAGE = "image"
+    TEXT = "text"
+    AUDIO = "audio"
+    VIDEO = "video"
+    CHARACTER = "character"
+    OTHER = "other"
+
+
+class IdentifierScheme(StrEnum):
+    """The kinds of identifier a work can carry."""
+
+    SHA256 = "sha256"
+    URL = "url"
+    URL_PREFIX = "url-prefix"
+    DOMAIN = "domain"
+    ISCC = "iscc"
+    ISBN = "isbn"
+    ISRC = "isrc"
+
+
+class PricePer(StrEnum):
+    """What a licence price is charged for."""
+
+    ITEM = "item"
+    RUN = "run"
+
+
+class ClaimStatus(StrEnum):
+    """State of an ownership claim on a work."""
+
+    ACTIVE = "active"
+    DISPUTED = "disputed"
+
+
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """A licence price: an exact decimal amount in an ISO 4217 currency, per item or run."""
+
+    amount: Decimal
+    currency: str
+    per: PricePer = PricePer.ITEM
+
+    @staticmethod
+    def parse(amount: str | Decimal | float, currency: str, per: str = "item") -> Price:
+        """Validate and build a price from user input; raise ``InvalidTerms``."""
+        try:
+            value = Decimal(str(amount))
+        except (InvalidOperation, ValueError):
+            raise InvalidTerms(f"price {amount!r} is not a number") from None
+        if not value.is_finite() or value < 0:
+            raise InvalidTerms(f"price {amount!r} must be a finite amount >= 0")
+        cur = currency.strip().upper()
+        if not _CURRENCY.match(cur):
+            raise InvalidTerms(f"currency {currency!r} is not a 3-letter ISO 4217 code")
+        try:
+            unit = PricePer(per.strip().lower())
+        except ValueError:
+            raise InvalidTerms(f"--per must be 'item' or 'run', not {per!r}") from None
+        return Price(value, cur, unit)
+
+    def to_dict(self) -> dict[str, str]:
+        return {"amount": str(self.amount), "currency": self.currency, "per": self.per.value}
+
+
+@dataclass(frozen=True, slots=True)
+class Terms:
+    """An owner's stated permission per usage, plus the price for licensed usages.
+
+    Only usages the owner spoke about are present in ``permissions``; the rest are
+    unknown. ``effective()`` applies the implication rules (a statement on ``tdm``
+    reaches ``train-ai``, ``train-genai`` and ``ai-input``) and fills in unknowns.
+    """
+
+    permissions: Mapping[Usage, Permission] = field(default_factory=dict)
+    price: Price | None = None
+
+    def __post_init__(self) -> None:
+        licensed = [u for u, p in self.permissions.items() if p is Permission.LICENSE]
+        if licensed and self.price is None:
+            names = ", ".join(u.value for u in licensed)
+            raise InvalidTerms(f"licensed usages ({names}) need a price", hint="add --price")
+
+    def effective(self) -> dict[Usage, Permission]:
+        """Permission per usage after implications: the most restrictive statement wins."""
+        out: dict[Usage, Permission] = {u: Permission.UNKNOWN for u in ALL_USAGES}
+        for usage, perm in self.permissions.items():
+            for target in (usage, *narrower_usages(usage)):
+                out[target] = strictest(out[target], perm)
+        return out
+
+    def merged_over(self, default: Terms | None) -> Terms:
+        """These terms with usages they leave unset taken from ``default`` (a party default)."""
+        if default is None:
+            return self
+        perms = dict(default.permissions)
+        perms.update(self.permissions)
+        price = self.price if self.price is not None else default.price
+        has_license = any(p is Permission.LICENSE for p in perms.values())
+        return Terms(perms, price if has_license else None)
+
+
+_RANK = {
+    Permission.UNKNOWN: 0,
+    Permission.ALLOW: 1,
+    Permission.LICENSE: 2,
+    Permission.DENY: 3,
+}
+
+
+def strictest(a: Permission, b: Permission) -> Permission:
+    """The more restrictive of two permissions: deny > license > allow > unknown."""
+    return a if _RANK[a] >= _RANK[b] else b
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    """A rights holder, licensee or other actor."""
+
+    id: int
+    name: str
+    contact: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Identifier:
+    """One way to recognise a work: a content hash, URL, URL prefix, domain, ISCC, ISBN, ISRC."""
+
+    scheme: IdentifierScheme
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A party's claim to own a work. Two parties claiming the same work makes both disputed."""
+
+    party: str
+    status: ClaimStatus
+    created_at: datetime
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Work:
+    """A registered work with its owner, identifiers and terms."""
+
+    id: int
+    kind: WorkKind
+    owner: Party
+    title: str | None
+    identifiers: tuple[Identifier, ...]
+    terms: Terms
+    created_at: datetime
+    claims: tuple[Claim, ...] = ()
+
+    @property
+    def sha256(self) -> str | None:
+        for ident in self.identifiers:
+            if ident.scheme is IdentifierScheme.SHA256:
+                return ident.value
+        return None
+
+    @property
+    def disputed(self) -> bool:
+        return any(c.status is ClaimStatus.DISPUTED for c in self.claims)
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One observation about one usage: where it came from and what it said.
+
+    ``agreement_id`` is set when the evidence is an active licence agreement held
+    by the user; it outranks every preference (contracts override preferences).
+    """
+
+    source: str
+    usage: Usage
+    permission: Permission
+    detail: str = ""
+    raw: str = ""
+    observed_at: datetime | None = None
+    agreement_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "source": self.source,
+            "usage": self.usage.value,
+            "permission": self.permission.value,
+            "detail": self.detail,
+            "raw": self.raw,
+        }
+        if self.observed_at is not None:
+            out["observed_at"] = self.observed_at.isoformat()
+        if self.agreement_id is not None:
+            out["agreement_id"] = self.agreement_id
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The resolved answer for one usage.
+
+    ``permission`` is what the evidence says; ``allowed`` is what the chosen mode
+    makes of it (in opt-out mode ``unknown`` is allowed, in opt-in mode it is not);
+    ``licensed`` is true when an active agreement carried the decision.
+    """
+
+    usage: Usage
+    permission: Permission
+    allowed: bool
+    licensed: bool
+    mode: str
+    evidence: tuple[Evidence, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "usage": self.usage.value,
+            "permission": self.permission.value,
+            "allowed": self.allowed,
+            "licensed": self.licensed,
+            "mode": self.mode,
+            "evidence": [e.to_dict() for e in self.evidence],
+        }

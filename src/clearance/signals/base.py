@@ -1,0 +1,32 @@
+"""Shared shapes for the signal parsers: decoding policy files and collecting warnings.
+
+Every parser returns a frozen result with a ``warnings`` tuple, so callers can
+show what was odd about a file without the parser ever raising.
+"""
+
+from __future__ import annotations
+
+MAX_POLICY_BYTES = 500 * 1024
+"""RFC 9309 asks parsers to read at least 500 KiB; we read exactly that much of any policy file."""
+
+
+def decode_text(data: bytes | str, *, limit: int = MAX_POLICY_BYTES) -> tuple[str, list[str]]:
+    """Decode a policy file leniently: UTF-8 (with BOM), else Latin-1, truncated to ``limit`` bytes.
+
+    Returns the text and the warnings raised on the way (truncation, bad encoding).
+    """
+    warnings: list[str] = []
+    if isinstance(data, str):
+        raw = data.encode("utf-8", "surrogatepass")
+    else:
+        raw = bytes(data)
+    if len(raw) > limit:
+        warnings.append(f"truncated to the first {limit} bytes of {len(raw)}")
+        raw = raw[:limit]
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        return raw.decode("utf-8"), warnings
+    except UnicodeDecodeError:
+        warnings.append("not valid UTF-8; decoded as Latin-1")
+        return raw.decode("latin-1"), warnings
