@@ -190,6 +190,26 @@ class Work:
     def disputed(self) -> bool:
         return any(c.status is ClaimStatus.DISPUTED for c in self.claims)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape used by ``--json`` output and the HTTP API."""
+        return {
+            "id": self.id,
+            "kind": self.kind.value,
+            "title": self.title,
+            "owner": self.owner.name,
+            "sha256": self.sha256,
+            "identifiers": [{"scheme": i.scheme.value, "value": i.value} for i in self.identifiers],
+            "terms": {u.value: p.value for u, p in self.terms.effective().items()},
+            "stated_terms": {u.value: p.value for u, p in self.terms.permissions.items()},
+            "price": self.terms.price.to_dict() if self.terms.price else None,
+            "disputed": self.disputed,
+            "claims": [
+                {"party": c.party, "status": c.status.value, "created_at": c.created_at.isoformat()}
+                for c in self.claims
+            ],
+            "created_at": self.created_at.isoformat(),
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class Evidence:

@@ -49,10 +49,12 @@ def resolve(
 ) -> Decision:
     """Resolve the evidence that bears on ``usage`` into one ``Decision``."""
     mode = Mode.parse(mode) if isinstance(mode, str) else mode
-    relevant = tuple(sorted(
-        (e for e in evidence if _applies_to(e, usage)),
-        key=lambda e: (e.source, e.usage.value, e.permission.value, e.detail, e.raw),
-    ))
+    relevant = tuple(
+        sorted(
+            (e for e in evidence if _applies_to(e, usage)),
+            key=lambda e: (e.source, e.usage.value, e.permission.value, e.detail, e.raw),
+        )
+    )
     agreements = tuple(
         e for e in relevant if e.agreement_id is not None and e.permission is not Permission.DENY
     )

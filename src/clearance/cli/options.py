@@ -1,0 +1,83 @@
+"""Option declarations shared by several commands, so every command spells them the same way."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from clearance.config import Settings
+from clearance.core.models import Price
+from clearance.core.usage import parse_usages
+from clearance.registry.records import TermsChange
+
+RegistryOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--registry",
+        "-r",
+        metavar="PATH|URL",
+        help="SQLite file or postgresql:// URL (env CLEARANCE_REGISTRY; default ./clearance.db).",
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document to stdout.")]
+DenyOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--deny", metavar="USAGES", help="Usages to deny (comma list, repeatable, or 'all')."
+    ),
+]
+AllowOpt = Annotated[
+    list[str] | None, typer.Option("--allow", metavar="USAGES", help="Usages to allow.")
+]
+LicenseOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--license",
+        metavar="USAGES",
+        help="Usages allowed only under a paid licence (needs --price and --currency).",
+    ),
+]
+PriceOpt = Annotated[
+    str | None, typer.Option("--price", metavar="AMOUNT", help="Licence price, a decimal amount.")
+]
+CurrencyOpt = Annotated[
+    str | None, typer.Option("--currency", metavar="CUR", help="ISO 4217 currency code, e.g. EUR.")
+]
+PerOpt = Annotated[
+    str, typer.Option("--per", metavar="item|run", help="What the price is charged for.")
+]
+
+
+def settings(registry: str | None) -> Settings:
+    """Settings for this invocation: flag > CLEARANCE_* environment > defaults."""
+    return Settings.from_env(os.environ, registry=registry)
+
+
+def terms_change(
+    deny: list[str] | None,
+    allow: list[str] | None,
+    license: list[str] | None,
+    price: str | None,
+    currency: str | None,
+    per: str,
+    unset: list[str] | None = None,
+) -> TermsChange | None:
+    """Validate the terms flags into a ``TermsChange`` (or None when none were given)."""
+    from clearance.core.errors import InvalidTerms
+
+    parsed_price = None
+    if price is not None:
+        if currency is None:
+            raise InvalidTerms("--price needs --currency", hint="e.g. --currency EUR")
+        parsed_price = Price.parse(price, currency, per)
+    elif currency is not None:
+        raise InvalidTerms("--currency needs --price")
+    return TermsChange.from_flags(
+        deny=parse_usages(deny or []),
+        allow=parse_usages(allow or []),
+        license=parse_usages(license or []),
+        unset=parse_usages(unset or []),
+        price=parsed_price,
+    )

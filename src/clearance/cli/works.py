@@ -1,0 +1,154 @@
+"""``clearance works add|list|show|remove``: register and inspect works."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from clearance.cli.options import (
+    AllowOpt,
+    CurrencyOpt,
+    DenyOpt,
+    JsonOpt,
+    LicenseOpt,
+    PerOpt,
+    PriceOpt,
+    RegistryOpt,
+    settings,
+    terms_change,
+)
+from clearance.cli.output import emit_json, progress_bar, stdout, work_detail, works_table
+from clearance.core.models import WorkKind
+from clearance.registry import add_works, parse_identifier
+from clearance.service import open_registry
+
+app = typer.Typer(help="Register, list, show and remove works.", no_args_is_help=True)
+
+KindOpt = Annotated[WorkKind | None, typer.Option("--kind", help="Override the detected kind.")]
+
+
+@app.command("add")
+def add(
+    items: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="PATH_OR_URL...",
+            help="Files, folders, URLs (URL* for a prefix), domain:, isbn:, isrc:, iscc:.",
+        ),
+    ],
+    owner: Annotated[str, typer.Option("--owner", help="The rights holder's name.")],
+    deny: DenyOpt = None,
+    allow: AllowOpt = None,
+    license: LicenseOpt = None,
+    price: PriceOpt = None,
+    currency: CurrencyOpt = None,
+    per: PerOpt = "item",
+    title: Annotated[
+        str | None, typer.Option("--title", help="Title (default: file name).")
+    ] = None,
+    kind: KindOpt = None,
+    identifier: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--id",
+            metavar="SCHEME:VALUE",
+            help="Extra identifier for each work (isbn:, isrc:, iscc:, URL).",
+        ),
+    ] = None,
+    registry: RegistryOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Register works by content fingerprint or by URL/domain/ISBN/ISRC/ISCC."""
+    cfg = settings(registry)
+    change = terms_change(deny, allow, license, price, currency, per)
+    extra = [parse_identifier(i) for i in identifier or []]
+    with open_registry(cfg) as store, progress_bar(not json, "registering") as bar:
+        task = bar.add_task("registering", total=None) if bar else None
+
+        def tick(done: int, total: int, _label: str) -> None:
+            if bar is not None and task is not None:
+                bar.update(task, completed=done, total=total)
+
+        summary = add_works(
+            store,
+            items,
+            owner=owner,
+            terms=change,
+            title=title,
+            kind=kind,
+            extra_identifiers=extra,
+            actor=cfg.actor,
+            max_pixels=cfg.max_pixels,
+            progress=tick,
+        )
+    if json:
+        emit_json(
+            {
+                "works": [
+                    r.work.to_dict() | {"status": r.status.value} for r in summary.registrations
+                ],
+                "skipped": [{"path": s.path, "reason": s.reason} for s in summary.skipped],
+            }
+        )
+        return
+    out = stdout()
+    counts: dict[str, int] = {}
+    for r in summary.registrations:
+        counts[r.status.value] = counts.get(r.status.value, 0) + 1
+    out.print(works_table([r.work for r in summary.registrations], title="registered"))
+    parts = [f"{n} {status}" for status, n in sorted(counts.items())] or ["0 registered"]
+    out.print(f"{', '.join(parts)}; {len(summary.skipped)} skipped")
+    for s in summary.skipped:
+        out.print(f"  skipped {s.path}: {s.reason}", highlight=False)
+
+
+@app.command("list")
+def list_(
+    owner: Annotated[str | None, typer.Option("--owner", help="Only this owner's works.")] = None,
+    kind: KindOpt = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1)] = None,
+    offset: Annotated[int, typer.Option("--offset", min=0)] = 0,
+    registry: RegistryOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """List registered works."""
+    with open_registry(settings(registry)) as store:
+        works = store.list_works(owner=owner, kind=kind, limit=limit, offset=offset)
+    if json:
+        emit_json({"works": [w.to_dict() for w in works], "count": len(works)})
+    else:
+        stdout().print(works_table(works, title=f"{len(works)} works"))
+
+
+@app.command("show")
+def show(
+    work_id: Annotated[int, typer.Argument(metavar="ID")],
+    registry: RegistryOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Show one work with its identifiers, effective terms and claims (disputes included)."""
+    with open_registry(settings(registry)) as store:
+        work = store.get_work(work_id)
+    if json:
+        emit_json({"work": work.to_dict()})
+    else:
+        stdout().print(work_detail(work))
+
+
+@app.command("remove")
+def remove(
+    work_id: Annotated[int, typer.Argument(metavar="ID")],
+    registry: RegistryOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Remove a work (the removal is recorded in the audit log)."""
+    cfg = settings(registry)
+    with open_registry(cfg) as store:
+        work = store.remove_work(work_id, actor=cfg.actor)
+    if json:
+        emit_json({"removed": work.to_dict()})
+    else:
+        stdout().print(
+            f"removed work {work.id} ({work.title or work.kind.value}, owner {work.owner.name})"
+        )

@@ -1,0 +1,34 @@
+"""Content fingerprints: exact hashes, PDQ image hashes, text shingles and MinHash.
+
+These are the keys the registry stores at registration and the scan and guard
+look up later. Pure functions over bytes; no database, no network.
+"""
+
+from clearance.fingerprint.exact import sha256_bytes, sha256_file
+from clearance.fingerprint.image import (
+    DEFAULT_MAX_PIXELS,
+    MIN_QUALITY,
+    ImageHash,
+    image_hash,
+)
+from clearance.fingerprint.text import (
+    MINHASH_PERMUTATIONS,
+    SHINGLE_WORDS,
+    TextFingerprint,
+    normalise_text,
+    text_fingerprint,
+)
+
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "MINHASH_PERMUTATIONS",
+    "MIN_QUALITY",
+    "SHINGLE_WORDS",
+    "ImageHash",
+    "TextFingerprint",
+    "image_hash",
+    "normalise_text",
+    "sha256_bytes",
+    "sha256_file",
+    "text_fingerprint",
+]

@@ -1,0 +1,125 @@
+"""Parsing what a user names on ``works add``: a file, a folder, or a bare identifier.
+
+A work can be registered without any file, for creators with a site but no
+files at hand: ``https://example.com/a.jpg`` (one URL), ``https://example.com/art/*``
+(every URL under a prefix), ``domain:example.com`` (a whole site and its
+subdomains), ``isbn:…``, ``isrc:…`` and ``iscc:…``. Identifiers are validated
+and normalised here so the same work is always stored under the same key.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from clearance.core.errors import InputNotFound, UserError
+from clearance.core.models import Identifier, IdentifierScheme
+
+_HOST = re.compile(
+    r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"
+)
+_ISRC = re.compile(r"^[A-Z]{2}[A-Z0-9]{3}[0-9]{7}$")
+_ISCC = re.compile(r"^ISCC:[A-Z2-7]{10,}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One thing named on the command line: a path to fingerprint, or an identifier."""
+
+    path: Path | None = None
+    identifier: Identifier | None = None
+
+
+def _host(text: str) -> str:
+    host = text.strip().lower().rstrip(".")
+    try:
+        host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise UserError(f"invalid host name {text!r}") from None
+    if not _HOST.match(host):
+        raise UserError(f"invalid host name {text!r}")
+    return host
+
+
+def normalise_url(url: str) -> str:
+    """Lower-case scheme and host, drop default ports and the fragment."""
+    parts = urlsplit(url.strip())
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise UserError(f"not an http(s) URL: {url!r}")
+    host = _host(parts.hostname)
+    port = (
+        parts.port
+        if parts.port not in (None, 80 if parts.scheme.lower() == "http" else 443)
+        else None
+    )
+    netloc = f"{host}:{port}" if port else host
+    return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", parts.query, ""))
+
+
+def normalise_isbn(text: str) -> str:
+    """Validate an ISBN-10 or ISBN-13 checksum and return the ISBN-13 digits."""
+    digits = re.sub(r"[\s-]", "", text).upper()
+    if re.fullmatch(r"[0-9]{9}[0-9X]", digits):
+        total = sum((10 - i) * (10 if c == "X" else int(c)) for i, c in enumerate(digits))
+        if total % 11:
+            raise UserError(f"invalid ISBN-10 checksum: {text!r}")
+        core = "978" + digits[:9]
+        check = (10 - sum((1 if i % 2 == 0 else 3) * int(c) for i, c in enumerate(core)) % 10) % 10
+        return core + str(check)
+    if re.fullmatch(r"[0-9]{13}", digits):
+        if sum((1 if i % 2 == 0 else 3) * int(c) for i, c in enumerate(digits)) % 10:
+            raise UserError(f"invalid ISBN-13 checksum: {text!r}")
+        return digits
+    raise UserError(f"not an ISBN: {text!r}")
+
+
+def parse_identifier(text: str) -> Identifier:
+    """Parse ``scheme:value`` or an http(s) URL (``*`` at the end makes a prefix)."""
+    raw = text.strip()
+    lower = raw.lower()
+    if lower.startswith(("http://", "https://")):
+        if raw.endswith("*"):
+            return Identifier(IdentifierScheme.URL_PREFIX, normalise_url(raw[:-1]))
+        return Identifier(IdentifierScheme.URL, normalise_url(raw))
+    scheme, sep, value = raw.partition(":")
+    if not sep:
+        raise UserError(f"not an identifier: {text!r}")
+    scheme = scheme.lower()
+    if scheme == "domain":
+        return Identifier(IdentifierScheme.DOMAIN, _host(value))
+    if scheme == "isbn":
+        return Identifier(IdentifierScheme.ISBN, normalise_isbn(value))
+    if scheme == "isrc":
+        code = re.sub(r"[\s-]", "", value).upper()
+        if not _ISRC.match(code):
+            raise UserError(f"not an ISRC (CC-XXX-YY-NNNNN): {value!r}")
+        return Identifier(IdentifierScheme.ISRC, code)
+    if scheme == "iscc":
+        code = "ISCC:" + value.strip().upper().removeprefix("ISCC:")
+        if not _ISCC.match(code):
+            raise UserError(f"not an ISCC code: {value!r}")
+        return Identifier(IdentifierScheme.ISCC, code)
+    if scheme == "sha256":
+        digest = value.strip().lower()
+        if not re.fullmatch(r"[0-9a-f]{64}", digest):
+            raise UserError(f"not a SHA-256 hex digest: {value!r}")
+        return Identifier(IdentifierScheme.SHA256, digest)
+    raise UserError(
+        f"unknown identifier scheme {scheme!r}",
+        hint="use a URL, URL*, domain:, isbn:, isrc:, iscc: or sha256:",
+    )
+
+
+_ID_PREFIXES = ("http://", "https://", "domain:", "isbn:", "isrc:", "iscc:", "sha256:")
+
+
+def parse_target(text: str) -> Target:
+    """A path that exists, else an identifier; a missing path is a user error."""
+    if text.lower().startswith(_ID_PREFIXES):
+        return Target(identifier=parse_identifier(text))
+    path = Path(text).expanduser()
+    if not path.exists():
+        raise InputNotFound(f"no such file or directory: {text}")
+    return Target(path=path)

@@ -1,0 +1,1 @@
+"""Alembic migrations for the registry; run through ``clearance.registry.migrate``."""

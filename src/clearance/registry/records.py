@@ -1,0 +1,120 @@
+"""Inputs and outputs of the store that are not domain types: what to register, what happened.
+
+Kept apart from ``store`` so callers (registration, faces, tests) can build
+requests without importing SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from clearance.core.errors import InvalidTerms
+from clearance.core.models import Identifier, Price, Work, WorkKind
+from clearance.core.usage import Permission, Usage
+
+
+@dataclass(frozen=True, slots=True)
+class FingerprintRecord:
+    """One stored fingerprint: algorithm name, blob format version, bytes, optional quality."""
+
+    algo: str
+    data: bytes
+    format_version: int = 1
+    quality: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TermsChange:
+    """A change to a scope's terms: usages to set, usages to clear, and the licence price."""
+
+    set: Mapping[Usage, Permission] = field(default_factory=dict)
+    unset: frozenset[Usage] = frozenset()
+    price: Price | None = None
+
+    def __post_init__(self) -> None:
+        both = self.unset & set(self.set)
+        if both:
+            names = ", ".join(sorted(u.value for u in both))
+            raise InvalidTerms(f"usages both set and unset: {names}")
+        if self.price is not None and Permission.LICENSE not in self.set.values():
+            raise InvalidTerms("a price only applies to licensed usages", hint="add --license")
+        for usage, perm in self.set.items():
+            if perm is Permission.UNKNOWN:
+                raise InvalidTerms(f"cannot set {usage.value} to unknown", hint="use --unset")
+
+    @staticmethod
+    def from_flags(
+        *,
+        deny: tuple[Usage, ...] = (),
+        allow: tuple[Usage, ...] = (),
+        license: tuple[Usage, ...] = (),
+        unset: tuple[Usage, ...] = (),
+        price: Price | None = None,
+    ) -> TermsChange | None:
+        """Build a change from the CLI's ``--deny/--allow/--license/--unset/--price`` lists.
+
+        A usage named under two different permissions is an error; None means no change.
+        """
+        seen: dict[Usage, Permission] = {}
+        for perm, usages in (
+            (Permission.DENY, deny),
+            (Permission.ALLOW, allow),
+            (Permission.LICENSE, license),
+        ):
+            for usage in usages:
+                if usage in seen and seen[usage] is not perm:
+                    raise InvalidTerms(
+                        f"usage {usage.value} is both {seen[usage].value} and {perm.value}"
+                    )
+                seen[usage] = perm
+        if license and price is None:
+            raise InvalidTerms("--license needs a price", hint="add --price AMOUNT --currency CUR")
+        change = TermsChange(seen, frozenset(unset), price)
+        return None if change.empty else change
+
+    @property
+    def empty(self) -> bool:
+        return not self.set and not self.unset and self.price is None
+
+
+@dataclass(frozen=True, slots=True)
+class WorkSpec:
+    """What to register. The first identifier is the work's key for de-duplication."""
+
+    kind: WorkKind
+    owner: str
+    identifiers: tuple[Identifier, ...]
+    title: str | None = None
+    fingerprints: tuple[FingerprintRecord, ...] = ()
+    terms: TermsChange | None = None
+
+
+class RegistrationStatus(StrEnum):
+    CREATED = "created"
+    EXISTING = "existing"
+    DISPUTED = "disputed"
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """The outcome of registering one ``WorkSpec``."""
+
+    work: Work
+    status: RegistrationStatus
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One row of the append-only audit log."""
+
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    entity: str
+    entity_id: int | None
+    detail: Mapping[str, Any]

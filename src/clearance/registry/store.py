@@ -1,0 +1,611 @@
+"""The registry store: one interface, one SQLAlchemy Core implementation for SQLite and PostgreSQL.
+
+``RegistryStore`` is the interface the jobs depend on. ``SqlStore`` implements it
+for both backends; the differences (WAL and ``BEGIN IMMEDIATE`` on SQLite, an
+advisory lock per content key on PostgreSQL) live in ``engine`` and ``_lock_key``.
+Every change runs in one transaction together with its audit-log row, so a
+crash leaves the registry as it was before the change or after it, never between.
+
+Ownership rules: the same key (for example the same SHA-256) registered again by
+the same owner returns the existing work (idempotent); registered by a different
+owner it adds a *disputed* claim to the existing work and marks the first claim
+disputed too. Nothing is overwritten silently.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, Engine, delete, func, insert, select, text, update
+
+from clearance.core.errors import NotFound, UserError
+from clearance.core.models import (
+    Claim,
+    ClaimStatus,
+    Identifier,
+    IdentifierScheme,
+    Party,
+    Price,
+    PricePer,
+    Terms,
+    Work,
+    WorkKind,
+)
+from clearance.core.usage import Permission, Usage
+from clearance.registry import schema as s
+from clearance.registry.engine import database_errors, make_engine, redact, registry_url
+from clearance.registry.migrate import check_version
+from clearance.registry.records import (
+    AuditEntry,
+    FingerprintRecord,
+    Registration,
+    RegistrationStatus,
+    TermsChange,
+    WorkSpec,
+)
+
+
+class RegistryStore(Protocol):
+    """What the jobs need from a registry, whatever the backend."""
+
+    def register(self, spec: WorkSpec, *, actor: str = ...) -> Registration: ...
+    def get_work(self, work_id: int) -> Work: ...
+    def list_works(
+        self,
+        *,
+        owner: str | None = None,
+        kind: WorkKind | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Work]: ...
+    def find_works(self, scheme: IdentifierScheme, value: str) -> list[Work]: ...
+    def remove_work(self, work_id: int, *, actor: str = ...) -> Work: ...
+    def set_work_terms(self, work_id: int, change: TermsChange, *, actor: str = ...) -> Work: ...
+    def set_party_terms(self, owner: str, change: TermsChange, *, actor: str = ...) -> Terms: ...
+    def party_terms(self, owner: str) -> Terms: ...
+    def get_party(self, name: str) -> Party: ...
+    def iter_fingerprints(self, algo: str) -> Iterator[tuple[int, FingerprintRecord]]: ...
+    def audit_log(self, *, limit: int | None = None) -> list[AuditEntry]: ...
+    def count_works(self) -> int: ...
+    def state_digest(self) -> str: ...
+    def close(self) -> None: ...
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _lock_key(scheme: str, value: str) -> int:
+    return zlib.crc32(f"{scheme}:{value}".encode()) - (1 << 31)
+
+
+class SqlStore:
+    """``RegistryStore`` over SQLAlchemy Core; works on SQLite and PostgreSQL."""
+
+    def __init__(self, engine: Engine, *, check: bool = True) -> None:
+        self.engine = engine
+        self._write_engine = engine.execution_options(clearance_write=True)
+        if check:
+            check_version(engine)
+
+    @property
+    def url(self) -> str:
+        return redact(self.engine.url.render_as_string(hide_password=False))
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> SqlStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _audit(
+        self,
+        conn: Connection,
+        actor: str,
+        action: str,
+        entity: str,
+        entity_id: int | None,
+        detail: dict[str, Any],
+    ) -> None:
+        conn.execute(
+            insert(s.audit_log).values(
+                at=_now(),
+                actor=actor,
+                action=action,
+                entity=entity,
+                entity_id=entity_id,
+                detail=json.dumps(detail, sort_keys=True, default=str),
+            )
+        )
+
+    def _ensure_party(self, conn: Connection, name: str, actor: str) -> int:
+        clean = name.strip()
+        if not clean:
+            raise UserError("an owner name is required")
+        found = conn.execute(select(s.parties.c.id).where(s.parties.c.name == clean)).scalar()
+        if found is not None:
+            return int(found)
+        pid = conn.execute(
+            insert(s.parties).values(name=clean, created_at=_now()).returning(s.parties.c.id)
+        ).scalar_one()
+        self._audit(conn, actor, "party.create", "party", pid, {"name": clean})
+        return int(pid)
+
+    def _party_id(self, conn: Connection, name: str) -> int:
+        found = conn.execute(
+            select(s.parties.c.id).where(s.parties.c.name == name.strip())
+        ).scalar()
+        if found is None:
+            raise NotFound(f"no party named {name!r}")
+        return int(found)
+
+    @staticmethod
+    def _terms_from_rows(rows: Sequence[Any]) -> Terms:
+        perms: dict[Usage, Permission] = {}
+        price: Price | None = None
+        for row in rows:
+            perm = Permission(row.permission)
+            perms[Usage(row.usage)] = perm
+            if perm is Permission.LICENSE and price is None and row.price_amount is not None:
+                price = Price.parse(row.price_amount, row.price_currency, row.price_per)
+        return Terms(perms, price)
+
+    def _load_works(self, conn: Connection, ids: Sequence[int]) -> list[Work]:
+        if not ids:
+            return []
+        rows = conn.execute(
+            select(s.works, s.parties.c.name.label("owner_name"), s.parties.c.contact)
+            .join(s.parties, s.parties.c.id == s.works.c.owner_id)
+            .where(s.works.c.id.in_(ids))
+        ).all()
+        idents: dict[int, list[Identifier]] = {}
+        for r in conn.execute(
+            select(s.identifiers)
+            .where(s.identifiers.c.work_id.in_(ids))
+            .order_by(s.identifiers.c.id)
+        ):
+            idents.setdefault(r.work_id, []).append(Identifier(IdentifierScheme(r.scheme), r.value))
+        work_terms: dict[int, list[Any]] = {}
+        for r in conn.execute(select(s.terms).where(s.terms.c.work_id.in_(ids))):
+            work_terms.setdefault(r.work_id, []).append(r)
+        owners = {r.owner_id for r in rows}
+        party_terms: dict[int, list[Any]] = {}
+        for r in conn.execute(select(s.terms).where(s.terms.c.party_id.in_(owners))):
+            party_terms.setdefault(r.party_id, []).append(r)
+        claims: dict[int, list[Claim]] = {}
+        for r in conn.execute(
+            select(s.claims, s.parties.c.name)
+            .join(s.parties, s.parties.c.id == s.claims.c.party_id)
+            .where(s.claims.c.work_id.in_(ids))
+            .order_by(s.claims.c.id)
+        ):
+            claims.setdefault(r.work_id, []).append(
+                Claim(r.name, ClaimStatus(r.status), _aware(r.created_at), r.note)
+            )
+        by_id: dict[int, Work] = {}
+        for r in rows:
+            own = self._terms_from_rows(work_terms.get(r.id, []))
+            default = self._terms_from_rows(party_terms.get(r.owner_id, []))
+            by_id[r.id] = Work(
+                id=r.id,
+                kind=WorkKind(r.kind),
+                owner=Party(r.owner_id, r.owner_name, r.contact),
+                title=r.title,
+                identifiers=tuple(idents.get(r.id, [])),
+                terms=own.merged_over(default),
+                created_at=_aware(r.created_at),
+                claims=tuple(claims.get(r.id, [])),
+            )
+        return [by_id[i] for i in ids if i in by_id]
+
+    def _apply_terms(
+        self,
+        conn: Connection,
+        *,
+        work_id: int | None,
+        party_id: int | None,
+        change: TermsChange,
+        existing: Terms | None = None,
+    ) -> None:
+        scope = (
+            s.terms.c.work_id == work_id if work_id is not None else s.terms.c.party_id == party_id
+        )
+        if change.unset:
+            conn.execute(
+                delete(s.terms).where(scope, s.terms.c.usage.in_([u.value for u in change.unset]))
+            )
+        current = conn.execute(select(s.terms).where(scope)).all()
+        price = change.price
+        if price is None:
+            for row in current:
+                if row.permission == Permission.LICENSE.value and row.price_amount is not None:
+                    price = Price.parse(row.price_amount, row.price_currency, row.price_per)
+                    break
+        if price is None and existing is not None:
+            price = existing.price
+        for usage, perm in change.set.items():
+            values: dict[str, Any] = {
+                "permission": perm.value,
+                "updated_at": _now(),
+                "price_amount": None,
+                "price_currency": None,
+                "price_per": None,
+            }
+            conn.execute(delete(s.terms).where(scope, s.terms.c.usage == usage.value))
+            conn.execute(
+                insert(s.terms).values(
+                    work_id=work_id, party_id=party_id, usage=usage.value, **values
+                )
+            )
+        licensed = (
+            conn.execute(
+                select(s.terms.c.usage).where(
+                    scope, s.terms.c.permission == Permission.LICENSE.value
+                )
+            )
+            .scalars()
+            .all()
+        )
+        if licensed:
+            if price is None:
+                raise UserError(
+                    f"licensed usages ({', '.join(sorted(licensed))}) need a price",
+                    hint="add --price",
+                )
+            conn.execute(
+                update(s.terms)
+                .where(scope, s.terms.c.permission == Permission.LICENSE.value)
+                .values(
+                    price_amount=str(price.amount),
+                    price_currency=price.currency,
+                    price_per=price.per.value,
+                )
+            )
+
+    # -- registration ------------------------------------------------------------------------
+
+    def register(self, spec: WorkSpec, *, actor: str = "clearance") -> Registration:
+        if not spec.identifiers:
+            raise UserError("a work needs at least one identifier")
+        key = spec.identifiers[0]
+        with database_errors("write"), self._write_engine.begin() as conn:
+            if self.dialect == "postgresql":
+                conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:k)"),
+                    {"k": _lock_key(key.scheme.value, key.value)},
+                )
+            owner_id = self._ensure_party(conn, spec.owner, actor)
+            matches = conn.execute(
+                select(s.works.c.id, s.works.c.owner_id)
+                .join(s.identifiers, s.identifiers.c.work_id == s.works.c.id)
+                .where(
+                    s.identifiers.c.scheme == key.scheme.value, s.identifiers.c.value == key.value
+                )
+                .order_by(s.works.c.id)
+            ).all()
+            own = [m.id for m in matches if m.owner_id == owner_id]
+            if own:
+                work_id = own[0]
+                self._add_identifiers(conn, work_id, spec.identifiers)
+                if spec.terms is not None and not spec.terms.empty:
+                    self._apply_terms(conn, work_id=work_id, party_id=None, change=spec.terms)
+                    self._audit(
+                        conn, actor, "terms.set", "work", work_id, _change_detail(spec.terms)
+                    )
+                return Registration(
+                    self._load_works(conn, [work_id])[0], RegistrationStatus.EXISTING
+                )
+            if matches:
+                work_id = matches[0].id
+                claimed = conn.execute(
+                    select(s.claims.c.id).where(
+                        s.claims.c.work_id == work_id, s.claims.c.party_id == owner_id
+                    )
+                ).scalar()
+                if claimed is None:
+                    note = json.dumps(
+                        {
+                            "title": spec.title,
+                            "terms": _change_detail(spec.terms) if spec.terms else None,
+                        }
+                    )
+                    conn.execute(
+                        insert(s.claims).values(
+                            work_id=work_id,
+                            party_id=owner_id,
+                            status=ClaimStatus.DISPUTED.value,
+                            note=note,
+                            created_at=_now(),
+                        )
+                    )
+                conn.execute(
+                    update(s.claims)
+                    .where(s.claims.c.work_id == work_id)
+                    .values(status=ClaimStatus.DISPUTED.value)
+                )
+                self._audit(
+                    conn,
+                    actor,
+                    "claim.dispute",
+                    "work",
+                    work_id,
+                    {"claimant": spec.owner, "key": f"{key.scheme.value}:{key.value}"},
+                )
+                return Registration(
+                    self._load_works(conn, [work_id])[0], RegistrationStatus.DISPUTED
+                )
+            work_id = conn.execute(
+                insert(s.works)
+                .values(
+                    kind=spec.kind.value, title=spec.title, owner_id=owner_id, created_at=_now()
+                )
+                .returning(s.works.c.id)
+            ).scalar_one()
+            self._add_identifiers(conn, work_id, spec.identifiers)
+            for fp in spec.fingerprints:
+                conn.execute(
+                    insert(s.fingerprints).values(
+                        work_id=work_id,
+                        algo=fp.algo,
+                        format_version=fp.format_version,
+                        data=fp.data,
+                        quality=fp.quality,
+                        created_at=_now(),
+                    )
+                )
+            conn.execute(
+                insert(s.claims).values(
+                    work_id=work_id,
+                    party_id=owner_id,
+                    status=ClaimStatus.ACTIVE.value,
+                    created_at=_now(),
+                )
+            )
+            if spec.terms is not None and not spec.terms.empty:
+                self._apply_terms(conn, work_id=work_id, party_id=None, change=spec.terms)
+            self._audit(
+                conn,
+                actor,
+                "work.create",
+                "work",
+                work_id,
+                {
+                    "kind": spec.kind.value,
+                    "owner": spec.owner,
+                    "title": spec.title,
+                    "identifiers": [f"{i.scheme.value}:{i.value}" for i in spec.identifiers],
+                    "fingerprints": [fp.algo for fp in spec.fingerprints],
+                    "terms": _change_detail(spec.terms) if spec.terms else None,
+                },
+            )
+            return Registration(self._load_works(conn, [work_id])[0], RegistrationStatus.CREATED)
+
+    def _add_identifiers(
+        self, conn: Connection, work_id: int, idents: Iterable[Identifier]
+    ) -> None:
+        have = {
+            (r.scheme, r.value)
+            for r in conn.execute(
+                select(s.identifiers.c.scheme, s.identifiers.c.value).where(
+                    s.identifiers.c.work_id == work_id
+                )
+            )
+        }
+        for ident in idents:
+            if (ident.scheme.value, ident.value) not in have:
+                conn.execute(
+                    insert(s.identifiers).values(
+                        work_id=work_id, scheme=ident.scheme.value, value=ident.value
+                    )
+                )
+                have.add((ident.scheme.value, ident.value))
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def get_work(self, work_id: int) -> Work:
+        with database_errors("read"), self.engine.connect() as conn:
+            found = self._load_works(conn, [work_id])
+        if not found:
+            raise NotFound(f"no work with id {work_id}")
+        return found[0]
+
+    def list_works(
+        self,
+        *,
+        owner: str | None = None,
+        kind: WorkKind | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Work]:
+        query = select(s.works.c.id).order_by(s.works.c.id)
+        with database_errors("read"), self.engine.connect() as conn:
+            if owner is not None:
+                query = query.where(s.works.c.owner_id == self._party_id(conn, owner))
+            if kind is not None:
+                query = query.where(s.works.c.kind == kind.value)
+            if limit is not None:
+                query = query.limit(limit)
+            if offset:
+                query = query.offset(offset)
+            ids = list(conn.execute(query).scalars())
+            out: list[Work] = []
+            for start in range(0, len(ids), 500):
+                out.extend(self._load_works(conn, ids[start : start + 500]))
+            return out
+
+    def find_works(self, scheme: IdentifierScheme, value: str) -> list[Work]:
+        with database_errors("read"), self.engine.connect() as conn:
+            ids = list(
+                conn.execute(
+                    select(s.identifiers.c.work_id)
+                    .where(s.identifiers.c.scheme == scheme.value, s.identifiers.c.value == value)
+                    .order_by(s.identifiers.c.work_id)
+                ).scalars()
+            )
+            return self._load_works(conn, ids)
+
+    def get_party(self, name: str) -> Party:
+        with database_errors("read"), self.engine.connect() as conn:
+            row = conn.execute(select(s.parties).where(s.parties.c.name == name.strip())).first()
+        if row is None:
+            raise NotFound(f"no party named {name!r}")
+        return Party(row.id, row.name, row.contact)
+
+    def party_terms(self, owner: str) -> Terms:
+        with database_errors("read"), self.engine.connect() as conn:
+            pid = self._party_id(conn, owner)
+            return self._terms_from_rows(
+                conn.execute(select(s.terms).where(s.terms.c.party_id == pid)).all()
+            )
+
+    def iter_fingerprints(self, algo: str) -> Iterator[tuple[int, FingerprintRecord]]:
+        with database_errors("read"), self.engine.connect() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=10_000).execute(
+                select(s.fingerprints)
+                .where(s.fingerprints.c.algo == algo)
+                .order_by(s.fingerprints.c.id)
+            )
+            for r in result:
+                yield (
+                    r.work_id,
+                    FingerprintRecord(r.algo, bytes(r.data), r.format_version, r.quality),
+                )
+
+    def audit_log(self, *, limit: int | None = None) -> list[AuditEntry]:
+        query = select(s.audit_log).order_by(s.audit_log.c.id.desc())
+        if limit is not None:
+            query = query.limit(limit)
+        with database_errors("read"), self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            AuditEntry(
+                r.id, _aware(r.at), r.actor, r.action, r.entity, r.entity_id, json.loads(r.detail)
+            )
+            for r in reversed(rows)
+        ]
+
+    def count_works(self) -> int:
+        with database_errors("read"), self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(s.works)).scalar_one())
+
+    def state_digest(self) -> str:
+        """A digest that changes whenever the registry changes (every change is audited)."""
+        with database_errors("read"), self.engine.connect() as conn:
+            row = conn.execute(
+                select(func.count(), func.max(s.audit_log.c.id)).select_from(s.audit_log)
+            ).one()
+        return hashlib.sha256(f"{self.url}|{row[0]}|{row[1]}".encode()).hexdigest()
+
+    # -- changes -----------------------------------------------------------------------------
+
+    def remove_work(self, work_id: int, *, actor: str = "clearance") -> Work:
+        with database_errors("write"), self._write_engine.begin() as conn:
+            found = self._load_works(conn, [work_id])
+            if not found:
+                raise NotFound(f"no work with id {work_id}")
+            for table in (s.identifiers, s.fingerprints, s.terms, s.claims):
+                conn.execute(delete(table).where(table.c.work_id == work_id))
+            conn.execute(delete(s.works).where(s.works.c.id == work_id))
+            work = found[0]
+            self._audit(
+                conn,
+                actor,
+                "work.remove",
+                "work",
+                work_id,
+                {
+                    "owner": work.owner.name,
+                    "kind": work.kind.value,
+                    "title": work.title,
+                    "identifiers": [f"{i.scheme.value}:{i.value}" for i in work.identifiers],
+                },
+            )
+            return work
+
+    def set_work_terms(
+        self, work_id: int, change: TermsChange, *, actor: str = "clearance"
+    ) -> Work:
+        with database_errors("write"), self._write_engine.begin() as conn:
+            found = self._load_works(conn, [work_id])
+            if not found:
+                raise NotFound(f"no work with id {work_id}")
+            self._apply_terms(
+                conn, work_id=work_id, party_id=None, change=change, existing=found[0].terms
+            )
+            self._audit(conn, actor, "terms.set", "work", work_id, _change_detail(change))
+            return self._load_works(conn, [work_id])[0]
+
+    def set_party_terms(
+        self, owner: str, change: TermsChange, *, actor: str = "clearance"
+    ) -> Terms:
+        with database_errors("write"), self._write_engine.begin() as conn:
+            pid = self._ensure_party(conn, owner, actor)
+            self._apply_terms(conn, work_id=None, party_id=pid, change=change)
+            self._audit(conn, actor, "terms.set", "party", pid, _change_detail(change))
+            return self._terms_from_rows(
+                conn.execute(select(s.terms).where(s.terms.c.party_id == pid)).all()
+            )
+
+
+def _change_detail(change: TermsChange | None) -> dict[str, Any]:
+    if change is None:
+        return {}
+    return {
+        "set": {u.value: p.value for u, p in change.set.items()},
+        "unset": sorted(u.value for u in change.unset),
+        "price": change.price.to_dict() if change.price else None,
+    }
+
+
+def open_store(location: str, *, check: bool = True) -> SqlStore:
+    """Open the registry at a path or URL; raise if it is missing or not initialised."""
+    from clearance.core.errors import RegistryNotInitialised
+    from clearance.registry.engine import sqlite_path
+
+    url = registry_url(location)
+    path = sqlite_path(url)
+    if check and path is not None and not path.exists():
+        raise RegistryNotInitialised(
+            f"no registry at {path}", hint="run `clearance init` or pass --registry"
+        )
+    return SqlStore(make_engine(url), check=check)
+
+
+def init_store(location: str) -> SqlStore:
+    """Create (or upgrade) the registry at ``location`` and open it."""
+    from clearance.registry.engine import sqlite_path
+    from clearance.registry.migrate import upgrade
+
+    url = registry_url(location)
+    path = sqlite_path(url)
+    if path is not None:
+        if path.is_dir():
+            raise UserError(f"{path} is a directory", hint="give a file path for the registry")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"cannot create {path.parent}: {exc.strerror}") from None
+    engine = make_engine(url)
+    upgrade(engine)
+    return SqlStore(engine)
+
+
+__all__ = ["PricePer", "RegistryStore", "SqlStore", "init_store", "open_store"]
