@@ -13,6 +13,7 @@ query can match rotated or flipped copies.
 from __future__ import annotations
 
 import io
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,15 +62,20 @@ def _pack(bits: Any) -> bytes:
 
 
 def _open(source: str | Path | bytes | Image.Image) -> Image.Image:
+    """Open lazily (header only). Pillow's own bomb check is replaced by ours in ``image_hash``."""
     if isinstance(source, Image.Image):
         return source
     try:
-        if isinstance(source, bytes | bytearray | memoryview):
-            return Image.open(io.BytesIO(bytes(source)))
-        path = Path(source)
-        if not path.exists():
-            raise InputNotFound(f"no such file: {path}")
-        return Image.open(path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            if isinstance(source, bytes | bytearray | memoryview):
+                return Image.open(io.BytesIO(bytes(source)))
+            path = Path(source)
+            if not path.exists():
+                raise InputNotFound(f"no such file: {path}")
+            return Image.open(path)
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLarge(f"image is over the pixel limit: {exc}") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise UnsupportedInput(f"not a readable image: {exc}") from None
 
@@ -80,7 +86,7 @@ def _to_rgb(img: Image.Image) -> Image.Image:
         arr = np.asarray(img, dtype=np.float64)
         lo, hi = float(arr.min(initial=0.0)), float(arr.max(initial=0.0))
         scale = 255.0 / (hi - lo) if hi > lo else 0.0
-        img = Image.fromarray(((arr - lo) * scale).astype(np.uint8), mode="L")
+        img = Image.fromarray(((arr - lo) * scale).astype(np.uint8))
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
         rgba = img.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -103,7 +109,8 @@ def image_hash(
     width, height = img.size
     if width * height > max_pixels:
         raise ImageTooLarge(
-            f"image is {width}x{height} = {width * height} pixels, over the limit of {max_pixels}"
+            f"image is {width}x{height} = {width * height} pixels, "
+            f"over the pixel limit of {max_pixels}"
         )
     try:
         if img.format == "JPEG":

@@ -95,7 +95,11 @@ class SqlStore:
         self.engine = engine
         self._write_engine = engine.execution_options(clearance_write=True)
         if check:
-            check_version(engine)
+            try:
+                check_version(engine)
+            except BaseException:
+                engine.dispose()
+                raise
 
     @property
     def url(self) -> str:
@@ -604,7 +608,11 @@ def init_store(location: str) -> SqlStore:
         except OSError as exc:
             raise UserError(f"cannot create {path.parent}: {exc.strerror}") from None
     engine = make_engine(url)
-    upgrade(engine)
+    try:
+        upgrade(engine)
+    except BaseException:
+        engine.dispose()
+        raise
     return SqlStore(engine)
 
 

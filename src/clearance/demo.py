@@ -1,0 +1,166 @@
+"""``make demo``: the registry end to end on embedded SQLite with generated sample data.
+
+It creates a fresh registry under ``demo-output/``, registers works for three
+kinds of rights holder (one who opts out, one who licenses, one who allows),
+claims a whole site by domain, shows a disputed claim, and then resolves what a
+dataset builder may do with each sample file, with the evidence. The dataset
+scan issue extends this into a full ``clearance scan`` run.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from rich.console import Console
+from rich.table import Table
+
+from clearance.cli import main as cli
+from clearance.config import Settings
+from clearance.core import Evidence, IdentifierScheme, Mode, Usage, resolve
+from clearance.fingerprint import sha256_file
+from clearance.service import open_registry
+
+TEXTS = {
+    "ann/essay.txt": "Rights holders ask for consent, credit and compensation before their work "
+    "is used to train generative models; this essay explains why the opt-out must be honoured.",
+    "ben/lyrics.txt": "Under the harbour lights we sang until the morning came, and every wave "
+    "that broke the silence seemed to call your name.",
+    "cleo/notes.txt": "Field notes, released for anyone to use: the heron returned to the marsh "
+    "at dawn and stayed until the fog had lifted from the reeds.",
+}
+
+
+def _image(path: Path, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:480, 0:640]
+    channels = [
+        127
+        + 100
+        * np.sin(x * rng.uniform(0.01, 0.05) + rng.uniform(0, 6))
+        * np.cos(y * rng.uniform(0.01, 0.05))
+        for _ in range(3)
+    ]
+    Image.fromarray(np.stack(channels, -1).clip(0, 255).astype(np.uint8)).save(path, quality=90)
+
+
+def _make_samples(root: Path) -> None:
+    for rel, text in TEXTS.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text, encoding="utf-8")
+    for i, who in enumerate(("ann", "ann", "ben", "cleo")):
+        _image(root / who / f"picture{i}.jpg", i)
+    (root / "ann" / "corrupt.jpg").write_bytes(b"\xff\xd8\xff not a real jpeg")
+
+
+def _run(*args: str) -> None:
+    print(f"\n$ clearance {' '.join(args)}", flush=True)
+    code = cli(list(args))
+    if code != 0:
+        raise SystemExit(f"demo step failed with exit code {code}")
+
+
+def run_demo(out: Path) -> int:
+    console = Console(width=max(Console().width, 130))
+    if out.exists():
+        shutil.rmtree(out)
+    samples = out / "samples"
+    samples.mkdir(parents=True)
+    _make_samples(samples)
+    reg = str(out / "clearance.db")
+    r = ("--registry", reg)
+    _run("init", *r)
+    _run(
+        "works",
+        "add",
+        str(samples / "ann"),
+        "--owner",
+        "Ann (illustrator, opts out)",
+        "--deny",
+        "tdm",
+        "--deny",
+        "output",
+        *r,
+    )
+    _run(
+        "works",
+        "add",
+        str(samples / "ben"),
+        "--owner",
+        "Ben (songwriter, licenses)",
+        "--license",
+        "train-ai,output",
+        "--price",
+        "0.02",
+        "--currency",
+        "EUR",
+        *r,
+    )
+    _run(
+        "works",
+        "add",
+        str(samples / "cleo"),
+        "--owner",
+        "Cleo (naturalist, allows)",
+        "--allow",
+        "all",
+        *r,
+    )
+    _run(
+        "works",
+        "add",
+        "domain:ann-illustrates.example",
+        "https://ben-music.example/lyrics/*",
+        "--owner",
+        "Ann (illustrator, opts out)",
+        "--deny",
+        "train-ai",
+        *r,
+    )
+    _run(
+        "works",
+        "add",
+        str(samples / "ben" / "picture2.jpg"),
+        "--owner",
+        "Dana (claims Ben's photo)",
+        *r,
+    )
+    _run("terms", "set", "--owner", "Cleo (naturalist, allows)", "--allow", "search", *r)
+    _run("works", "list", *r)
+
+    settings = Settings(registry=reg)
+    table = Table(title="What may a dataset builder do with each file? (purpose train-genai)")
+    for col in ("file", "owner", "opt-out mode", "opt-in mode", "evidence"):
+        table.add_column(col)
+    with open_registry(settings) as store:
+        for path in sorted(p for p in samples.rglob("*") if p.is_file()):
+            works = store.find_works(IdentifierScheme.SHA256, sha256_file(path))
+            evidence = [
+                Evidence("registry", usage, perm, detail=f"work {w.id} by {w.owner.name}")
+                for w in works
+                for usage, perm in w.terms.permissions.items()
+            ]
+            d_out = resolve(evidence, Usage.TRAIN_GENAI, Mode.OPT_OUT)
+            d_in = resolve(evidence, Usage.TRAIN_GENAI, Mode.OPT_IN)
+            verdict = {True: "[green]include[/]", False: "[red]exclude[/]"}
+            lic = " (needs licence)" if d_out.permission.value == "license" else ""
+            table.add_row(
+                str(path.relative_to(samples)),
+                ", ".join(sorted({w.owner.name for w in works})) or "-",
+                verdict[d_out.allowed] + lic,
+                verdict[d_in.allowed] + lic,
+                "; ".join(
+                    f"{e.source}:{e.usage.value}={e.permission.value}" for e in d_out.evidence
+                )
+                or "no registry entry",
+            )
+    console.print(table)
+    console.print(f"\nRegistry: [bold]{reg}[/]  (try: clearance works show 1 --registry {reg})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_demo(Path(sys.argv[1] if len(sys.argv) > 1 else "demo-output")))
