@@ -5,9 +5,11 @@ jobs and faces) can depend on it without pulling anything heavy in.
 """
 
 from clearance.core.errors import (
+    AddressBlocked,
     ClearanceError,
     ConflictError,
     ExternalError,
+    FetchError,
     ImageTooLarge,
     InputNotFound,
     InternalError,
@@ -48,6 +50,7 @@ from clearance.core.usage import (
 
 __all__ = [
     "ALL_USAGES",
+    "AddressBlocked",
     "Claim",
     "ClaimStatus",
     "ClearanceError",
@@ -55,6 +58,7 @@ __all__ = [
     "Decision",
     "Evidence",
     "ExternalError",
+    "FetchError",
     "Identifier",
     "IdentifierScheme",
     "ImageTooLarge",

@@ -14,9 +14,11 @@ errors in one place instead of guessing::
     │   ├── NotFound                    HTTP 404           unknown work / party id
     │   ├── ConflictError               HTTP 409           state forbids the change
     │   ├── RegistryNotInitialised      HTTP 409           run `clearance init` first
-    │   └── RegistryVersionError        HTTP 409           store written by a newer version
+    │   ├── RegistryVersionError        HTTP 409           store written by a newer version
+    │   └── AddressBlocked              HTTP 403           SSRF guard refused an address
     ├── ExternalError                   exit 3, HTTP 503   (something outside us failed)
-    │   └── RegistryUnavailable                            database unreachable
+    │   ├── RegistryUnavailable                            database unreachable
+    │   └── FetchError                  HTTP 502           a remote server failed us
     └── InternalError                   exit 1, HTTP 500   (a bug: please report)
 """
 
@@ -97,6 +99,12 @@ class RegistryVersionError(UserError):
     http_status = 409
 
 
+class AddressBlocked(UserError):
+    """The SSRF guard refused to connect: a private, loopback, link-local or reserved address."""
+
+    http_status = 403
+
+
 class ExternalError(ClearanceError):
     """Something outside Clearance failed (database, network)."""
 
@@ -106,6 +114,12 @@ class ExternalError(ClearanceError):
 
 class RegistryUnavailable(ExternalError):
     """The registry database cannot be reached."""
+
+
+class FetchError(ExternalError):
+    """A remote server could not be reached or answered unusably."""
+
+    http_status = 502
 
 
 class InternalError(ClearanceError):

@@ -1,0 +1,130 @@
+"""The SSRF guard: refuse to connect to private, loopback, link-local or reserved addresses.
+
+A scanner fetches URLs that come from datasets, i.e. from strangers. Without a
+guard, a row pointing at ``http://169.254.169.254/`` or ``http://localhost:6379/``
+would make Clearance probe the operator's own network. The check runs inside
+the connection layer, on the addresses DNS actually returned, and the
+connection is then made to that vetted address, so a host that resolves
+differently a second time (DNS rebinding) cannot slip through; it runs again
+for every redirect hop because every hop opens its own connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpcore
+import httpx
+
+from clearance.core.errors import AddressBlocked
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+
+
+@dataclass(frozen=True, slots=True)
+class AddressPolicy:
+    """Which addresses may be connected to.
+
+    ``allow_private`` turns the guard off (``--allow-private``). ``extra_allowed``
+    lets tests treat specific loopback addresses as if they were public.
+    """
+
+    allow_private: bool = False
+    extra_allowed: frozenset[str] = field(default_factory=frozenset)
+
+    def permits(self, address: IPAddress) -> bool:
+        if self.allow_private or str(address) in self.extra_allowed:
+            return True
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        return address.is_global and not address.is_multicast
+
+
+async def system_resolver(host: str, port: int) -> list[str]:
+    """Resolve with the system resolver, as the connection would."""
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def check_addresses(host: str, addresses: Iterable[str], policy: AddressPolicy) -> str:
+    """Return the first address if every one is permitted, else raise ``AddressBlocked``."""
+    addrs = list(addresses)
+    if not addrs:
+        raise AddressBlocked(f"{host} did not resolve to any address")
+    for text in addrs:
+        address = ipaddress.ip_address(text.split("%", 1)[0])
+        if not policy.permits(address):
+            raise AddressBlocked(
+                f"refusing to connect to {host} ({address}): not a public address",
+                hint="pass --allow-private to allow private and loopback addresses",
+            )
+    return addrs[0]
+
+
+class GuardedBackend(httpcore.AsyncNetworkBackend):
+    """An httpcore network backend that vets resolved addresses before connecting."""
+
+    def __init__(self, policy: AddressPolicy, resolver: Resolver = system_resolver) -> None:
+        self._policy = policy
+        self._resolver = resolver
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            addresses = await asyncio.wait_for(self._resolver(host, port), timeout)
+        except (OSError, TimeoutError) as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+        address = check_addresses(host, addresses, self._policy)
+        return await self._inner.connect_tcp(
+            address,
+            port,
+            timeout=timeout,
+            local_address=local_address,
+            socket_options=socket_options,
+        )
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise AddressBlocked("unix sockets are never fetched")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class GuardedTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport with its connection pool built on ``GuardedBackend``."""
+
+    def __init__(
+        self,
+        policy: AddressPolicy,
+        *,
+        limits: httpx.Limits,
+        resolver: Resolver = system_resolver,
+        verify: bool = True,
+    ) -> None:
+        super().__init__(limits=limits, trust_env=False, verify=verify)
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=GuardedBackend(policy, resolver),
+        )
