@@ -4,15 +4,27 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck pytest bench clean
+.PHONY: install system-deps demo test lint typecheck pytest bench clean
 
-$(STAMP): pyproject.toml
+# Debian packages the project needs: Chromaprint's library and fpcalc (audio fingerprints).
+APT_PACKAGES := libchromaprint-tools
+
+system-deps:
+	@if ! command -v fpcalc >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES); \
+	  else \
+	    echo "please install the Debian packages: $(APT_PACKAGES)" >&2; exit 1; \
+	  fi; \
+	fi
+
+$(STAMP): pyproject.toml | system-deps
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[dev,postgres,bench]"
 	touch $(STAMP)
 
-install: $(STAMP)
+install: system-deps $(STAMP)
 
 demo: install
 	$(BIN)/python -m clearance.demo

@@ -49,3 +49,65 @@ def png_bomb_header(width: int, height: int) -> bytes:
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     idat = zlib.compress(b"\x00" * 1024)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def write_music(
+    path: Path,
+    seed: int,
+    seconds: float = 30.0,
+    rate: int = 22050,
+    noise: float = 0.0,
+    start: float = 0.0,
+) -> Path:
+    """A deterministic melody (tones with harmonics, one note per 0.25 s) as 16-bit mono WAV.
+
+    ``start`` cuts the same melody from a later point, so a clip can be made of a song.
+    """
+    import wave
+
+    rng = np.random.default_rng(seed)
+    total_notes = int((start + seconds) / 0.25) + 2
+    freqs = 110.0 * 2 ** (rng.integers(0, 36, size=total_notes) / 12.0)
+    t0 = int(start * rate)
+    n = int(seconds * rate)
+    t = (np.arange(n) + t0) / rate
+    note = (t / 0.25).astype(int)
+    f = freqs[note]
+    phase = 2 * np.pi * f * t
+    signal = np.sin(phase) + 0.5 * np.sin(2 * phase) + 0.25 * np.sin(3 * phase)
+    signal *= 0.6 + 0.4 * np.sin(2 * np.pi * 0.5 * t)
+    if noise:
+        signal += noise * np.random.default_rng(seed + 99).standard_normal(n)
+    pcm = (np.clip(signal / 2.0, -1, 1) * 30000).astype("<i2")
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm.tobytes())
+    return path
+
+
+def write_video(
+    path: Path,
+    seed: int,
+    seconds: int = 10,
+    fps: int = 10,
+    size: tuple[int, int] = (320, 240),
+    first_scene: int = 0,
+) -> Path:
+    """An MPEG-4 video whose scene (a textured image) changes every second."""
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=fps)
+        stream.width, stream.height = size
+        stream.pix_fmt = "yuv420p"
+        stream.bit_rate = 2_000_000
+        for i in range(seconds * fps):
+            scene = textured_image(seed * 1000 + first_scene + i // fps, (320, 240)).resize(size)
+            frame = av.VideoFrame.from_image(scene)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path

@@ -214,3 +214,23 @@ def test_kill_during_folder_registration_leaves_a_consistent_registry(tmp_path: 
         statuses = [r.status for r in summary.registrations]
         assert statuses.count(RegistrationStatus.EXISTING) == n
         assert store.count_works() == 60
+
+
+def test_audio_and_video_registration_stores_their_fingerprints(
+    store: SqlStore, tmp_path: Path
+) -> None:
+    from tests.samples import write_music, write_video
+
+    media = tmp_path / "media"
+    media.mkdir()
+    write_music(media / "song.wav", 3, seconds=6)
+    write_video(media / "clip.mp4", 3, seconds=2)
+    (media / "broken.mp3").write_bytes(b"ID3 not audio at all")
+    summary = add_works(store, [str(media)], owner="Ann")
+    kinds = sorted(r.work.kind.value for r in summary.registrations)
+    assert kinds == ["audio", "video"]
+    assert [Path(s.path).name for s in summary.skipped] == ["broken.mp3"]
+    ((_, chroma),) = store.iter_fingerprints("chromaprint")
+    assert len(chroma.data) % 4 == 0 and len(chroma.data) > 4 * 24
+    ((_, frames),) = store.iter_fingerprints("video-pdq")
+    assert len(frames.data) == 33 * 2

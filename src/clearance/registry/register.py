@@ -17,7 +17,9 @@ from urllib.parse import urlsplit
 from clearance.core.errors import ClearanceError, UserError
 from clearance.core.models import Identifier, IdentifierScheme, WorkKind
 from clearance.fingerprint import DEFAULT_MAX_PIXELS, image_hash, sha256_file, text_fingerprint
+from clearance.fingerprint.audio import audio_fingerprint
 from clearance.fingerprint.text import SHINGLE_FORMAT_VERSION
+from clearance.fingerprint.video import video_hashes
 from clearance.registry.identifiers import Target, parse_target
 from clearance.registry.records import FingerprintRecord, Registration, TermsChange, WorkSpec
 from clearance.registry.store import RegistryStore
@@ -94,6 +96,10 @@ def fingerprint_file(
             raise UserError("text file has no words")
         records.append(FingerprintRecord("text-minhash", fp.minhash_bytes(), 1))
         records.append(FingerprintRecord("text-8grams", fp.shingle_bytes(), SHINGLE_FORMAT_VERSION))
+    elif kind is WorkKind.AUDIO:
+        records.append(FingerprintRecord("chromaprint", audio_fingerprint(path).to_bytes(), 1))
+    elif kind is WorkKind.VIDEO:
+        records.append(FingerprintRecord("video-pdq", video_hashes(path).to_bytes(), 1))
     return digest, records
 
 
