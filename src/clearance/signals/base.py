@@ -16,10 +16,7 @@ def decode_text(data: bytes | str, *, limit: int = MAX_POLICY_BYTES) -> tuple[st
     Returns the text and the warnings raised on the way (truncation, bad encoding).
     """
     warnings: list[str] = []
-    if isinstance(data, str):
-        raw = data.encode("utf-8", "surrogatepass")
-    else:
-        raw = bytes(data)
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
     if len(raw) > limit:
         warnings.append(f"truncated to the first {limit} bytes of {len(raw)}")
         raw = raw[:limit]
