@@ -20,6 +20,12 @@ def decode_text(data: bytes | str, *, limit: int = MAX_POLICY_BYTES) -> tuple[st
     if len(raw) > limit:
         warnings.append(f"truncated to the first {limit} bytes of {len(raw)}")
         raw = raw[:limit]
+        # Never cut a UTF-8 sequence in half: drop an incomplete trailing character.
+        for cut in range(1, 4):
+            if len(raw) >= cut and (raw[-cut] & 0xC0) == 0xC0:
+                if (raw[-cut] >= 0xF0 and cut < 4) or (raw[-cut] >= 0xE0 and cut < 3) or cut < 2:
+                    raw = raw[:-cut]
+                break
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     try:

@@ -1,0 +1,629 @@
+"""robots.txt (RFC 9309) as Google's reference parser reads it, plus the AI-era rules.
+
+Why our own parser: protego matches user agents by substring (a ``User-agent:
+bot`` group catches ``GPTBot``) and ends a run of User-agent lines at any
+unknown field, and urllib's parser ignores wildcards. Either would give wrong
+answers for exactly the AI-crawler groups Clearance cares about. This module
+follows Google's ``robots.cc`` line for line where it matters and passes its
+``robots_test.cc`` cases:
+
+* a line is ``key: value`` after cutting ``#`` comments; a line with no colon
+  but exactly two words is read as if it had one (``disallow /``); lines are
+  cut at 16,663 characters; a (partial) UTF-8 byte order mark is skipped;
+* keys match by prefix, case-insensitively, with Google's accepted typos
+  (``useragent``, ``user agent``, ``dissallow``, ``disalow`` ...);
+* the product token is the leading ``[A-Za-z_-]`` run of a User-agent value,
+  matched exactly and case-insensitively; groups naming the same agent merge;
+  the ``*`` groups apply only when no group names the agent;
+* a run of User-agent lines ends only at an Allow or Disallow line, so
+  ``Sitemap``, ``Crawl-delay``, ``Content-Usage``, ``Content-Signal``,
+  ``License`` and junk lines never split it (a warning says when that joins
+  two runs that look separate);
+* the longest matching pattern wins and Allow wins a tie; ``*`` and a final
+  ``$`` are wildcards; patterns are percent-normalised (non-ASCII octets
+  encoded, escapes upper-cased); ``.../index.html`` also allows ``.../``;
+  ``/robots.txt`` itself is always allowed.
+
+On top of that it reads the rules Google ignores: aipref ``Content-Usage:
+[/path] <dict>`` and Cloudflare ``Content-Signal: [/path] <signals>`` inside a
+group (longest path wins, only for crawlable paths, ties combined most
+restrictively), the global ``License: <url>`` lines of RSL, and ``Sitemap``.
+Pref lines before any User-agent line are kept for every agent, with a warning.
+
+The file is read up to its last line break within 500 KiB, so a cut never
+splits a character or a rule. Query paths are percent-normalised the same way as patterns by default
+(RFC 9309 section 2.2.2); pass ``normalize=False`` for Google's library
+contract, where the caller has already encoded the URL.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from functools import lru_cache
+from typing import Any, Generic, TypeVar
+from urllib.parse import urlsplit
+
+from clearance.signals import aipref, content_signal
+from clearance.signals.aipref import UsagePrefs
+from clearance.signals.base import MAX_POLICY_BYTES, decode_text
+from clearance.signals.content_signal import ContentSignals
+
+MAX_LINE_CHARS = 2083 * 8 - 1
+"""Google keeps at most this many bytes of a line and ignores the rest (we count characters)."""
+
+MAX_WARNINGS = 50
+_ASCII_WS = " \t\n\v\f\r"
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_PATH_START = re.compile(r"[/?;]")
+_ESCAPE = re.compile(rb"%[0-9a-fA-F]{2}|[\x80-\xff]")
+_TOKEN = re.compile(r"[A-Za-z_-]*")
+_PREF_VALUE = re.compile(r"([^ \t]+)(?:[ \t]+(.*))?", re.S)
+_IGNORED_KEYS = frozenset({"crawl-delay", "host", "clean-param", "request-rate", "visit-time"})
+
+T = TypeVar("T")
+
+
+class Access(StrEnum):
+    """Where a ``RobotsTxt`` came from: a parsed file, or a fetch status that stands for one."""
+
+    PARSED = "parsed"
+    ALLOW_ALL = "allow-all"
+    DISALLOW_ALL = "disallow-all"
+
+
+# --- shared text helpers (ai.txt uses them too) -------------------------------
+
+
+def read_policy_text(data: bytes | str) -> tuple[str, list[str], bool]:
+    """Decode a policy file: whole lines within 500 KiB, (partial) BOM skipped.
+
+    Returns the text, the warnings, and whether it fell back to Latin-1 (which
+    decides how non-ASCII octets are percent-encoded). Cutting at the last line
+    break keeps a multi-byte character or a half rule from being read.
+    """
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
+    warnings: list[str] = []
+    if len(raw) > MAX_POLICY_BYTES:
+        end = MAX_POLICY_BYTES + 1
+        cut = max(raw.rfind(b"\n", 0, end), raw.rfind(b"\r", 0, end))
+        cut = cut if cut > 0 else MAX_POLICY_BYTES
+        warnings.append(f"read the first {cut} of {len(raw)} bytes (whole lines within 500 KiB)")
+        raw = raw[:cut]
+    for bom in (b"\xef\xbb\xbf", b"\xef\xbb", b"\xef"):
+        if raw.startswith(bom):
+            raw = raw[len(bom) :]
+            break
+    text, more = decode_text(raw)
+    warnings.extend(more)
+    return text, warnings, any("Latin-1" in w for w in more)
+
+
+def split_lines(text: str) -> list[str]:
+    """Split at CR, LF or CRLF (and nothing else: no Unicode line separators)."""
+    return _LINE_BREAK.split(text)
+
+
+def split_key_value(line: str) -> tuple[str, str] | None:
+    """Google's ``GetKeyAndValueFrom``: cut the comment, split at ``:`` (or one run of blanks)."""
+    line = line.split("#", 1)[0].strip(_ASCII_WS)
+    sep = line.find(":")
+    if sep < 0:
+        m = re.search(r"[ \t]+", line)
+        if m is None or re.search(r"[ \t]", line[m.end() :]):
+            return None
+        key, value = line[: m.start()], line[m.end() :]
+    else:
+        key, value = line[:sep].strip(_ASCII_WS), line[sep + 1 :].strip(_ASCII_WS)
+    return (key, value) if key else None
+
+
+def escape_pattern(text: str, *, latin1: bool = False) -> str:
+    """Google's ``MaybeEscapePattern``: %-encode non-ASCII octets, upper-case %xx escapes."""
+    if text.isascii() and "%" not in text:
+        return text
+    raw = text.encode("latin-1", "replace") if latin1 else text.encode("utf-8", "surrogatepass")
+
+    def fix(m: re.Match[bytes]) -> bytes:
+        s = m.group(0)
+        return s.upper() if s[:1] == b"%" else b"%%%02X" % s[0]
+
+    return _ESCAPE.sub(fix, raw).decode("ascii")
+
+
+def request_path(url: str) -> str:
+    """Google's ``GetPathParamsQuery``: path, params and query of a URL; always starts with /."""
+    start = 2 if url.startswith("//") else 0
+    early = _PATH_START.search(url, start)
+    proto = url.find("://", start)
+    if early is not None and (proto < 0 or early.start() < proto):
+        proto = -1
+    proto = start if proto < 0 else proto + 3
+    m = _PATH_START.search(url, proto)
+    if m is None:
+        return "/"
+    path_start = m.start()
+    hash_pos = url.find("#", start)
+    if 0 <= hash_pos < path_start:
+        return "/"
+    path = url[path_start : hash_pos if hash_pos >= 0 else len(url)]
+    return path if path.startswith("/") else "/" + path
+
+
+def product_token(value: str) -> str:
+    """The leading ``[A-Za-z_-]`` run of a User-agent value (``Foo Bar`` and ``Foo/2`` give Foo)."""
+    m = _TOKEN.match(value)
+    return m.group(0) if m else ""
+
+
+def is_valid_product_token(value: str) -> bool:
+    """Whether ``value`` is a whole, non-empty product token (``IsValidUserAgentToObey``)."""
+    return bool(value) and value.isascii() and product_token(value) == value
+
+
+def _compile(pattern: str) -> Callable[[str], bool]:
+    anchored = pattern.endswith("$")
+    body = pattern[:-1] if anchored else pattern
+    if "*" not in body:
+        if anchored:
+            return lambda path: path == body
+        return lambda path: path.startswith(body)
+    first, *middle, last = body.split("*")
+
+    def match(path: str) -> bool:
+        if not path.startswith(first):
+            return False
+        pos = len(first)
+        for seg in middle:
+            if seg:
+                i = path.find(seg, pos)
+                if i < 0:
+                    return False
+                pos = i + len(seg)
+        if anchored:
+            return len(path) - len(last) >= pos and path.endswith(last)
+        return not last or path.find(last, pos) >= 0
+
+    return match
+
+
+compile_pattern = lru_cache(maxsize=4096)(_compile)
+"""A robots pattern as a predicate on a path: prefix match, ``*`` any run, final ``$`` end."""
+
+
+def pattern_matches(pattern: str, path: str) -> bool:
+    """Whether a robots ``pattern`` matches a request ``path`` (Google's ``Matches``)."""
+    return compile_pattern(pattern)(path)
+
+
+class _PatternIndex(Generic[T]):
+    """Patterns for longest-match lookups without trying every pattern on every path.
+
+    Literal patterns (no ``*``) sit in dicts: a prefix pattern is found by looking
+    up the path's prefixes of the lengths that occur, an anchored one by the path
+    itself. Only wildcard patterns are tried one by one, longest first. A
+    pattern's priority is its length, ``*`` and ``$`` included, as in Google's.
+    """
+
+    def __init__(self, entries: Sequence[tuple[str, T]]) -> None:
+        self.prefix: dict[str, list[T]] = {}
+        self.exact: dict[str, list[T]] = {}
+        self.wild: list[tuple[int, Callable[[str], bool], T]] = []
+        for pattern, item in entries:
+            if not pattern:
+                continue  # an empty pattern matches with priority 0: it never decides
+            if "*" in pattern:
+                self.wild.append((len(pattern), compile_pattern(pattern), item))
+            elif pattern.endswith("$"):
+                self.exact.setdefault(pattern[:-1], []).append(item)
+            else:
+                self.prefix.setdefault(pattern, []).append(item)
+        self.lengths = sorted({len(k) for k in self.prefix}, reverse=True)
+        self.wild.sort(key=lambda t: -t[0])
+
+    def longest(self, path: str) -> list[T]:
+        """Every item whose pattern matches ``path`` with the highest priority."""
+        best, hits = -1, []
+        exact = self.exact.get(path)
+        if exact:
+            best, hits = len(path) + 1, list(exact)
+        for n in self.lengths:
+            if n < best:
+                break
+            found = self.prefix.get(path[:n]) if n <= len(path) else None
+            if found:
+                best, hits = (n, hits + found) if n == best else (n, list(found))
+                break
+        for n, match, item in self.wild:
+            if n < best:
+                break
+            if match(path):
+                best, hits = (n, [*hits, item]) if n == best else (n, [item])
+        return hits
+
+
+# --- the parsed file ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One Allow or Disallow line: its percent-normalised pattern, line number and text."""
+
+    allow: bool
+    pattern: str
+    line: int
+    raw: str
+
+
+@dataclass(frozen=True, slots=True)
+class PrefLine(Generic[T]):
+    """One Content-Usage or Content-Signal line; ``path`` is ``/`` when the line names none."""
+
+    path: str
+    value: T
+    line: int
+    raw: str
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """The lines that follow one run of User-agent lines (``agents`` as written, ``*`` included)."""
+
+    line: int
+    agents: tuple[str, ...] = ()
+    rules: tuple[Rule, ...] = ()
+    content_usage: tuple[PrefLine[UsagePrefs], ...] = ()
+    content_signals: tuple[PrefLine[ContentSignals], ...] = ()
+
+    @property
+    def is_global(self) -> bool:
+        return "*" in self.agents
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """Whether an agent may crawl a path, and which line decided (None: no rule matched)."""
+
+    allowed: bool
+    rule: Rule | None
+    agent_named: bool
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class PrefMatch(Generic[T]):
+    """The preference lines that apply to a path (the longest path; ties combined) and their sum."""
+
+    value: T
+    lines: tuple[PrefLine[T], ...]
+    agent_named: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RobotsTxt:
+    """A parsed robots.txt, or the stand-in for a fetch status (see ``robots_for_status``).
+
+    ``preamble`` holds Content-Usage/Content-Signal lines written before any
+    User-agent line; they apply to every agent.
+    """
+
+    groups: tuple[Group, ...] = ()
+    sitemaps: tuple[str, ...] = ()
+    licenses: tuple[str, ...] = ()
+    preamble: Group = field(default_factory=lambda: Group(0))
+    warnings: tuple[str, ...] = ()
+    access: Access = Access.PARSED
+    status: int | None = None
+    reason: str = ""
+    _specific: dict[str, tuple[int, ...]] = field(init=False, repr=False, compare=False)
+    _global: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _cache: dict[tuple[str, str], _PatternIndex[Any]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        specific: dict[str, list[int]] = {}
+        glob: list[int] = []
+        for i, g in enumerate(self.groups):
+            for agent in g.agents:
+                if agent == "*":
+                    glob.append(i)
+                else:
+                    specific.setdefault(agent.lower(), []).append(i)
+        object.__setattr__(
+            self, "_specific", {k: tuple(dict.fromkeys(v)) for k, v in specific.items()}
+        )
+        object.__setattr__(self, "_global", tuple(dict.fromkeys(glob)))
+        object.__setattr__(self, "_cache", {})
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle the parsed content only; the lookup indexes are rebuilt on demand."""
+        fields = (self.groups, self.sitemaps, self.licenses, self.preamble, self.warnings)
+        return (RobotsTxt, (*fields, self.access, self.status, self.reason))
+
+    def agents_named(self) -> tuple[str, ...]:
+        """Every product token some group names, as first written (``*`` excluded)."""
+        seen: dict[str, str] = {}
+        for g in self.groups:
+            for a in g.agents:
+                if a != "*":
+                    seen.setdefault(a.lower(), a)
+        return tuple(seen.values())
+
+    def names(self, agent: str) -> bool:
+        """Whether a group names ``agent`` (so the ``*`` groups do not apply to it)."""
+        return agent.isascii() and agent.lower() in self._specific
+
+    def groups_for(self, agent: str) -> tuple[Group, ...]:
+        """The groups that apply to ``agent``: those naming it, else the ``*`` groups."""
+        key = agent.lower() if agent.isascii() else None
+        idx = self._specific.get(key, self._global) if key is not None else self._global
+        return tuple(self.groups[i] for i in idx)
+
+    def _index(self, kind: str, agent: str) -> _PatternIndex[Any]:
+        key = (kind, agent.lower() if self.names(agent) else "*")
+        index = self._cache.get(key)
+        if index is None:
+            entries: list[tuple[str, Any]] = []
+            groups = self.groups_for(agent)
+            if kind == "rules":
+                for r in (r for g in groups for r in g.rules):
+                    entries.append((r.pattern, r))
+                    slash = r.pattern.rfind("/")
+                    if r.allow and slash >= 0 and r.pattern.startswith("/index.htm", slash):
+                        entries.append((r.pattern[: slash + 1] + "$", r))  # .../index.html -> .../
+            else:
+                for g in (self.preamble, *groups):
+                    lines = g.content_usage if kind == "usage" else g.content_signals
+                    entries.extend((p.path, p) for p in lines)
+            index = self._cache[key] = _PatternIndex(entries)
+        return index
+
+    def check(self, agent: str, path_or_url: str, *, normalize: bool = True) -> Verdict:
+        """Decide whether ``agent`` (a product token) may crawl ``path_or_url``."""
+        path = request_path(path_or_url)
+        if normalize:
+            path = escape_pattern(path)
+        named = self.names(agent)
+        if path == "/robots.txt" or path.startswith("/robots.txt?"):
+            return Verdict(True, None, named, "/robots.txt is always allowed")
+        if self.access is not Access.PARSED:
+            return Verdict(self.access is Access.ALLOW_ALL, None, named, self.reason)
+        hits: list[Rule] = self._index("rules", agent).longest(path)
+        if hits:
+            rule = next((r for r in hits if r.allow), hits[0])  # Allow wins a tie
+            verb = "allowed" if rule.allow else "disallowed"
+            return Verdict(rule.allow, rule, named, f"{verb} by line {rule.line}: {rule.raw}")
+        which = "its group" if named else "the * group" if self._global else "any group"
+        return Verdict(True, None, named, f"no rule in {which} matches")
+
+    def is_allowed(self, agent: str, path_or_url: str, *, normalize: bool = True) -> bool:
+        """Whether ``agent`` (a product token such as ``GPTBot``) may crawl ``path_or_url``."""
+        return self.check(agent, path_or_url, normalize=normalize).allowed
+
+    def _prefs(self, kind: str, agent: str, path_or_url: str, normalize: bool) -> Any:
+        if not self.is_allowed(agent, path_or_url, normalize=normalize):
+            return None  # preferences apply only to crawlable paths (aipref attach, section 3.1)
+        path = request_path(path_or_url)
+        lines = self._index(kind, agent).longest(escape_pattern(path) if normalize else path)
+        if not lines:
+            return None
+        combine: Callable[[Any], Any] = (
+            aipref.combine if kind == "usage" else content_signal.combine
+        )
+        return PrefMatch(combine(p.value for p in lines), tuple(lines), self.names(agent))
+
+    def content_usage(
+        self, agent: str, path_or_url: str, *, normalize: bool = True
+    ) -> PrefMatch[UsagePrefs] | None:
+        """The aipref Content-Usage statement for a crawlable path, or None when none applies."""
+        result: PrefMatch[UsagePrefs] | None = self._prefs("usage", agent, path_or_url, normalize)
+        return result
+
+    def content_signal(
+        self, agent: str, path_or_url: str, *, normalize: bool = True
+    ) -> PrefMatch[ContentSignals] | None:
+        """The Content-Signal statement for a crawlable path, or None when none applies."""
+        result: PrefMatch[ContentSignals] | None = self._prefs(
+            "signal", agent, path_or_url, normalize
+        )
+        return result
+
+
+# --- parsing -----------------------------------------------------------------
+
+
+class _Warnings:
+    def __init__(self, initial: Sequence[str]) -> None:
+        self.items = list(initial)
+        self.dropped = 0
+
+    def add(self, text: str) -> None:
+        if len(self.items) < MAX_WARNINGS:
+            self.items.append(text)
+        else:
+            self.dropped += 1
+
+    def done(self) -> tuple[str, ...]:
+        extra = [f"{self.dropped} more warnings not shown"] if self.dropped else []
+        return (*self.items, *extra)
+
+
+@dataclass
+class _GroupBuilder:
+    line: int
+    agents: list[str] = field(default_factory=list)
+    rules: list[Rule] = field(default_factory=list)
+    usage: list[PrefLine[UsagePrefs]] = field(default_factory=list)
+    signals: list[PrefLine[ContentSignals]] = field(default_factory=list)
+
+    def build(self) -> Group:
+        return Group(
+            self.line, tuple(self.agents), tuple(self.rules), tuple(self.usage), tuple(self.signals)
+        )
+
+
+_CANONICAL = {
+    "user-agent": "User-agent",
+    "allow": "Allow",
+    "disallow": "Disallow",
+    "sitemap": "Sitemap",
+}
+
+
+def _classify(key: str) -> str:
+    k = key.lower()
+    if k.startswith(("user-agent", "useragent", "user agent")):
+        return "user-agent"
+    if k.startswith("allow"):
+        return "allow"
+    if k.startswith(("disallow", "dissallow", "dissalow", "disalow", "diasllow", "disallaw")):
+        return "disallow"
+    if k.startswith(("sitemap", "site-map")):
+        return "sitemap"
+    norm = k.replace("_", "-").replace(" ", "-")
+    if norm == "content-usage":
+        return "content-usage"
+    if norm in ("content-signal", "content-signals"):
+        return "content-signal"
+    if norm in ("license", "licence"):
+        return "license"
+    return "other"
+
+
+def _split_pref(value: str) -> tuple[str | None, str]:
+    """``[/path ]<statement>``: the path is a first word starting with / (or *) without ``=``."""
+    m = _PREF_VALUE.fullmatch(value)
+    if m is None:
+        return None, value
+    first = m.group(1)
+    if first.startswith("/") or (first.startswith("*") and "=" not in first):
+        return first, m.group(2) or ""
+    return None, value
+
+
+def _is_absolute_url(value: str) -> bool:
+    if not value.isprintable() or any(c in value for c in ' <>"{}|\\^`'):
+        return False
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
+
+
+def parse_robots(data: bytes | str) -> RobotsTxt:
+    """Parse a robots.txt body leniently; never raises. Unusual lines become ``warnings``."""
+    text, initial, latin1 = read_policy_text(data)
+    w = _Warnings(initial)
+    if text.lstrip().startswith("<"):
+        w.add("the body looks like HTML, not robots.txt")
+    groups: list[_GroupBuilder] = []
+    preamble = _GroupBuilder(0)
+    cur: _GroupBuilder | None = None
+    seen_rule = False
+    between: str | None = None  # a non-rule line since the last User-agent line
+    sitemaps: list[str] = []
+    licenses: list[str] = []
+    unknown: set[str] = set()
+    for num, full in enumerate(split_lines(text), 1):
+        line = full[:MAX_LINE_CHARS]
+        kv = split_key_value(line)
+        if kv is None:
+            if line.split("#", 1)[0].strip(_ASCII_WS):
+                w.add(f"line {num}: not a 'key: value' line; ignored")
+            continue
+        key, value = kv
+        kind = _classify(key)
+        raw = line.strip(_ASCII_WS)
+        if kind in _CANONICAL and key.lower() != kind:
+            w.add(f"line {num}: {key!r} read as {_CANONICAL[kind]}")
+        if kind not in ("user-agent", "allow", "disallow"):
+            between = between or (key if cur is not None and not seen_rule else None)
+        if kind == "user-agent":
+            if cur is None or seen_rule:
+                cur = _GroupBuilder(num)
+                groups.append(cur)
+                seen_rule = False
+            elif between:
+                w.add(
+                    f"line {num}: User-agent joins the group of line {cur.line}: only Allow "
+                    f"and Disallow end a group, not {between!r} (Google reads it so)"
+                )
+            between = None
+            if value[:1] == "*" and (len(value) == 1 or value[1] in _ASCII_WS):
+                cur.agents.append("*")
+                continue
+            token = product_token(value)
+            if token:
+                cur.agents.append(token)
+            if token != value:
+                w.add(f"line {num}: user-agent {value!r} read as product token {token!r}")
+        elif kind in ("allow", "disallow"):
+            if cur is None:
+                w.add(f"line {num}: {raw!r} comes before any User-agent line; ignored")
+                continue
+            cur.rules.append(Rule(kind == "allow", escape_pattern(value, latin1=latin1), num, raw))
+            seen_rule = True
+        elif kind in ("content-usage", "content-signal"):
+            target = cur if cur is not None else preamble
+            if cur is None:
+                w.add(f"line {num}: {key} before any User-agent line; applied to every agent")
+            path, statement = _split_pref(value)
+            if path is None:
+                path = "/"
+                if statement and kind == "content-usage":
+                    w.add(f"line {num}: {key} names no path; read as applying to /")
+            path = escape_pattern(path, latin1=latin1)
+            if kind == "content-usage":
+                prefs = aipref.parse_content_usage(statement)
+                target.usage.append(PrefLine(path, prefs, num, raw))
+                notes = prefs.warnings
+            else:
+                sig = content_signal.parse_content_signal(statement)
+                target.signals.append(PrefLine(path, sig, num, raw))
+                notes = sig.warnings
+            for note in notes:
+                w.add(f"line {num}: {note}")
+        elif kind == "sitemap":
+            if value:
+                sitemaps.append(value)
+        elif kind == "license":
+            if _is_absolute_url(value):
+                licenses.append(value)
+            else:
+                w.add(f"line {num}: License {value!r} is not an absolute http(s) URL; ignored")
+        elif key.lower() not in _IGNORED_KEYS and key.lower() not in unknown:
+            unknown.add(key.lower())
+            w.add(f"line {num}: unknown directive {key!r}; ignored")
+    return RobotsTxt(
+        groups=tuple(g.build() for g in groups),
+        sitemaps=tuple(sitemaps),
+        licenses=tuple(dict.fromkeys(licenses)),
+        preamble=preamble.build(),
+        warnings=w.done(),
+    )
+
+
+def robots_for_status(status: int | None, body: bytes | str | None = None) -> RobotsTxt:
+    """The robots.txt that a fetch result stands for (RFC 9309 section 2.3.1).
+
+    2xx: the parsed body. A 3xx here means the redirects were not resolved (more
+    than five), which RFC 9309 reads as unavailable: allow all, as for 4xx.
+    429, 5xx, any other status, and ``None`` (unreachable: DNS, TLS, timeout)
+    disallow all; 429 follows Google, which treats it as a server error.
+    """
+    if status is not None and 200 <= status < 300:
+        parsed = parse_robots(body if body is not None else b"")
+        return replace(parsed, status=status, reason=f"HTTP {status}: parsed")
+    if status is None:
+        return RobotsTxt(access=Access.DISALLOW_ALL, reason="robots.txt unreachable: disallow all")
+    if 300 <= status < 500 and status != 429:
+        why = "unresolved redirect" if status < 400 else "unavailable"
+        return RobotsTxt(
+            access=Access.ALLOW_ALL, status=status, reason=f"HTTP {status} ({why}): allow all"
+        )
+    why = "server error" if 500 <= status < 600 or status == 429 else "unexpected status"
+    return RobotsTxt(
+        access=Access.DISALLOW_ALL, status=status, reason=f"HTTP {status} ({why}): disallow all"
+    )
