@@ -13,7 +13,7 @@ import traceback
 
 import typer
 
-from clearance.cli import audit, init, terms, works
+from clearance.cli import audit, init, signals, terms, works
 from clearance.cli.output import stderr
 from clearance.core.errors import ClearanceError
 
@@ -37,6 +37,8 @@ app.command("init")(init.init_command)
 app.add_typer(works.app, name="works")
 app.add_typer(terms.app, name="terms")
 app.command("audit")(audit.audit_command)
+app.command("signals")(signals.signals_command)
+app.command("inspect")(signals.inspect_command)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,122 @@
+"""``clearance signals URL...`` and ``clearance inspect FILE...``: read every opt-out signal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from clearance.cli.options import JsonOpt
+from clearance.cli.output import emit_json, progress_bar, stdout
+from clearance.core import Mode, resolve
+from clearance.fetch import FetchConfig
+from clearance.fetch.evaluate import UrlSignals, WebMode, evaluate_urls
+from clearance.signals.embedded import inspect_file
+from clearance.signals.mapping import PROTOCOL_USAGES
+
+AgentOpt = Annotated[
+    str, typer.Option("--agent", metavar="TOKEN", help="Your crawler's robots.txt product token.")
+]
+PrivateOpt = Annotated[
+    bool, typer.Option("--allow-private", help="Allow private, loopback and link-local addresses.")
+]
+
+
+def signals_command(
+    urls: Annotated[list[str], typer.Argument(metavar="URL...")],
+    agent: AgentOpt = "Clearance",
+    web: Annotated[
+        WebMode,
+        typer.Option(
+            "--web", help="full: site files + page; head: + headers only; origin: site files only."
+        ),
+    ] = WebMode.FULL,
+    allow_private: PrivateOpt = False,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=0.1, help="Seconds per request.")
+    ] = 10.0,
+    cache_dir: Annotated[
+        Path | None, typer.Option("--cache-dir", help="Keep policy files here for 24 h.")
+    ] = None,
+    json: JsonOpt = False,
+) -> None:
+    """Fetch and evaluate every opt-out signal that applies to each URL."""
+    config = FetchConfig(
+        agent=agent, allow_private=allow_private, timeout=timeout, cache_dir=cache_dir
+    )
+    with progress_bar(not json and len(urls) > 1, "evaluating") as bar:
+        task = bar.add_task("evaluating", total=len(urls)) if bar else None
+
+        def tick(done: int) -> None:
+            if bar is not None and task is not None:
+                bar.update(task, completed=done)
+
+        run = evaluate_urls(
+            urls, config, web=web if web is not WebMode.OFF else WebMode.ORIGIN, progress=tick
+        )
+    if json:
+        emit_json([r.to_dict() for r in run.results])
+        return
+    for result in run.results:
+        stdout().print(_table(result))
+
+
+def _table(result: UrlSignals) -> Table:
+    table = Table(title=f"{result.url}  (agent {result.agent})", title_justify="left")
+    table.add_column("usage")
+    table.add_column("permission")
+    table.add_column("evidence")
+    crawl = "[green]allowed[/]" if result.crawl_allowed else "[red]disallowed[/]"
+    table.add_row("crawl", crawl, "; ".join(e["detail"] for e in result.crawl_evidence))
+    for usage in PROTOCOL_USAGES:
+        d = resolve(result.evidence, usage, Mode.OPT_OUT)
+        colour = {"deny": "red", "license": "yellow", "allow": "green"}.get(d.permission.value, "")
+        perm = f"[{colour}]{d.permission.value}[/]" if colour else d.permission.value
+        table.add_row(usage.value, perm, "\n".join(f"{e.source}: {e.detail}" for e in d.evidence))
+    for lic in result.licenses:
+        table.add_row("licence", lic.get("source", ""), str(lic.get("payment", "")))
+    for w in (*result.warnings, *([result.error] if result.error else [])):
+        table.add_row("warning", "", w)
+    return table
+
+
+def inspect_command(
+    files: Annotated[list[Path], typer.Argument(metavar="FILE...")],
+    json: JsonOpt = False,
+) -> None:
+    """Read the signals embedded in local files (C2PA/CAWG, IPTC, XMP, EPUB/PDF TDMRep)."""
+    doc: dict[str, Any] = {}
+    for path in files:
+        found = inspect_file(path)
+        usages = {}
+        for usage in PROTOCOL_USAGES:
+            d = resolve(found.evidence, usage, Mode.OPT_OUT)
+            usages[usage.value] = {
+                "permission": d.permission.value,
+                "evidence": [
+                    {"source": e.source, "detail": e.detail, "raw": e.raw} for e in d.evidence
+                ],
+            }
+        doc[str(path)] = {
+            "kind": found.kind,
+            "usages": usages,
+            "warnings": list(found.warnings),
+            "ingredients": [e.to_dict() for e in found.ingredients],
+        }
+    if json:
+        emit_json(doc)
+        return
+    for name, info in doc.items():
+        table = Table(title=name, title_justify="left")
+        table.add_column("usage")
+        table.add_column("permission")
+        table.add_column("evidence")
+        for usage, entry in info["usages"].items():
+            table.add_row(
+                usage, entry["permission"], "\n".join(e["detail"] for e in entry["evidence"])
+            )
+        for w in info["warnings"]:
+            table.add_row("warning", "", w)
+        stdout().print(table)

@@ -1,0 +1,358 @@
+"""Evaluating every opt-out signal that applies to a URL, with the evidence for each usage.
+
+Site-level files (robots.txt, ai.txt, /.well-known/tdmrep.json and the RSL
+licences robots.txt points to) are fetched once per origin and shared by every
+URL of that origin. Depending on ``web``:
+
+* ``origin``: site-level files only (what a dataset scan of many URLs wants);
+* ``head``:  plus a HEAD request per URL for its headers (X-Robots-Tag, TDMRep,
+  Content-Usage, Link rel=license, HTTP 402);
+* ``full``:  plus a GET of the page, for HTML meta tags and links as well
+  (what ``clearance signals`` does).
+
+Unreachable or refused files are never a silent allow: RFC 9309 reads a 5xx or
+unreachable robots.txt as "disallow all", and every usage stays ``unknown``
+unless something else speaks; both are recorded as evidence and warnings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+from urllib.parse import urlsplit
+
+from clearance.core import Evidence, Mode, Permission, Usage, resolve
+from clearance.fetch.client import FetchConfig, Fetcher, FetchResult, origin_of
+from clearance.signals.agents import training_tokens
+from clearance.signals.aipref import parse_content_usage_fields
+from clearance.signals.aitxt import AiTxt, parse_aitxt
+from clearance.signals.html_meta import parse_html_meta
+from clearance.signals.mapping import (
+    PROTOCOL_USAGES,
+    evidence_from_aitxt,
+    evidence_from_content_usage,
+    evidence_from_pay_per_crawl,
+    evidence_from_robots,
+    evidence_from_robots_directives,
+    evidence_from_rsl,
+    evidence_from_tdmrep,
+)
+from clearance.signals.paycrawl import parse_pay_per_crawl
+from clearance.signals.robots import RobotsTxt, parse_robots, robots_for_status
+from clearance.signals.rsl import RslDocument, parse_rsl, rsl_links_from_headers
+from clearance.signals.tdmrep import (
+    TdmRepFile,
+    combine,
+    parse_tdm_policy,
+    parse_tdmrep_json,
+    tdmrep_from_headers,
+    tdmrep_from_html,
+)
+from clearance.signals.xrobots import x_robots_tag_from_headers
+
+MAX_PAGE_BYTES = 2 * 1024 * 1024
+
+
+class WebMode(StrEnum):
+    OFF = "off"
+    ORIGIN = "origin"
+    HEAD = "head"
+    FULL = "full"
+
+
+@dataclass(frozen=True, slots=True)
+class SitePolicy:
+    """The site-level files of one origin, parsed, with how each fetch went."""
+
+    origin: str
+    robots: RobotsTxt
+    robots_fetch: FetchResult
+    aitxt: AiTxt | None
+    tdmrep: TdmRepFile | None
+    rsl: tuple[tuple[str, RslDocument], ...]
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class UrlSignals:
+    """Everything known about one URL: crawl permission, evidence per usage, licences offered."""
+
+    url: str
+    agent: str
+    crawl_allowed: bool
+    crawl_evidence: tuple[dict[str, str], ...]
+    evidence: tuple[Evidence, ...]
+    licenses: tuple[dict[str, Any], ...] = ()
+    warnings: tuple[str, ...] = ()
+    error: str | None = None
+
+    def permission(self, usage: Usage) -> Permission:
+        return resolve(self.evidence, usage, Mode.OPT_OUT).permission
+
+    def to_dict(self) -> dict[str, Any]:
+        usages: dict[str, Any] = {}
+        for usage in PROTOCOL_USAGES:
+            decision = resolve(self.evidence, usage, Mode.OPT_OUT)
+            relevant = [e for e in self.evidence if e.usage is usage or e in decision.evidence]
+            usages[usage.value] = {
+                "permission": decision.permission.value,
+                "evidence": [_evidence_json(e) for e in _unique(relevant)],
+            }
+        out: dict[str, Any] = {
+            "url": self.url,
+            "agent": self.agent,
+            "crawl": {"allowed": self.crawl_allowed, "evidence": list(self.crawl_evidence)},
+            "usages": usages,
+            "licenses": list(self.licenses),
+            "warnings": list(self.warnings),
+        }
+        if self.error:
+            out["error"] = self.error
+        return out
+
+
+def _unique(items: Sequence[Evidence]) -> list[Evidence]:
+    return list(dict.fromkeys(items))
+
+
+def _evidence_json(e: Evidence) -> dict[str, str]:
+    return {
+        "source": e.source,
+        "usage": e.usage.value,
+        "permission": e.permission.value,
+        "detail": e.detail,
+        "raw": e.raw,
+    }
+
+
+def _payment_json(doc: RslDocument, url: str, rsl_url: str) -> list[dict[str, Any]]:
+    content = doc.content_for(url)
+    if content is None:
+        return []
+    out: list[dict[str, Any]] = []
+    for lic in content.licenses:
+        for payment in lic.payments:
+            out.append(
+                {
+                    "source": "rsl",
+                    "url": rsl_url,
+                    "content": content.url,
+                    "server": content.server,
+                    "payment": {
+                        "type": payment.type,
+                        "amounts": [
+                            {
+                                "value": str(a.value) if a.value is not None else None,
+                                "currency": a.currency,
+                            }
+                            for a in payment.amounts
+                        ],
+                        "standard": list(payment.standard),
+                        "custom": list(payment.custom),
+                    },
+                }
+            )
+    return out
+
+
+class SignalEvaluator:
+    """Evaluates URLs against their sites' signals; site files are fetched once per origin."""
+
+    def __init__(self, fetcher: Fetcher, *, web: WebMode = WebMode.FULL) -> None:
+        self.fetcher = fetcher
+        self.agent = fetcher.config.agent
+        self.web = web
+        self._sites: dict[str, asyncio.Task[SitePolicy]] = {}
+        self._training = training_tokens()
+
+    async def site(self, origin: str) -> SitePolicy:
+        task = self._sites.get(origin)
+        if task is None:
+            task = self._sites[origin] = asyncio.ensure_future(self._load_site(origin))
+        return await asyncio.shield(task)
+
+    async def _load_site(self, origin: str) -> SitePolicy:
+        f = self.fetcher
+        robots_r, ai_r, tdm_r = await asyncio.gather(
+            f.policy_file(origin + "/robots.txt"),
+            f.policy_file(origin + "/ai.txt"),
+            f.policy_file(origin + "/.well-known/tdmrep.json"),
+        )
+        warnings: list[str] = []
+        if robots_r.status is not None and 200 <= robots_r.status < 300:
+            robots = parse_robots(robots_r.body)
+        elif robots_r.too_many_redirects:
+            robots = robots_for_status(404)
+        else:
+            robots = robots_for_status(robots_r.status)
+        if robots_r.status is None or robots_r.status >= 500:
+            warnings.append(
+                f"robots.txt unavailable ({robots_r.error or robots_r.status}): "
+                "crawling disallowed, usages unknown"
+            )
+        aitxt = parse_aitxt(ai_r.body) if ai_r.status == 200 else None
+        tdm = parse_tdmrep_json(tdm_r.body) if tdm_r.status == 200 else None
+        if tdm is not None and tdm.warnings:
+            warnings.extend(f"tdmrep.json: {w}" for w in tdm.warnings)
+        rsl: list[tuple[str, RslDocument]] = []
+        for lic_url in robots.licenses[:5]:
+            doc = await self._rsl(lic_url, warnings)
+            if doc is not None:
+                rsl.append((lic_url, doc))
+        warnings.extend(f"robots.txt: {w}" for w in robots.warnings[:10])
+        return SitePolicy(origin, robots, robots_r, aitxt, tdm, tuple(rsl), tuple(warnings))
+
+    async def _rsl(self, url: str, warnings: list[str]) -> RslDocument | None:
+        try:
+            origin_of(url)
+        except Exception:
+            warnings.append(f"ignored RSL licence with a non-http URL: {url!r}")
+            return None
+        r = await self.fetcher.policy_file(url)
+        if r.status != 200:
+            warnings.append(f"RSL licence {url} unavailable ({r.error or r.status})")
+            return None
+        return parse_rsl(r.body)
+
+    async def evaluate(self, url: str) -> UrlSignals:
+        """Evaluate one URL; a bad URL becomes an error result, never an exception."""
+        try:
+            origin = origin_of(url)
+        except Exception as exc:
+            return UrlSignals(url, self.agent, False, (), (), error=str(exc))
+        site = await self.site(origin)
+        evidence: list[Evidence] = []
+        warnings = list(site.warnings)
+        licenses: list[dict[str, Any]] = []
+        verdict = site.robots.check(self.agent, url)
+        crawl = (
+            {
+                "source": "robots.txt",
+                "detail": verdict.reason or site.robots.reason or "",
+                "raw": verdict.rule.raw if verdict.rule is not None else "",
+            },
+        )
+        evidence += evidence_from_robots(
+            site.robots, url, training_tokens=self._training, agent=self.agent
+        )
+        if site.aitxt is not None:
+            evidence += evidence_from_aitxt(site.aitxt, url)
+        tdm_layers = [site.tdmrep.lookup(url)] if site.tdmrep is not None else []
+        for rsl_url, doc in site.rsl:
+            evidence += evidence_from_rsl(doc, url)
+            licenses += _payment_json(doc, url, rsl_url)
+        if self.web in (WebMode.HEAD, WebMode.FULL):
+            page = await self.fetcher.get(
+                url, method="HEAD" if self.web is WebMode.HEAD else "GET", max_bytes=MAX_PAGE_BYTES
+            )
+            if page.status is None:
+                warnings.append(f"page unavailable: {page.error}")
+            else:
+                evidence += await self._page(page, tdm_layers, licenses, warnings)
+        if tdm_layers:
+            combined = combine(*tdm_layers)
+            policy = None
+            if combined.effective_policy:
+                pr = await self.fetcher.policy_file(combined.effective_policy)
+                policy = parse_tdm_policy(pr.body) if pr.status == 200 else None
+            evidence += evidence_from_tdmrep(combined, policy)
+        return UrlSignals(
+            url,
+            self.agent,
+            verdict.allowed,
+            crawl,
+            tuple(evidence),
+            tuple(licenses),
+            tuple(dict.fromkeys(warnings)),
+        )
+
+    async def _page(
+        self,
+        page: FetchResult,
+        tdm_layers: list[Any],
+        licenses: list[dict[str, Any]],
+        warnings: list[str],
+    ) -> list[Evidence]:
+        headers = page.headers
+        image = (page.header("content-type") or "").startswith("image/")
+        out = evidence_from_robots_directives(x_robots_tag_from_headers(headers), image=image)
+        usage_values = page.header_values("content-usage")
+        if usage_values:
+            out += evidence_from_content_usage(
+                parse_content_usage_fields(usage_values), raw=", ".join(usage_values)
+            )
+        tdm_layers.append(tdmrep_from_headers(headers))
+        rsl_links = list(rsl_links_from_headers(headers, base_url=page.final_url))
+        out += evidence_from_pay_per_crawl(parse_pay_per_crawl(page.status, headers))
+        if page.status == 402 and page.header("crawler-price"):
+            licenses.append(
+                {
+                    "source": "http-402",
+                    "url": page.final_url,
+                    "payment": {"type": "crawl", "price": page.header("crawler-price")},
+                }
+            )
+        ctype = page.header("content-type") or ""
+        if page.body and ("html" in ctype or not ctype):
+            html = parse_html_meta(page.body, base_url=page.final_url)
+            out += evidence_from_robots_directives(html.robots, image=image)
+            tdm_layers.append(tdmrep_from_html(html))
+            rsl_links += list(html.rsl_links)
+            warnings.extend(f"html: {w}" for w in html.warnings[:5])
+        for link in dict.fromkeys(rsl_links):
+            doc = await self._rsl(link, warnings)
+            if doc is not None:
+                out += evidence_from_rsl(doc, page.url)
+                licenses += _payment_json(doc, page.url, link)
+        return out
+
+    async def evaluate_many(
+        self,
+        urls: Sequence[str],
+        *,
+        concurrency: int = 256,
+        progress: Callable[[int], None] | None = None,
+    ) -> list[UrlSignals]:
+        """Evaluate many URLs concurrently; results come back in input order."""
+        gate = asyncio.Semaphore(concurrency)
+        done = 0
+
+        async def one(u: str) -> UrlSignals:
+            nonlocal done
+            async with gate:
+                result = await self.evaluate(u)
+            done += 1
+            if progress is not None:
+                progress(done)
+            return result
+
+        return list(await asyncio.gather(*(one(u) for u in urls)))
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationRun:
+    results: list[UrlSignals]
+    requests_made: int
+    origins: int = field(default=0)
+
+
+def evaluate_urls(
+    urls: Sequence[str],
+    config: FetchConfig,
+    *,
+    web: WebMode = WebMode.FULL,
+    progress: Callable[[int], None] | None = None,
+) -> EvaluationRun:
+    """Synchronous entry point: evaluate ``urls`` with a fresh fetcher."""
+
+    async def go() -> EvaluationRun:
+        async with Fetcher(config) as fetcher:
+            ev = SignalEvaluator(fetcher, web=web)
+            results = await ev.evaluate_many(urls, progress=progress)
+            origins = len({urlsplit(u).netloc for u in urls})
+            return EvaluationRun(results, fetcher.requests_made, origins)
+
+    return asyncio.run(go())
