@@ -5,6 +5,8 @@ look up later. Pure functions over bytes; no database, no network.
 """
 
 from clearance.fingerprint.exact import sha256_bytes, sha256_file
+from clearance.fingerprint.hamming import HammingIndex
+from clearance.fingerprint.hamming_bruteforce import bruteforce_search
 from clearance.fingerprint.image import (
     DEFAULT_MAX_PIXELS,
     MIN_QUALITY,
@@ -24,8 +26,10 @@ __all__ = [
     "MINHASH_PERMUTATIONS",
     "MIN_QUALITY",
     "SHINGLE_WORDS",
+    "HammingIndex",
     "ImageHash",
     "TextFingerprint",
+    "bruteforce_search",
     "image_hash",
     "normalise_text",
     "sha256_bytes",
