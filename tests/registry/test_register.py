@@ -234,3 +234,23 @@ def test_audio_and_video_registration_stores_their_fingerprints(
     assert len(chroma.data) % 4 == 0 and len(chroma.data) > 4 * 24
     ((_, frames),) = store.iter_fingerprints("video-pdq")
     assert len(frames.data) == 33 * 2
+
+
+def test_parallel_fingerprinting_registers_the_same_works(tmp_path: Path) -> None:
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i in range(12):
+        write_image(folder / f"i{i:02}.jpg", 100 + i)
+    (folder / "bad.jpg").write_bytes(b"nope")
+    results = {}
+    for workers in (1, 2):
+        with init_store(str(tmp_path / f"r{workers}.db")) as store:
+            summary = add_works(store, [str(folder)], owner="Ann", workers=workers)
+            results[workers] = (
+                [(r.work.title, r.work.sha256) for r in summary.registrations],
+                [(Path(s.path).name, s.reason) for s in summary.skipped],
+                sorted((fp.data, fp.quality) for _, fp in store.iter_fingerprints("pdq")),
+                len(list(store.iter_fingerprints("pdq-regions"))),
+            )
+    assert results[1] == results[2]
+    assert len(results[1][0]) == 12 and results[1][1][0][0] == "bad.jpg" and results[1][3] == 12

@@ -56,6 +56,12 @@ def add(
             help="Extra identifier for each work (isbn:, isrc:, iscc:, URL).",
         ),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers", min=1, help="Processes that fingerprint files (default: all CPUs)."
+        ),
+    ] = None,
     registry: RegistryOpt = None,
     json: JsonOpt = False,
 ) -> None:
@@ -80,6 +86,7 @@ def add(
             extra_identifiers=extra,
             actor=cfg.actor,
             max_pixels=cfg.max_pixels,
+            workers=workers,
             progress=tick,
         )
     if json:

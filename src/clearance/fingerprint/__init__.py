@@ -13,6 +13,14 @@ from clearance.fingerprint.image import (
     ImageHash,
     image_hash,
 )
+from clearance.fingerprint.parallel import image_hashes
+from clearance.fingerprint.regions import (
+    RegionHashes,
+    compare_regions,
+    image_fingerprints,
+    match_image,
+    region_hashes,
+)
 from clearance.fingerprint.text import (
     MINHASH_PERMUTATIONS,
     SHINGLE_WORDS,
@@ -28,10 +36,16 @@ __all__ = [
     "SHINGLE_WORDS",
     "HammingIndex",
     "ImageHash",
+    "RegionHashes",
     "TextFingerprint",
     "bruteforce_search",
+    "compare_regions",
+    "image_fingerprints",
     "image_hash",
+    "image_hashes",
+    "match_image",
     "normalise_text",
+    "region_hashes",
     "sha256_bytes",
     "sha256_file",
     "text_fingerprint",

@@ -9,15 +9,18 @@ a user error raised before anything is written.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from clearance.core.errors import ClearanceError, UserError
+from clearance.core.errors import UserError
 from clearance.core.models import Identifier, IdentifierScheme, WorkKind
-from clearance.fingerprint import DEFAULT_MAX_PIXELS, image_hash, sha256_file, text_fingerprint
+from clearance.fingerprint import DEFAULT_MAX_PIXELS, sha256_file, text_fingerprint
 from clearance.fingerprint.audio import audio_fingerprint
+from clearance.fingerprint.parallel import default_workers, process_context
+from clearance.fingerprint.regions import REGION_FORMAT_VERSION, image_fingerprints
 from clearance.fingerprint.text import SHINGLE_FORMAT_VERSION
 from clearance.fingerprint.video import video_hashes
 from clearance.registry.identifiers import Target, parse_target
@@ -88,8 +91,9 @@ def fingerprint_file(
         raise UserError(f"cannot read file: {exc.strerror or exc}") from None
     records = [FingerprintRecord("sha256", bytes.fromhex(digest))]
     if kind in (WorkKind.IMAGE, WorkKind.CHARACTER):
-        h = image_hash(path, max_pixels=max_pixels)
+        h, regions = image_fingerprints(path, kind="registered", max_pixels=max_pixels)
         records.append(FingerprintRecord("pdq", h.pdq, 1, h.quality))
+        records.append(FingerprintRecord("pdq-regions", regions.to_bytes(), REGION_FORMAT_VERSION))
     elif kind is WorkKind.TEXT:
         fp = text_fingerprint(_read_text(path))
         if fp.word_count == 0:
@@ -122,6 +126,44 @@ def _expand(targets: Sequence[Target], kind: WorkKind | None) -> tuple[list[Targ
     return out, skipped
 
 
+@dataclass(frozen=True, slots=True)
+class _FingerprintJob:
+    """A picklable fingerprinting task for one file (run in a worker process)."""
+
+    kind: WorkKind | None
+    max_pixels: int
+
+    def __call__(self, path: Path) -> tuple[WorkKind, str, list[FingerprintRecord]] | UserError:
+        kind = self.kind or detect_kind(path) or WorkKind.OTHER
+        try:
+            digest, records = fingerprint_file(path, kind, max_pixels=self.max_pixels)
+        except UserError as exc:
+            return exc
+        return kind, digest, records
+
+
+BATCH = 256
+"""Files fingerprinted ahead of registration; bounds memory however large the folder."""
+
+
+def _fingerprinted(
+    targets: Sequence[Target], job: _FingerprintJob, workers: int
+) -> Iterator[tuple[Target, tuple[WorkKind, str, list[FingerprintRecord]] | UserError | None]]:
+    """Yield each target with its fingerprints (None for identifiers), in order, in parallel."""
+    if workers <= 1:
+        for t in targets:
+            yield t, (job(t.path) if t.path is not None else None)
+        return
+    with ProcessPoolExecutor(max_workers=workers, mp_context=process_context()) as pool:
+        for start in range(0, len(targets), BATCH):
+            batch = targets[start : start + BATCH]
+            paths = [t.path for t in batch if t.path is not None]
+            chunk = max(1, min(16, len(paths) // (workers * 4) or 1))
+            results = iter(pool.map(job, paths, chunksize=chunk))
+            for t in batch:
+                yield t, (next(results) if t.path is not None else None)
+
+
 def add_works(
     store: RegistryStore,
     items: Sequence[str],
@@ -133,9 +175,14 @@ def add_works(
     extra_identifiers: Sequence[Identifier] = (),
     actor: str = "clearance",
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    workers: int | None = 1,
     progress: ProgressFn | None = None,
 ) -> AddSummary:
-    """Register every file, folder and identifier in ``items`` for ``owner``."""
+    """Register every file, folder and identifier in ``items`` for ``owner``.
+
+    Files are fingerprinted by ``workers`` processes (None: every CPU) a batch
+    ahead of registration; each work is then registered in its own transaction.
+    """
     if not items:
         raise UserError("nothing to add: name files, folders or identifiers")
     if not owner.strip():
@@ -143,23 +190,26 @@ def add_works(
     targets, summary_skipped = _expand([parse_target(i) for i in items], kind)
     summary = AddSummary(skipped=summary_skipped)
     total = len(targets)
-    for done, target in enumerate(targets, start=1):
+    n_workers = default_workers() if workers is None else max(1, workers)
+    job = _FingerprintJob(kind, max_pixels)
+    n_files = sum(1 for t in targets if t.path is not None)
+    for done, (target, fingerprinted) in enumerate(
+        _fingerprinted(targets, job, n_workers if n_files > 1 else 1), start=1
+    ):
         label = str(target.path) if target.path else f"{target.identifier}"
-        try:
+        if isinstance(fingerprinted, UserError):
+            summary.skipped.append(Skipped(str(target.path), str(fingerprinted)))
+        else:
             spec = _spec_for(
                 target,
+                fingerprinted,
                 owner=owner,
                 terms=terms,
                 title=title,
                 kind=kind,
                 extra=extra_identifiers,
-                max_pixels=max_pixels,
             )
             summary.registrations.append(store.register(spec, actor=actor))
-        except (UserError, ClearanceError) as exc:
-            if target.path is None or not isinstance(exc, UserError):
-                raise
-            summary.skipped.append(Skipped(str(target.path), str(exc)))
         if progress is not None:
             progress(done, total, label)
     return summary
@@ -167,13 +217,13 @@ def add_works(
 
 def _spec_for(
     target: Target,
+    fingerprinted: tuple[WorkKind, str, list[FingerprintRecord]] | None,
     *,
     owner: str,
     terms: TermsChange | None,
     title: str | None,
     kind: WorkKind | None,
     extra: Sequence[Identifier],
-    max_pixels: int,
 ) -> WorkSpec:
     if target.identifier is not None:
         ident = target.identifier
@@ -181,9 +231,7 @@ def _spec_for(
         if ident.scheme is IdentifierScheme.URL:
             guessed = detect_kind(Path(urlsplit(ident.value).path))
         return WorkSpec(kind or guessed or WorkKind.OTHER, owner, (ident, *extra), title, (), terms)
-    assert target.path is not None
-    path = target.path
-    work_kind = kind or detect_kind(path) or WorkKind.OTHER
-    digest, records = fingerprint_file(path, work_kind, max_pixels=max_pixels)
+    assert target.path is not None and fingerprinted is not None
+    work_kind, digest, records = fingerprinted
     idents = (Identifier(IdentifierScheme.SHA256, digest), *extra)
-    return WorkSpec(work_kind, owner, idents, title or path.name, tuple(records), terms)
+    return WorkSpec(work_kind, owner, idents, title or target.path.name, tuple(records), terms)
