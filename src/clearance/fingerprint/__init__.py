@@ -28,6 +28,7 @@ from clearance.fingerprint.text import (
     normalise_text,
     text_fingerprint,
 )
+from clearance.fingerprint.textindex import Match, TextIndex
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -36,8 +37,10 @@ __all__ = [
     "SHINGLE_WORDS",
     "HammingIndex",
     "ImageHash",
+    "Match",
     "RegionHashes",
     "TextFingerprint",
+    "TextIndex",
     "bruteforce_search",
     "compare_regions",
     "image_fingerprints",
