@@ -4,13 +4,20 @@ It creates a fresh registry under ``demo-output/``, registers works for three
 kinds of rights holder (one who opts out, one who licenses, one who allows),
 claims a whole site by domain, shows a disputed claim, and then resolves what a
 dataset builder may do with each sample file, with the evidence. The dataset
-scan issue extends this into a full ``clearance scan`` run.
+scan then runs for real: once over the samples folder, and once over a small
+JSONL of URL rows served by a local web site (robots.txt and tdmrep.json on
+127.0.0.1) that the demo starts itself.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +68,80 @@ def _run(*args: str) -> None:
     code = cli(list(args))
     if code != 0:
         raise SystemExit(f"demo step failed with exit code {code}")
+
+
+SITE_FILES = {
+    "/robots.txt": b"User-agent: GPTBot\nDisallow: /books/\n\nUser-agent: *\nAllow: /\n",
+    "/.well-known/tdmrep.json": json.dumps(
+        [
+            {"location": "/books/*", "tdm-reservation": 1},
+            {"location": "/*", "tdm-reservation": 0},
+        ]
+    ).encode(),
+}
+
+
+class _SiteHandler(BaseHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        body = SITE_FILES.get(self.path.split("?", 1)[0])
+        self.send_response(200 if body is not None else 404)
+        self.send_header("Content-Length", str(len(body or b"")))
+        self.end_headers()
+        self.wfile.write(body or b"")
+
+
+@contextmanager
+def _local_site() -> Iterator[str]:
+    """A tiny web site on 127.0.0.1 publishing robots.txt and tdmrep.json."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _SiteHandler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _scan_steps(out: Path, samples: Path, reg: str, console: Console) -> None:
+    r = ("--registry", reg)
+    _run("scan", str(samples), "--out", str(out / "scan-samples"), "--web", "off", *r)
+    with _local_site() as origin:
+        _run(
+            "works",
+            "add",
+            f"{origin}/licensed/*",
+            "--owner",
+            "Ben (songwriter, licenses)",
+            "--license",
+            "train-ai",
+            "--price",
+            "5",
+            "--currency",
+            "EUR",
+            "--per",
+            "run",
+            *r,
+        )
+        rows = out / "urls.jsonl"
+        paths = [
+            "/books/1.jpg",
+            "/books/2.jpg",
+            "/open/3.jpg",
+            "/licensed/4.jpg",
+            "/licensed/5.jpg",
+        ]
+        rows.write_text(
+            "".join(json.dumps({"url": origin + p, "caption": p}) + "\n" for p in paths),
+            encoding="utf-8",
+        )
+        _run("scan", str(rows), "--out", str(out / "scan-urls"), "--allow-private", *r)
+    for name in ("scan-samples", "scan-urls"):
+        console.print(f"report: [bold]{out / name / 'report.html'}[/] (and report.json)")
 
 
 def run_demo(out: Path) -> int:
@@ -159,6 +240,7 @@ def run_demo(out: Path) -> int:
             )
     console.print(table)
     console.print(f"\nRegistry: [bold]{reg}[/]  (try: clearance works show 1 --registry {reg})")
+    _scan_steps(out, samples, reg, console)
     return 0
 
 

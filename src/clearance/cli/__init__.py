@@ -13,7 +13,7 @@ import traceback
 
 import typer
 
-from clearance.cli import audit, init, signals, terms, works
+from clearance.cli import audit, init, scan, signals, terms, works
 from clearance.cli.output import stderr
 from clearance.core.errors import ClearanceError
 
@@ -39,6 +39,7 @@ app.add_typer(terms.app, name="terms")
 app.command("audit")(audit.audit_command)
 app.command("signals")(signals.signals_command)
 app.command("inspect")(signals.inspect_command)
+app.command("scan")(scan.scan_command)
 
 
 def main(argv: list[str] | None = None) -> int:

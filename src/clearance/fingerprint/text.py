@@ -27,7 +27,6 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import xxhash
-from datasketch import MinHash
 
 SHINGLE_WORDS = 8
 MINHASH_PERMUTATIONS = 128
@@ -280,6 +279,8 @@ def text_fingerprint(text: str) -> TextFingerprint:
     words = normalise_text(text).split(" ") if text.strip() else []
     words = [w for w in words if w]
     shingles = np.unique(shingle_hashes(words))
+    from datasketch import MinHash  # imported here: it pulls in scipy, costly at start-up
+
     mh = MinHash(num_perm=MINHASH_PERMUTATIONS, seed=MINHASH_SEED, hashfunc=_low32)
     if len(shingles):
         mh.update_batch([s.tobytes() for s in shingles.astype("<u8")])

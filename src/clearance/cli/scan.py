@@ -1,0 +1,107 @@
+"""``clearance scan INPUT --out DIR``: which items of a dataset may be used, and why.
+
+A thin face over ``clearance.scan.scan``: flags in, a Rich progress bar
+(items/s) and a summary table out, or the report as JSON with ``--json``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from clearance.cli.options import JsonOpt, RegistryOpt, settings
+from clearance.cli.output import emit_json, stderr, stdout
+from clearance.cli.signals import AgentOpt, PrivateOpt
+from clearance.core.errors import UserError
+from clearance.scan.config import DEFAULT_SHARD_SIZE
+
+
+class _Rate(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:,.1f} items/s" if speed else "- items/s", style="progress.data.speed")
+
+
+def scan_command(
+    input: Annotated[str, typer.Argument(metavar="INPUT", help="Folder, table, glob or tars.")],
+    out: Annotated[Path, typer.Option("--out", help="Directory for the outputs.")],
+    registry: RegistryOpt = None,
+    purpose: Annotated[
+        str, typer.Option("--purpose", help="train-genai|train-ai|ai-input|search|tdm")
+    ] = "train-genai",
+    mode: Annotated[str, typer.Option("--mode", help="opt-out|opt-in")] = "opt-out",
+    agent: AgentOpt = "Clearance",
+    web: Annotated[
+        str, typer.Option("--web", help="origin: site files; head: + HEAD per URL; off.")
+    ] = "origin",
+    allow_private: PrivateOpt = False,
+    engine: Annotated[str, typer.Option("--engine", help="local|ray")] = "local",
+    ray_address: Annotated[
+        str | None, typer.Option("--ray-address", metavar="ADDR", help="Ray cluster address.")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", min=1, help="Processes (default: all cores).")
+    ] = None,
+    shard_size: Annotated[
+        int, typer.Option("--shard-size", min=1, help="Items per shard.")
+    ] = DEFAULT_SHARD_SIZE,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue a run in DIR.")] = False,
+    json: JsonOpt = False,
+) -> None:
+    """Decide, item by item, whether a dataset may be used for a purpose."""
+    from clearance.scan import scan
+
+    cfg = settings(registry)
+    if ray_address is not None and engine != "ray":
+        raise UserError("--ray-address needs --engine ray")
+    bar = Progress(
+        TextColumn("[bold]scanning"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _Rate(),
+        TimeElapsedColumn(),
+        console=stderr,
+        transient=True,
+        disable=json,
+    )
+    with bar:
+        task = bar.add_task("scanning", total=None)
+        result = scan(
+            input,
+            out,
+            registry=cfg.registry,
+            purpose=purpose,
+            mode=mode,
+            agent=agent,
+            web=web,
+            allow_private=allow_private,
+            engine=engine,
+            workers=workers,
+            resume=resume,
+            shard_size=shard_size,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    if json:
+        emit_json(result.to_dict())
+        return
+    report = result.report
+    table = Table(title=f"scan for {report['purpose']} ({report['mode']}): {report['items']} items")
+    table.add_column("outcome")
+    table.add_column("items", justify="right")
+    for outcome, count in report["outcomes"].items():
+        table.add_row(outcome, str(count))
+    stdout().print(table)
+    stdout().print(f"report: {result.out / 'report.html'}  decisions: {result.decisions}")

@@ -1,0 +1,176 @@
+"""The run's final files, assembled from the finished shards.
+
+``decisions.parquet`` is the shard parts concatenated in shard order;
+``report.json`` counts outcomes by reason source, domain and owner;
+``licenses.json`` groups the items that need a licence by owner and work
+with each owner's price and the totals; ``manifest.json`` records the run's
+configuration, the registry state and SHA-256 digests of inputs, outputs
+and shards, so a result can be checked and reproduced later. All carry
+``format_version`` (see docs/scan.md) and are written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from clearance.scan.config import FORMAT_VERSION
+
+TOP_DOMAINS = 50
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write a text file atomically (temporary file, then rename)."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_json(path: Path, doc: Any) -> None:
+    write_text(path, json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+def assemble_decisions(parts: Path, records: Sequence[dict[str, Any]], out: Path) -> list[Any]:
+    """Concatenate the decisions parts into ``out``; return the rows as dicts."""
+    import pyarrow.parquet as pq
+
+    from clearance.scan.schema import DECISIONS_SCHEMA
+
+    tmp = out.with_name(f"{out.name}.{os.getpid()}.tmp")
+    rows: list[Any] = []
+    with pq.ParquetWriter(tmp, DECISIONS_SCHEMA) as writer:
+        for rec in records:
+            table = pq.read_table(parts / rec["decisions_part"], schema=DECISIONS_SCHEMA)
+            writer.write_table(table)
+            rows.extend(table.to_pylist())
+    os.replace(tmp, out)
+    return rows
+
+
+def _domain(source: str | None) -> str | None:
+    if not source or "://" not in source:
+        return None
+    return urlsplit(source).hostname
+
+
+def build_report(rows: Sequence[dict[str, Any]], config: dict[str, Any]) -> dict[str, Any]:
+    """Counts by outcome, by reason source, by domain (top 50) and by owner."""
+    outcomes = Counter({o: 0 for o in ("include", "exclude", "needs-license", "error")})
+    by_source: Counter[str] = Counter()
+    by_domain: dict[str, Counter[str]] = defaultdict(Counter)
+    by_owner: dict[str, Counter[str]] = defaultdict(Counter)
+    for row in rows:
+        outcome = row["outcome"]
+        outcomes[outcome] += 1
+        for source in {r.split(":", 1)[0] for r in row["reasons"] or ()}:
+            by_source[source] += 1
+        domain = _domain(row["source"])
+        if domain:
+            by_domain[domain][outcome] += 1
+        for owner in {w["owner"] for w in json.loads(row["evidence"] or "{}").get("works", [])}:
+            by_owner[owner][outcome] += 1
+    top = sorted(by_domain.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))[:TOP_DOMAINS]
+    return {
+        "format": "clearance.scan-report",
+        "format_version": FORMAT_VERSION,
+        "items": len(rows),
+        "purpose": config["purpose"],
+        "mode": config["mode"],
+        "outcomes": dict(outcomes),
+        "by_reason_source": dict(sorted(by_source.items())),
+        "by_domain": {d: {"items": sum(c.values()), **dict(c)} for d, c in top},
+        "domains": len(by_domain),
+        "by_owner": {o: {"items": sum(c.values()), **dict(c)} for o, c in sorted(by_owner.items())},
+    }
+
+
+def build_licenses(rows: Sequence[dict[str, Any]], purpose: str) -> dict[str, Any]:
+    """Items needing a licence, by owner and work; totals per currency.
+
+    A per-item price is charged for every item matching the work; a per-run
+    price once per work, however many items match it. Items that need a
+    licence only because of a web signal (RSL, HTTP 402) have no registry
+    owner and are listed under ``unregistered`` without a price.
+    """
+    owners: dict[str, dict[str, Any]] = {}
+    unregistered: list[dict[str, str]] = []
+    for row in rows:
+        if row["outcome"] != "needs-license":
+            continue
+        works = [
+            w
+            for w in json.loads(row["evidence"] or "{}").get("works", [])
+            if w["permission"] == "license"
+        ]
+        if not works:
+            unregistered.append(
+                {"item_id": row["item_id"], "source": row["source"], "reasons": row["reasons"]}
+            )
+        for w in works:
+            owner = owners.setdefault(w["owner"], {"owner": w["owner"], "works": {}})
+            entry = owner["works"].setdefault(
+                str(w["id"]),
+                {"work_id": w["id"], "title": w["title"], "price": w["price"], "items": []},
+            )
+            entry["items"].append({"item_id": row["item_id"], "source": row["source"]})
+    totals: Counter[str] = Counter()
+    for owner in owners.values():
+        owner_totals: Counter[str] = Counter()
+        for entry in owner["works"].values():
+            price = entry["price"]
+            entry["item_count"] = len(entry["items"])
+            if price is None:
+                entry["amount"] = None
+                continue
+            amount = Decimal(price["amount"])
+            cost = amount if price["per"] == "run" else amount * len(entry["items"])
+            entry["amount"] = str(cost)
+            owner_totals[price["currency"]] += cost  # type: ignore[assignment]
+        owner["works"] = sorted(owner["works"].values(), key=lambda e: e["work_id"])
+        owner["totals"] = {c: str(v) for c, v in sorted(owner_totals.items())}
+        totals.update(owner_totals)
+    return {
+        "format": "clearance.scan-licenses",
+        "format_version": FORMAT_VERSION,
+        "purpose": purpose,
+        "items": sum(1 for r in rows if r["outcome"] == "needs-license"),
+        "owners": [owners[k] for k in sorted(owners)],
+        "unregistered": unregistered,
+        "totals": {c: str(v) for c, v in sorted(totals.items())},
+    }
+
+
+def build_manifest(
+    config: dict[str, Any],
+    *,
+    registry_state: str,
+    inputs: dict[str, str],
+    outputs: dict[str, str],
+    shards: Sequence[dict[str, Any]],
+    index: dict[str, Any] | None,
+) -> dict[str, Any]:
+    return {
+        "format": "clearance.scan-manifest",
+        "format_version": FORMAT_VERSION,
+        "config": config,
+        "registry_state": registry_state,
+        "index": index,
+        "inputs": inputs,
+        "outputs": outputs,
+        "shards": [
+            {
+                "shard": s["shard"],
+                "name": s["name"],
+                "items": s["items"],
+                "item_digest": s["item_digest"],
+                "digests": s["digests"],
+            }
+            for s in shards
+        ],
+    }
