@@ -184,3 +184,23 @@ def test_concurrent_registrations_of_the_same_bytes_make_one_work(store: SqlStor
     assert store.count_works() == 1
     work = store.find_works(IdentifierScheme.SHA256, SHA_A)[0]
     assert {c.party for c in work.claims} == {"Owner0", "Owner1"}
+
+
+def test_iter_identifiers_by_scheme(store: SqlStore) -> None:
+    a = store.register(
+        WorkSpec(
+            WorkKind.OTHER,
+            "Ann",
+            (Identifier(IdentifierScheme.URL_PREFIX, "https://b.example/art/"),),
+        )
+    ).work
+    b = store.register(
+        WorkSpec(
+            WorkKind.OTHER, "Bob", (Identifier(IdentifierScheme.URL_PREFIX, "https://a.example/"),)
+        )
+    ).work
+    store.register(spec())
+    assert list(store.iter_identifiers(IdentifierScheme.URL_PREFIX)) == [
+        (b.id, "https://a.example/"),
+        (a.id, "https://b.example/art/"),
+    ]

@@ -70,6 +70,7 @@ class RegistryStore(Protocol):
     def party_terms(self, owner: str) -> Terms: ...
     def get_party(self, name: str) -> Party: ...
     def iter_fingerprints(self, algo: str) -> Iterator[tuple[int, FingerprintRecord]]: ...
+    def iter_identifiers(self, scheme: IdentifierScheme) -> Iterator[tuple[int, str]]: ...
     def audit_log(self, *, limit: int | None = None) -> list[AuditEntry]: ...
     def count_works(self) -> int: ...
     def state_digest(self) -> str: ...
@@ -492,6 +493,17 @@ class SqlStore:
                     r.work_id,
                     FingerprintRecord(r.algo, bytes(r.data), r.format_version, r.quality),
                 )
+
+    def iter_identifiers(self, scheme: IdentifierScheme) -> Iterator[tuple[int, str]]:
+        """Every ``(work_id, value)`` of one identifier scheme, ordered by value then work."""
+        with database_errors("read"), self.engine.connect() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=10_000).execute(
+                select(s.identifiers.c.work_id, s.identifiers.c.value)
+                .where(s.identifiers.c.scheme == scheme.value)
+                .order_by(s.identifiers.c.value, s.identifiers.c.work_id)
+            )
+            for r in result:
+                yield int(r.work_id), str(r.value)
 
     def audit_log(self, *, limit: int | None = None) -> list[AuditEntry]:
         query = select(s.audit_log).order_by(s.audit_log.c.id.desc())

@@ -55,10 +55,6 @@ _META = "index.json"
 
 def build_index(store: SqlStore, root: Path, registry_state: str) -> dict[str, Any]:
     """Write the run's registry indexes under ``root``; return the metadata (also in index.json)."""
-    from sqlalchemy import select
-
-    from clearance.registry import schema as s
-
     root.mkdir(parents=True, exist_ok=True)
     ids: list[int] = []
     codes: list[bytes] = []
@@ -91,13 +87,9 @@ def build_index(store: SqlStore, root: Path, registry_state: str) -> dict[str, A
     _save_npy(root / _TEXT_SIZE_IDS, size_ids)
     _save_npy(root / _TEXT_SIZES, sizes)
 
-    with store.engine.connect() as conn:
-        rows = conn.execute(
-            select(s.identifiers.c.value, s.identifiers.c.work_id)
-            .where(s.identifiers.c.scheme == IdentifierScheme.URL_PREFIX.value)
-            .order_by(s.identifiers.c.value, s.identifiers.c.work_id)
-        ).all()
-    prefixes = [[str(r.value), int(r.work_id)] for r in rows]
+    prefixes = [
+        [value, work_id] for work_id, value in store.iter_identifiers(IdentifierScheme.URL_PREFIX)
+    ]
     _write_json(root / _PREFIXES, {"format_version": FORMAT_VERSION, "prefixes": prefixes})
     meta = {
         "format": "clearance.scan-index",
