@@ -13,7 +13,7 @@ import traceback
 
 import typer
 
-from clearance.cli import audit, init, scan, signals, terms, works
+from clearance.cli import audit, characters, init, scan, signals, terms, works
 from clearance.cli.output import stderr
 from clearance.core.errors import ClearanceError
 
@@ -36,6 +36,7 @@ def _root(
 app.command("init")(init.init_command)
 app.add_typer(works.app, name="works")
 app.add_typer(terms.app, name="terms")
+app.add_typer(characters.app, name="characters")
 app.command("audit")(audit.audit_command)
 app.command("signals")(signals.signals_command)
 app.command("inspect")(signals.inspect_command)

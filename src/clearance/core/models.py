@@ -40,6 +40,8 @@ class IdentifierScheme(StrEnum):
     ISCC = "iscc"
     ISBN = "isbn"
     ISRC = "isrc"
+    NAME = "name"
+    """A character's name or alias (the first one is the character's key)."""
 
 
 class PricePer(StrEnum):
