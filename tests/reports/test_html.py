@@ -47,6 +47,7 @@ def test_report_is_self_contained_and_escaped() -> None:
     text = " ".join(parsed.text)
     assert "<script>alert(1)</script>.example" in text  # shown as text, not markup
     assert "Ann & Co" in text and "0.04 EUR" in text
+    assert '<td>Ann &amp; Co</td><td class="n">2</td><td class="n">7</td>' in page
     assert parsed.tags.count("svg") >= 4 + 2 + 1 + 1
     for outcome, n in REPORT["outcomes"].items():  # type: ignore[attr-defined]
         assert f"{outcome}: {n}" in page or f">{n}<" in page

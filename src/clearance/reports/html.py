@@ -94,16 +94,19 @@ def _licences(licenses: Mapping[str, Any] | None) -> str:
     rows = []
     for owner in owners:
         name = str(owner.get("owner", ""))
-        items = _n(owner.get("items"))
+        works = owner.get("works") or []
+        items = sum(_n(w.get("item_count")) for w in works)
         totals = owner.get("totals") or {}
         total = ", ".join(f"{escape(str(v))} {escape(str(c))}" for c, v in totals.items()) or "-"
-        rows.append(f'<tr><td>{escape(name)}</td><td class="n">{items:,}</td><td>{total}</td></tr>')
+        rows.append(
+            f'<tr><td>{escape(name)}</td><td class="n">{len(works):,}</td>'
+            f'<td class="n">{items:,}</td><td>{total}</td></tr>'
+        )
     grand = licenses.get("totals") or {}
     grand_text = ", ".join(f"{escape(str(v))} {escape(str(c))}" for c, v in grand.items()) or "-"
     return (
-        "<h2>Licences needed</h2><table><tr><th>owner</th><th>items</th><th>total</th></tr>"
-        + "".join(rows)
-        + f"</table><p>Total: <b>{grand_text}</b></p>"
+        "<h2>Licences needed</h2><table><tr><th>owner</th><th>works</th><th>items</th>"
+        "<th>total</th></tr>" + "".join(rows) + f"</table><p>Total: <b>{grand_text}</b></p>"
     )
 
 
