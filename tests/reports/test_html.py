@@ -18,8 +18,17 @@ REPORT = {
     "domains": 1,
     "by_owner": {"Ann & Co": {"items": 2, "needs-license": 2}},
 }
-LICENSES = {
-    "owners": [{"owner": "Ann & Co", "items": 2, "totals": {"EUR": "0.04"}}],
+LICENSES = {  # the shape of a scan's licenses.json
+    "owners": [
+        {
+            "owner": "Ann & Co",
+            "totals": {"EUR": "0.04"},
+            "works": [
+                {"work_id": 1, "item_count": 2, "amount": "0.04"},
+                {"work_id": 2, "item_count": 5, "amount": "0"},
+            ],
+        }
+    ],
     "totals": {"EUR": "0.04"},
 }
 
