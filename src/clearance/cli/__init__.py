@@ -13,7 +13,7 @@ import traceback
 
 import typer
 
-from clearance.cli import audit, characters, init, scan, signals, terms, works
+from clearance.cli import audit, characters, check, init, scan, signals, terms, works
 from clearance.cli.output import stderr
 from clearance.core.errors import ClearanceError
 
@@ -40,6 +40,7 @@ app.add_typer(characters.app, name="characters")
 app.command("audit")(audit.audit_command)
 app.command("signals")(signals.signals_command)
 app.command("inspect")(signals.inspect_command)
+app.command("check")(check.check_command)
 app.command("scan")(scan.scan_command)
 
 

@@ -1,0 +1,68 @@
+"""``clearance check FILE... [--text T] [--prompt P] [--json]``: guard generated outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from clearance.cli.options import JsonOpt, RegistryOpt, settings
+from clearance.cli.output import emit_json, stdout
+from clearance.core.errors import InputNotFound, UserError
+from clearance.guard import GuardIndex, check
+from clearance.registry.register import TEXT_EXTENSIONS
+from clearance.service import open_registry
+
+
+def check_command(
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(metavar="FILE...", help="Generated images (or .txt texts)."),
+    ] = None,
+    text: Annotated[str | None, typer.Option("--text", help="Generated text to check.")] = None,
+    prompt: Annotated[
+        str | None,
+        typer.Option("--prompt", help="The prompt (or caption) that produced the output."),
+    ] = None,
+    licensee: Annotated[
+        str | None,
+        typer.Option(
+            "--licensee",
+            metavar="PARTY",
+            help="Who is generating (licence agreements: not stored yet).",
+        ),
+    ] = None,
+    registry: RegistryOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Check generated outputs against registered works and characters."""
+    if not files and text is None and prompt is None:
+        raise UserError("nothing to check", hint="give FILE..., --text or --prompt")
+    with open_registry(settings(registry)) as store:
+        index = GuardIndex.from_store(store)
+    results = []
+    for path in files or []:
+        if not path.is_file():
+            raise InputNotFound(f"no such file: {path}")
+        if path.suffix.lower() in TEXT_EXTENSIONS:
+            body = path.read_text(encoding="utf-8", errors="replace")
+            results.append(check(index, text=body, prompt=prompt, label=str(path)))
+        else:
+            results.append(check(index, path, prompt=prompt, label=str(path)))
+    if text is not None or (prompt is not None and not files):
+        results.append(
+            check(index, text=text, prompt=prompt, label="--text" if text else "--prompt")
+        )
+    docs = [r.to_dict() | ({"licensee": licensee} if licensee else {}) for r in results]
+    if json:
+        emit_json(docs)
+        return
+    for r in results:
+        colour = {"block": "red", "review": "yellow", "allow": "green"}[r.verdict]
+        stdout().print(
+            f"[bold {colour}]{r.verdict}[/] {r.input} "
+            f"({r.latency_ms:.1f} ms; checks: {', '.join(r.checks_run)})"
+        )
+        for reason in r.reasons:
+            stdout().print(f"  {reason}", highlight=False)
