@@ -21,7 +21,7 @@ system-deps:
 $(STAMP): pyproject.toml | system-deps
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev,postgres,bench,c2pa]"
+	$(BIN)/pip install --quiet -e ".[dev,postgres,bench,c2pa,api]"
 	touch $(STAMP)
 
 install: system-deps $(STAMP)

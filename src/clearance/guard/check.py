@@ -173,6 +173,31 @@ def _decide(index: GuardIndex, matches: list[GuardMatch]) -> tuple[str, list[str
     return verdict, reasons
 
 
+def check_pdq(
+    index: GuardIndex, pdq: bytes, *, prompt: str | None = None, label: str = "pdq"
+) -> Verdict:
+    """Check a PDQ hash computed by the client (32 bytes), for clients that hash locally.
+
+    Only the global hash is compared (no rotations/flips or regions: the client
+    sent one hash), plus the prompt's names.
+    """
+    started = time.perf_counter()
+    if len(pdq) != 32:
+        raise UserError("a PDQ hash is 32 bytes (64 hex digits)")
+    matches: list[GuardMatch] = []
+    query = np.frombuffer(pdq, np.uint8).reshape(1, 32)
+    for work_id, dist in index.pdq.search(query, radius=PDQ_RADIUS)[0]:
+        matches.append(_match(index, work_id, "pdq", 1 - dist / 256, dist))
+    checks = ["pdq"]
+    if prompt:
+        for found in {m.key: m for m in index.names.find(prompt)}.values():
+            matches.append(_match(index, found.key, "alias", 1.0, None, found.span))
+        checks.append("alias")
+    verdict, reasons = _decide(index, matches)
+    elapsed = (time.perf_counter() - started) * 1000
+    return Verdict(label, verdict, tuple(matches), tuple(checks), elapsed, tuple(reasons))
+
+
 def check(
     index: GuardIndex,
     output: str | bytes | Path | None = None,
