@@ -28,10 +28,15 @@ from clearance.service import open_registry
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """The app for ``settings``; the registry must exist (``clearance init``)."""
-    with open_registry(settings) as store:
-        index = GuardIndex.from_store(store)
+def create_app(settings: Settings, *, index: GuardIndex | None = None) -> FastAPI:
+    """The app for ``settings``; the registry must exist (``clearance init``).
+
+    ``index`` serves a guard index built elsewhere (benchmarks, tests) instead
+    of loading one from the registry.
+    """
+    if index is None:
+        with open_registry(settings) as store:
+            index = GuardIndex.from_store(store)
     app = FastAPI(title="Clearance", version=__version__)
     app.state.index = index
 
