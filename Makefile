@@ -6,15 +6,17 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install system-deps demo test lint typecheck pytest bench clean
 
-# Debian packages the project needs: Chromaprint's library and fpcalc (audio fingerprints).
-APT_PACKAGES := libchromaprint-tools
+# Debian packages the project needs: Chromaprint's library and fpcalc (audio
+# fingerprints) and wrk (the HTTP load generator `make bench` uses).
+APT_PACKAGES := libchromaprint-tools wrk
 
 system-deps:
-	@if ! command -v fpcalc >/dev/null 2>&1; then \
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES); \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	  else \
-	    echo "please install the Debian packages: $(APT_PACKAGES)" >&2; exit 1; \
+	    echo "please install the Debian packages: $$missing" >&2; exit 1; \
 	  fi; \
 	fi
 
