@@ -27,7 +27,8 @@ import numpy as np
 from clearance.core.errors import UserError
 from clearance.core.models import Work
 from clearance.core.usage import Permission, Usage
-from clearance.fingerprint.regions import image_fingerprints
+from clearance.fingerprint.image import decode_image, hash_rgb
+from clearance.fingerprint.regions import regions_of_image
 from clearance.fingerprint.text import ngram_hashes, tokenize, word_hashes
 from clearance.guard.index import GuardIndex
 
@@ -85,8 +86,10 @@ class Verdict:
         }
 
 
-def _image_matches(index: GuardIndex, data: bytes | Path, out: list[GuardMatch]) -> None:
-    h, regions = image_fingerprints(data, kind="query")
+def _image_matches(index: GuardIndex, data: bytes | Path, out: list[GuardMatch]) -> list[str]:
+    """Global PDQ (and its rotations/flips) first; regions only where that finds nothing."""
+    rgb, width, height = decode_image(data)
+    h = hash_rgb(rgb, width, height)
     if not h.low_quality:
         queries = np.frombuffer(b"".join(h.dihedral), np.uint8).reshape(-1, 32)
         best: dict[int, int] = {}
@@ -95,14 +98,17 @@ def _image_matches(index: GuardIndex, data: bytes | Path, out: list[GuardMatch])
                 best[work_id] = min(dist, best.get(work_id, 256))
         for work_id, dist in best.items():
             out.append(_match(index, work_id, "pdq", 1 - dist / 256, dist))
+        if best:
+            return ["pdq"]
+    regions = regions_of_image(rgb, "query")
     if len(regions):
         found: dict[int, int] = {}
         for hits in index.regions.search(regions.array(), radius=REGION_RADIUS):
             for work_id, dist in hits:
                 found[work_id] = min(dist, found.get(work_id, 256))
         for work_id, dist in found.items():
-            if not any(m.work_id == work_id for m in out):
-                out.append(_match(index, work_id, "region", 1 - dist / 256, dist))
+            out.append(_match(index, work_id, "region", 1 - dist / 256, dist))
+    return ["pdq", "region"]
 
 
 def _text_matches(index: GuardIndex, text: str, out: list[GuardMatch]) -> None:
@@ -217,8 +223,9 @@ def check(
     matches: list[GuardMatch] = []
     checks: list[str] = []
     if output is not None:
-        _image_matches(index, output if isinstance(output, bytes) else Path(output), matches)
-        checks += ["pdq", "region"]
+        checks += _image_matches(
+            index, output if isinstance(output, bytes) else Path(output), matches
+        )
     if text:
         _text_matches(index, text, matches)
         checks.append("text-containment")
