@@ -57,10 +57,15 @@ def test_other_bad_inputs(tmp_path: Path, registry: str) -> None:
         open_input(hf)
 
 
-def test_ray_engine_is_not_faked(tmp_path: Path, registry: str) -> None:
+def test_ray_engine_is_not_faked(
+    tmp_path: Path, registry: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without Ray, ``engine="ray"`` is our error with the install hint, never a local run."""
     (tmp_path / "a.jsonl").write_text('{"url": "https://a.example/"}\n', encoding="utf-8")
-    with pytest.raises(UserError, match="ray engine is not implemented"):
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(UserError, match="needs Ray") as err:
         scan(tmp_path / "a.jsonl", tmp_path / "out", registry=registry, engine="ray")
+    assert "clearance[ray]" in str(err.value.hint)
     assert not (tmp_path / "out").exists()
 
 
@@ -125,8 +130,9 @@ def test_cli_json_and_exit_codes(
     assert (
         main([*args[:3], str(tmp_path / "o4"), "--registry", registry, "--purpose", "output"]) == 2
     )
-    assert main([*args[:3], str(tmp_path / "o5"), "--registry", registry, "--engine", "ray"]) == 2
-    assert "not implemented" in capsys.readouterr().err
+    o5 = str(tmp_path / "o5")
+    assert main([*args[:3], o5, "--registry", registry, "--ray-address", "x"]) == 2
+    assert "needs --engine ray" in capsys.readouterr().err
 
 
 def test_python_api_is_lazy_and_callable() -> None:

@@ -53,7 +53,8 @@ def scan_command(
         str | None, typer.Option("--ray-address", metavar="ADDR", help="Ray cluster address.")
     ] = None,
     workers: Annotated[
-        int | None, typer.Option("--workers", min=1, help="Processes (default: all cores).")
+        int | None,
+        typer.Option("--workers", min=1, help="Processes or Ray actors (default: all cores)."),
     ] = None,
     shard_size: Annotated[
         int, typer.Option("--shard-size", min=1, help="Items per shard.")
@@ -89,6 +90,7 @@ def scan_command(
             web=web,
             allow_private=allow_private,
             engine=engine,
+            ray_address=ray_address,
             workers=workers,
             resume=resume,
             shard_size=shard_size,

@@ -42,6 +42,7 @@ def scan(
     web: str = "origin",
     allow_private: bool = False,
     engine: str = "local",
+    ray_address: str | None = None,
     workers: int | None = None,
     resume: bool = False,
     shard_size: int = DEFAULT_SHARD_SIZE,
@@ -52,8 +53,10 @@ def scan(
     ``purpose``: train-genai (default), train-ai, ai-input, search or tdm.
     ``mode``: opt-out (unknown is allowed) or opt-in (only explicit allows).
     ``web``: origin (site-level files), head (plus a HEAD per URL) or off.
-    ``workers``: processes for the local engine (default: every core; 1 runs
-    in this process). ``resume`` continues an interrupted run in ``out``.
+    ``engine``: local (a process pool) or ray (Ray Data; a local Ray started
+    for the run, or the cluster at ``ray_address``). ``workers``: processes
+    of the local engine (default: every core; 1 runs in this process), or
+    Ray actors. ``resume`` continues an interrupted run in ``out``.
     Raises ``UserError`` for a bad input or a non-empty ``out`` without ``resume``.
     """
     return run_scan(
@@ -66,6 +69,7 @@ def scan(
         web=web,
         allow_private=allow_private,
         engine=engine,
+        ray_address=ray_address,
         workers=workers,
         resume=resume,
         shard_size=shard_size,

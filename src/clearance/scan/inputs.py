@@ -1,12 +1,16 @@
 """Recognising a scan's INPUT and cutting it into shards.
 
 A dataset arrives as a folder of files, as Parquet/JSONL/CSV tables (one file
-or a glob), or as WebDataset ``.tar`` shards (img2dataset's two output formats
-among them). This module only *plans*: it checks that the input is a dataset
-we understand (failing early with an error that names what was expected), and
+or a glob), as WebDataset ``.tar`` shards (img2dataset's two output formats
+among them), or as a Hugging Face ``save_to_disk`` folder (kind ``hf``: its
+Arrow stream files, read directly, without the ``datasets`` package).
+
+This module only *plans*: it checks that the input is a dataset we
+understand (failing early with an error that names what was expected), and
 returns ``ShardSpec`` values small enough to pickle to a worker, which reads
 its own slice (``readers``). Planning reads metadata, not content: Parquet
-footers, line offsets of JSONL, CSV record counts, tar member names.
+footers, line offsets of JSONL, CSV record counts, tar member names, Arrow
+row counts.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import os
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from clearance.core.errors import InputNotFound, UnsupportedInput, UserError
 
@@ -27,8 +32,10 @@ TABLE_SUFFIXES = {".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl", 
 TAR_SUFFIXES = (".tar",)
 _EXPECTED = (
     "a folder of files, a .parquet/.jsonl/.csv file (or a glob of them) with a url, path, "
-    "text or image column, or WebDataset .tar shards"
+    "text or image column, WebDataset .tar shards, or a Hugging Face save_to_disk folder"
 )
+HF_STATE = "state.json"
+HF_META_FILES = ("dataset_info.json", "dataset_dict.json", HF_STATE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,12 +93,35 @@ def _kind_of(path: Path) -> str | None:
     return TABLE_SUFFIXES.get(suffix)
 
 
+def _hf_dataset(path: Path) -> InputSpec:
+    """A ``save_to_disk`` folder: one Dataset (state.json) or a DatasetDict (one per split)."""
+    files: list[Path] = []
+    states = sorted(p for p in path.rglob(HF_STATE) if not _is_hidden(p.relative_to(path)))
+    if not states:
+        raise UnsupportedInput(
+            f"{path} looks like a Hugging Face dataset but has no {HF_STATE}",
+            hint="save it with Dataset.save_to_disk or DatasetDict.save_to_disk",
+        )
+    for state_file in states:
+        try:
+            state = json.loads(state_file.read_text(encoding="utf-8"))
+            names = [d["filename"] for d in state["_data_files"]]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise UnsupportedInput(f"{state_file} is not a readable state file: {exc}") from None
+        for name in names:
+            f = state_file.parent / name
+            if not f.is_file():
+                raise InputNotFound(f"{f} (named in {state_file.name}) does not exist")
+            files.append(f)
+    spec = InputSpec("hf", path, tuple(files))
+    for f in spec.files:
+        _check_columns("hf", f)
+    return spec
+
+
 def _folder(path: Path) -> InputSpec:
     if (path / "dataset_info.json").exists() or (path / "dataset_dict.json").exists():
-        raise UnsupportedInput(
-            f"{path} looks like a Hugging Face save_to_disk dataset, which scan does not read yet",
-            hint="export it to Parquet (dataset.to_parquet) and scan that",
-        )
+        return _hf_dataset(path)
     files = tuple(
         sorted(p for p in path.rglob("*") if p.is_file() and not _is_hidden(p.relative_to(path)))
     )
@@ -148,6 +178,11 @@ def _check_columns(kind: str, path: Path) -> None:
 
 def _columns(kind: str, path: Path) -> list[str] | None:
     """The column names of a table file; None when it has no rows to tell (empty JSONL)."""
+    if kind == "hf":
+        try:
+            return list(read_arrow_stream(path).schema.names)
+        except (OSError, ValueError) as exc:
+            raise UnsupportedInput(f"{path.name} is not a readable Arrow file: {exc}") from None
     if kind == "parquet":
         import pyarrow.parquet as pq
 
@@ -192,7 +227,18 @@ def plan_shards(spec: InputSpec, shard_size: int) -> list[ShardSpec]:
     return shards
 
 
+def read_arrow_stream(path: Path | str) -> Any:
+    """The ``pyarrow.Table`` in an Arrow IPC stream file (how ``datasets`` saves), memory-mapped."""
+    import pyarrow as pa
+
+    with pa.memory_map(str(path)) as source:
+        return pa.ipc.open_stream(source).read_all()
+
+
 def _row_ranges(kind: str, path: Path, size: int) -> list[tuple[int, int, int]]:
+    if kind == "hf":
+        rows = read_arrow_stream(path).num_rows
+        return [(s, min(s + size, rows), 0) for s in range(0, rows, size)]
     if kind == "parquet":
         import pyarrow.parquet as pq
 

@@ -119,6 +119,10 @@ def _write_json(path: Path, doc: Any) -> None:
     tmp.replace(path)
 
 
+INDEX_FILES = (_PDQ_FILE, _TEXT_HASHES, _TEXT_WORKS, _TEXT_SIZE_IDS, _TEXT_SIZES, _PREFIXES, _META)
+"""Every file ``build_index`` writes (the Ray engine ships them through its object store)."""
+
+
 def index_meta(root: Path) -> dict[str, Any] | None:
     """The metadata of an index written by ``build_index``, or None when there is none."""
     try:

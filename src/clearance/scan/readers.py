@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from clearance.registry.register import IMAGE_EXTENSIONS, TEXT_EXTENSIONS
-from clearance.scan.inputs import ShardSpec, sample_key
+from clearance.scan.inputs import ShardSpec, read_arrow_stream, sample_key
 
 MAX_ITEM_BYTES = 256 * 1024 * 1024
 _IMAGE_FIELDS = tuple(e.lstrip(".") for e in sorted(IMAGE_EXTENSIONS))
@@ -140,6 +140,8 @@ def read_shard(spec: ShardSpec) -> ShardData:
         return _read_folder(spec)
     if spec.kind == "parquet":
         return _read_parquet(spec)
+    if spec.kind == "hf":
+        return _table_shard(spec, read_arrow_stream(spec.file).slice(spec.start, spec.size))
     if spec.kind == "jsonl":
         return _read_jsonl(spec)
     if spec.kind == "csv":
@@ -159,7 +161,6 @@ def _read_folder(spec: ShardSpec) -> ShardData:
 
 
 def _read_parquet(spec: ShardSpec) -> ShardData:
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     pf = pq.ParquetFile(spec.file)
@@ -174,7 +175,12 @@ def _read_parquet(spec: ShardSpec) -> ShardData:
             groups.append(g)
         row += n
     table = pf.read_row_groups(groups) if groups else pf.schema_arrow.empty_table()
-    table = table.slice(spec.start - first, spec.stop - spec.start)
+    return _table_shard(spec, table.slice(spec.start - first, spec.stop - spec.start))
+
+
+def _table_shard(spec: ShardSpec, table: Any) -> ShardData:
+    import pyarrow as pa
+
     wanted = [c for c in ("url", "path", "text", "image", "sha256") if c in table.column_names]
     rows = table.select(wanted).to_pylist() if wanted else [{} for _ in range(table.num_rows)]
     items = [_row_item(spec, spec.start + i, r) for i, r in enumerate(rows)]

@@ -12,8 +12,9 @@ Order of a run (each step safe to interrupt):
 5. assemble ``decisions.parquet``, ``cleared/``, ``report.json``,
    ``licenses.json`` and, last, ``manifest.json`` from the shard records.
 
-The Ray engine will share ``process_shard`` and this signature; until it
-exists ``engine="ray"`` is an explicit error, never a silent local run.
+The Ray engine (``runner_ray``) replaces only step 4: the same plan, index,
+``process_shard`` and assembly, so both engines give identical outputs and
+either can resume the other's run.
 """
 
 from __future__ import annotations
@@ -212,6 +213,7 @@ def run_scan(
     web: str = "origin",
     allow_private: bool = False,
     engine: str = "local",
+    ray_address: str | None = None,
     workers: int | None = None,
     resume: bool = False,
     shard_size: int = DEFAULT_SHARD_SIZE,
@@ -220,10 +222,12 @@ def run_scan(
     """Scan a dataset; see ``clearance.scan.scan`` for the parameters."""
     if engine not in ENGINES:
         raise UserError(f"--engine must be local or ray, not {engine!r}")
+    if ray_address is not None and engine != "ray":
+        raise UserError("--ray-address needs --engine ray")
     if engine == "ray":
-        raise UserError(
-            "the ray engine is not implemented yet", hint="use --engine local (the default)"
-        )
+        from clearance.scan.runner_ray import import_ray
+
+        import_ray()  # fail before any work when Ray is missing
     if workers is not None and workers < 1:
         raise UserError("--workers must be at least 1")
     config = ScanConfig(
@@ -269,7 +273,12 @@ def run_scan(
         if progress is not None:
             progress(done_items, total)
 
-    failures = _run_pool(pending, workers or os.cpu_count() or 1, tick)
+    if engine == "ray":
+        from clearance.scan.runner_ray import run_ray
+
+        failures = run_ray(pending, out_dir / INDEX_DIR, workers, ray_address, tick)
+    else:
+        failures = _run_pool(pending, workers or os.cpu_count() or 1, tick)
     if failures:
         _raise_failures(failures, len(shards))
     records: list[dict[str, Any]] = []
@@ -278,7 +287,7 @@ def run_scan(
         if rec is None:  # written moments ago; vanished or changed under us
             raise ClearanceError(f"shard {s.index} record is missing", hint="rerun with --resume")
         records.append(rec)
-    return _finish(out_dir, spec, config, records, meta, len(shards) - len(pending))
+    return _finish(out_dir, spec, config, records, meta, len(shards) - len(pending), engine)
 
 
 def _finish(
@@ -288,6 +297,7 @@ def _finish(
     records: list[dict[str, Any]],
     meta: dict[str, Any] | None,
     resumed: int,
+    engine: str = "local",
 ) -> ScanResult:
     parts = out / PARTS_DIR
     rows = assemble_decisions(parts, records, out / "decisions.parquet")
@@ -299,7 +309,7 @@ def _finish(
     write_json(out / "licenses.json", licenses)
     write_text(out / "report.html", render_scan_report(report, licenses))
     manifest = build_manifest(
-        {**cfg, "input": str(spec.root), "input_kind": spec.kind, "engine": "local"},
+        {**cfg, "input": str(spec.root), "input_kind": spec.kind, "engine": engine},
         registry_state=config.registry_state,
         inputs=_input_digests(spec, records),
         outputs=_output_digests(out),

@@ -175,8 +175,13 @@ def release() -> None:
         _open.pop()[1].store.close()
 
 
-def process_shard(task: ShardTask) -> dict[str, Any]:
-    """Process one shard (or return its existing record); return the shard record."""
+def process_shard(task: ShardTask, matcher: Matcher | None = None) -> dict[str, Any]:
+    """Process one shard (or return its existing record); return the shard record.
+
+    ``matcher``: the indexes to match against; by default this process's
+    matcher over ``DIR/.index`` (the Ray engine passes one built from the
+    copy it shares through the object store).
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -197,7 +202,8 @@ def process_shard(task: ShardTask) -> dict[str, Any]:
         allow_private=config.allow_private,
         cache_dir=run_dir / CACHE_DIR / "fetch",
     )
-    matcher = _matcher(run_dir, config)
+    if matcher is None:
+        matcher = _matcher(run_dir, config)
     rows = [_decide(item, matcher, web, config) for item in data.items]
 
     stem = f"shard-{spec.index:06d}"

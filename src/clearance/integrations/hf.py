@@ -1,0 +1,94 @@
+"""``filter_dataset``: clearance for a Hugging Face ``datasets.Dataset`` in memory.
+
+A dataset already on disk can be scanned with ``clearance scan DIR`` (a
+``save_to_disk`` folder is a scan input). This function is for a dataset a
+program holds: it decides every row as the scan would (``BatchDecider``,
+index built once per call) and returns a new dataset with one column added,
+``clearance``: a struct of the decision columns of ``decisions.parquet``
+(``outcome``, ``reasons``, ``work_ids``, ``perm_<usage>``, ``evidence``,
+``error``). By default only rows whose outcome is ``include`` are kept.
+
+Rows are read as Arrow (``with_format("arrow")``), so images stay undecoded
+bytes (a ``datasets.Image`` column is a ``{"bytes", "path"}`` struct) and no
+PIL decoding happens.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from clearance.core.errors import UserError
+from clearance.core.policy import Mode
+from clearance.core.usage import Usage
+from clearance.registry.engine import DEFAULT_REGISTRY
+from clearance.scan.batch import BatchDecider
+from clearance.scan.inputs import USABLE_COLUMNS
+
+__all__ = ["COLUMN", "HF_HINT", "filter_dataset"]
+
+COLUMN = "clearance"
+HF_HINT = "pip install 'clearance[hf]'"
+
+
+def import_datasets() -> Any:
+    """The ``datasets`` module, or our ``UserError`` with the install hint."""
+    try:
+        import datasets
+    except ImportError as exc:
+        raise UserError(f"Hugging Face support needs datasets ({exc})", hint=HF_HINT) from None
+    return datasets
+
+
+def filter_dataset(
+    ds: Any,
+    *,
+    registry: str = DEFAULT_REGISTRY,
+    purpose: Usage | str = Usage.TRAIN_GENAI,
+    mode: Mode | str = Mode.OPT_OUT,
+    web: str = "origin",
+    agent: str = "Clearance",
+    allow_private: bool = False,
+    include_only: bool = True,
+    base_dir: str | Path = ".",
+    batch_size: int = 1000,
+) -> Any:
+    """``ds`` with a ``clearance`` decision column, filtered to included rows by default.
+
+    ``ds`` is a ``datasets.Dataset`` with any of the columns url, path, text
+    and image. ``include_only=False`` keeps every row (filter later on
+    ``ds["clearance"]["outcome"]``). Relative ``path`` values are read from
+    ``base_dir``. The other parameters mean what they mean for ``clearance scan``.
+    """
+    datasets = import_datasets()
+    if not isinstance(ds, datasets.Dataset):
+        raise UserError(
+            f"filter_dataset needs a datasets.Dataset, not {type(ds).__name__}",
+            hint="for a DatasetDict, filter each split: {k: filter_dataset(v, ...)}",
+        )
+    present = [c for c in USABLE_COLUMNS if c in ds.column_names]
+    if not present:
+        raise UserError(
+            f"the dataset has none of the columns {', '.join(USABLE_COLUMNS)}",
+            hint="rename the column holding the URL, file path, text or image bytes",
+        )
+    decisions: list[dict[str, Any]] = []
+    with BatchDecider(
+        registry,
+        purpose=purpose,
+        mode=mode,
+        web=web,
+        agent=agent,
+        allow_private=allow_private,
+        base_dir=base_dir,
+    ) as decider:
+        rows = ds.select_columns(present).with_format("arrow")
+        for start in range(0, len(ds), batch_size):
+            batch = rows[start : start + batch_size]
+            decisions += decider.decide(batch.to_pylist())
+    out = ds.remove_columns([COLUMN]) if COLUMN in ds.column_names else ds
+    out = out.add_column(COLUMN, decisions)
+    if include_only:
+        keep = [i for i, d in enumerate(decisions) if d["outcome"] == "include"]
+        out = out.select(keep)
+    return out
