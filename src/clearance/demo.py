@@ -41,7 +41,7 @@ TEXTS = {
 }
 
 
-def _image(path: Path, seed: int) -> None:
+def _image(path: Path, seed: int, xmp: bytes | None = None) -> None:
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:480, 0:640]
     channels = [
@@ -51,7 +51,11 @@ def _image(path: Path, seed: int) -> None:
         * np.cos(y * rng.uniform(0.01, 0.05))
         for _ in range(3)
     ]
-    Image.fromarray(np.stack(channels, -1).clip(0, 255).astype(np.uint8)).save(path, quality=90)
+    img = Image.fromarray(np.stack(channels, -1).clip(0, 255).astype(np.uint8))
+    if xmp is None:
+        img.save(path, quality=90)
+    else:
+        img.save(path, quality=90, xmp=xmp)
 
 
 def _make_samples(root: Path) -> None:
@@ -61,6 +65,20 @@ def _make_samples(root: Path) -> None:
     for i, who in enumerate(("ann", "ann", "ben", "cleo")):
         _image(root / who / f"picture{i}.jpg", i)
     (root / "ann" / "corrupt.jpg").write_bytes(b"\xff\xd8\xff not a real jpeg")
+    # An unregistered photo whose own IPTC metadata reserves AI training (plus:DataMining).
+    (root / "web").mkdir(exist_ok=True)
+    _image(root / "web" / "tagged-photo.jpg", 7, xmp=IPTC_XMP)
+
+
+IPTC_XMP = (
+    b'<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?>'
+    b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+    b'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+    b'<rdf:Description rdf:about="" xmlns:plus="http://ns.useplus.org/ldf/xmp/1.0/">'
+    b"<plus:DataMining>http://ns.useplus.org/ldf/vocab/DMI-PROHIBITED-AIMLTRAINING"
+    b"</plus:DataMining></rdf:Description></rdf:RDF></x:xmpmeta>"
+    b'<?xpacket end="w"?>'
+)
 
 
 def _run(*args: str) -> None:
