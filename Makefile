@@ -23,7 +23,7 @@ system-deps:
 $(STAMP): pyproject.toml | system-deps
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev,postgres,bench,c2pa,api]"
+	$(BIN)/pip install --quiet -e ".[dev,postgres,bench,c2pa,api,embed]"
 	touch $(STAMP)
 
 install: system-deps $(STAMP)

@@ -27,12 +27,16 @@ import socket
 import subprocess
 import tempfile
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
+from clearance.core.models import Party, Terms, Work, WorkKind
+from clearance.core.usage import Permission, Usage
 from clearance.fingerprint.text import ngram_hashes, word_hashes
 from clearance.guard import GuardIndex, check, check_pdq
+from clearance.guard.segments import HammingSegments, TextSegment
 
 
 def _clustered_codes(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -46,6 +50,19 @@ def _clustered_codes(n: int, rng: np.random.Generator) -> np.ndarray:
     return np.bitwise_xor(codes, flips)
 
 
+def _work(work_id: int) -> Work:
+    """A registered work (denied outputs) for the few ids the queries are meant to hit."""
+    return Work(
+        work_id,
+        WorkKind.IMAGE,
+        Party(1, "Owner"),
+        None,
+        (),
+        Terms({Usage.OUTPUT: Permission.DENY}),
+        datetime(2026, 1, 1, tzinfo=UTC),
+    )
+
+
 def build_index(codes: int, texts: int, seed: int = 0) -> tuple[GuardIndex, list[bytes], str]:
     from PIL import Image
 
@@ -53,7 +70,10 @@ def build_index(codes: int, texts: int, seed: int = 0) -> tuple[GuardIndex, list
 
     rng = np.random.default_rng(seed)
     index = GuardIndex()
-    index.pdq.add(np.arange(codes, dtype=np.int64) + 1_000_000, _clustered_codes(codes, rng))
+    pdq_ids = [np.arange(codes, dtype=np.int64) + 1_000_000]
+    pdq_codes = [_clustered_codes(codes, rng)]
+    region_ids: list[list[int]] = []
+    region_codes: list[np.ndarray] = []
     jpegs: list[bytes] = []
     for i in range(5):
         y, x = np.mgrid[0:960, 0:1080]
@@ -71,25 +91,30 @@ def build_index(codes: int, texts: int, seed: int = 0) -> tuple[GuardIndex, list
         Image.fromarray(img.clip(0, 255).astype(np.uint8)).save(buf, "JPEG", quality=90)
         jpegs.append(buf.getvalue())
         h, regions = image_fingerprints(buf.getvalue())
-        index.pdq.add([i], np.frombuffer(h.pdq, np.uint8).reshape(1, 32))
-        index.regions.add([i] * len(regions), regions.array())
+        pdq_ids.append(np.array([i], np.int64))
+        pdq_codes.append(np.frombuffer(h.pdq, np.uint8).reshape(1, 32))
+        region_ids.append([i] * len(regions))
+        region_codes.append(regions.array())
+        index.works[i] = _work(i)
+    index.pdq = HammingSegments.build(np.concatenate(pdq_ids), np.concatenate(pdq_codes))
+    index.regions = HammingSegments.build(
+        np.array([i for ids in region_ids for i in ids], np.int64), np.concatenate(region_codes)
+    )
     vocab = [f"w{i}" for i in range(50_000)]
     probs = 1.0 / np.arange(1, len(vocab) + 1)
     probs /= probs.sum()
-    all_h: list[np.ndarray] = []
-    owners: list[np.ndarray] = []
+    texts_parts: list[tuple[int, np.ndarray]] = []
     passage = ""
     for t in range(texts):
         words = [vocab[k] for k in rng.choice(len(vocab), size=300, p=probs)]
         grams = np.unique(ngram_hashes(word_hashes(words), 8))
-        all_h.append(grams)
-        owners.append(np.full(len(grams), t + 10, dtype=np.int64))
+        texts_parts.append((t + 10, grams))
         index.text_sizes[t + 10] = len(grams)
+        index.works[t + 10] = _work(t + 10)
         if t == texts // 2:
             passage = " ".join(words)
-    h_all = np.concatenate(all_h)
-    order = np.argsort(h_all, kind="stable")
-    index.text_hashes, index.text_works = h_all[order], np.concatenate(owners)[order]
+    segment = TextSegment.build(texts_parts)
+    index.text = (segment,) if segment is not None else ()
     filler = " ".join(vocab[k] for k in rng.choice(len(vocab), size=1700, p=probs))
     return (
         index,

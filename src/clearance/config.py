@@ -18,6 +18,13 @@ SETTINGS: tuple[tuple[str, object, str], ...] = (
     ("registry", DEFAULT_REGISTRY, "Registry location: a SQLite file path or a postgresql:// URL."),
     ("actor", "clearance", "Name recorded in the audit log for changes."),
     ("max_pixels", DEFAULT_MAX_PIXELS, "Largest image, in pixels, that will be decoded."),
+    (
+        "guard_sync",
+        "check",
+        "How a serving guard sees registry changes: 'check' (a cheap query before each "
+        "check; never misses a committed registration) or 'poll' (every second, in the "
+        "background).",
+    ),
 )
 
 
@@ -28,6 +35,9 @@ class Settings:
     registry: str = DEFAULT_REGISTRY
     actor: str = "clearance"
     max_pixels: int = DEFAULT_MAX_PIXELS
+    embedder: str = ""
+    embedder_threads: int = 0
+    guard_sync: str = "check"
 
     @staticmethod
     def from_env(environ: Mapping[str, str], **overrides: Any) -> Settings:

@@ -13,7 +13,18 @@ import traceback
 
 import typer
 
-from clearance.cli import audit, characters, check, init, scan, signals, terms, works
+from clearance.cli import (
+    agreements,
+    audit,
+    characters,
+    check,
+    init,
+    scan,
+    serve,
+    signals,
+    terms,
+    works,
+)
 from clearance.cli.output import stderr
 from clearance.core.errors import ClearanceError
 
@@ -37,11 +48,14 @@ app.command("init")(init.init_command)
 app.add_typer(works.app, name="works")
 app.add_typer(terms.app, name="terms")
 app.add_typer(characters.app, name="characters")
+app.add_typer(agreements.app, name="agreements")
+app.add_typer(agreements.usage_app, name="usage")
 app.command("audit")(audit.audit_command)
 app.command("signals")(signals.signals_command)
 app.command("inspect")(signals.inspect_command)
 app.command("check")(check.check_command)
 app.command("scan")(scan.scan_command)
+app.command("serve")(serve.serve_command)
 
 
 def main(argv: list[str] | None = None) -> int:

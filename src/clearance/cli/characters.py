@@ -21,7 +21,7 @@ from clearance.cli.options import (
 )
 from clearance.cli.output import emit_json, stdout, work_detail
 from clearance.registry.characters import add_character
-from clearance.service import open_registry
+from clearance.service import build_embedder, open_registry
 
 app = typer.Typer(
     help="Register characters (names, aliases, reference images).", no_args_is_help=True
@@ -62,6 +62,7 @@ def add(
             terms=change,
             actor=cfg.actor,
             max_pixels=cfg.max_pixels,
+            embedder=build_embedder(cfg),
         )
     work = summary.registration.work
     if json:

@@ -1,4 +1,8 @@
-"""``clearance check FILE... [--text T] [--prompt P] [--json]``: guard generated outputs."""
+"""``clearance check FILE... [--text T] [--prompt P] [--licensee PARTY] [--json]``: guard outputs.
+
+Allowed outputs that use a registered work (under the licensee's agreement, or
+with attribution) are recorded in the registry's usage-event ledger.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +15,9 @@ from clearance.cli.options import JsonOpt, RegistryOpt, settings
 from clearance.cli.output import emit_json, stdout
 from clearance.core.errors import InputNotFound, UserError
 from clearance.guard import GuardIndex, check
+from clearance.registry.agreements import record_usage_events
 from clearance.registry.register import TEXT_EXTENSIONS
-from clearance.service import open_registry
+from clearance.service import build_embedder, open_registry
 
 
 def check_command(
@@ -30,7 +35,7 @@ def check_command(
         typer.Option(
             "--licensee",
             metavar="PARTY",
-            help="Who is generating (licence agreements: not stored yet).",
+            help="Who is generating: their licence agreements can allow licensed works.",
         ),
     ] = None,
     registry: RegistryOpt = None,
@@ -39,21 +44,37 @@ def check_command(
     """Check generated outputs against registered works and characters."""
     if not files and text is None and prompt is None:
         raise UserError("nothing to check", hint="give FILE..., --text or --prompt")
-    with open_registry(settings(registry)) as store:
-        index = GuardIndex.from_store(store)
+    cfg = settings(registry)
+    embedder = build_embedder(cfg)
+    with open_registry(cfg) as store:
+        index = GuardIndex.from_store(store, embedder)
     results = []
     for path in files or []:
         if not path.is_file():
             raise InputNotFound(f"no such file: {path}")
         if path.suffix.lower() in TEXT_EXTENSIONS:
             body = path.read_text(encoding="utf-8", errors="replace")
-            results.append(check(index, text=body, prompt=prompt, label=str(path)))
+            results.append(
+                check(index, text=body, prompt=prompt, label=str(path), licensee=licensee)
+            )
         else:
-            results.append(check(index, path, prompt=prompt, label=str(path)))
+            results.append(
+                check(
+                    index,
+                    path,
+                    prompt=prompt,
+                    label=str(path),
+                    licensee=licensee,
+                    embedder=embedder,
+                )
+            )
     if text is not None or (prompt is not None and not files):
-        results.append(
-            check(index, text=text, prompt=prompt, label="--text" if text else "--prompt")
-        )
+        label = "--text" if text else "--prompt"
+        results.append(check(index, text=text, prompt=prompt, label=label, licensee=licensee))
+    events = [e for r in results for e in r.usage_events]
+    if events:  # licensed and attributed outputs go to the usage ledger
+        with open_registry(cfg) as store:
+            record_usage_events(store, events)
     docs = [r.to_dict() | ({"licensee": licensee} if licensee else {}) for r in results]
     if json:
         emit_json(docs)

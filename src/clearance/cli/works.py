@@ -21,7 +21,7 @@ from clearance.cli.options import (
 from clearance.cli.output import emit_json, progress_bar, stdout, work_detail, works_table
 from clearance.core.models import WorkKind
 from clearance.registry import add_works, parse_identifier
-from clearance.service import open_registry
+from clearance.service import build_embedder, open_registry
 
 app = typer.Typer(help="Register, list, show and remove works.", no_args_is_help=True)
 
@@ -88,6 +88,7 @@ def add(
             max_pixels=cfg.max_pixels,
             workers=workers,
             progress=tick,
+            embedder=build_embedder(cfg),
         )
     if json:
         emit_json(

@@ -23,6 +23,8 @@ from clearance.core.errors import (
     UserError,
 )
 from clearance.core.models import (
+    Agreement,
+    AgreementStatus,
     Claim,
     ClaimStatus,
     Decision,
@@ -33,6 +35,8 @@ from clearance.core.models import (
     Price,
     PricePer,
     Terms,
+    UsageBasis,
+    UsageEvent,
     Work,
     WorkKind,
 )
@@ -51,6 +55,8 @@ from clearance.core.usage import (
 __all__ = [
     "ALL_USAGES",
     "AddressBlocked",
+    "Agreement",
+    "AgreementStatus",
     "Claim",
     "ClaimStatus",
     "ClearanceError",
@@ -78,6 +84,8 @@ __all__ = [
     "Terms",
     "UnsupportedInput",
     "Usage",
+    "UsageBasis",
+    "UsageEvent",
     "UserError",
     "Work",
     "WorkKind",

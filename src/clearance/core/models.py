@@ -51,6 +51,20 @@ class PricePer(StrEnum):
     RUN = "run"
 
 
+class AgreementStatus(StrEnum):
+    """State of a licence agreement: agreements are revoked, never deleted."""
+
+    ACTIVE = "active"
+    REVOKED = "revoked"
+
+
+class UsageBasis(StrEnum):
+    """Why a recorded use was allowed: under a licence, or freely with attribution."""
+
+    LICENCE = "licence"
+    ATTRIBUTION = "attribution"
+
+
 class ClaimStatus(StrEnum):
     """State of an ownership claim on a work."""
 
@@ -269,3 +283,98 @@ class Decision:
             "mode": self.mode,
             "evidence": [e.to_dict() for e in self.evidence],
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Agreement:
+    """A licence: ``licensee`` may use ``owner``'s work (or every work, ``work_id`` None).
+
+    It grants ``usages`` from ``starts_at`` until ``ends_at`` (exclusive; None
+    means open-ended) while its status is active. A grant on a broad usage
+    reaches the narrower ones (``tdm`` covers ``train-ai``); ``output`` covers
+    only itself.
+    """
+
+    id: int
+    licensee: str
+    owner: str
+    work_id: int | None
+    usages: tuple[Usage, ...]
+    starts_at: datetime
+    ends_at: datetime | None = None
+    status: AgreementStatus = AgreementStatus.ACTIVE
+    reference: str | None = None
+    created_at: datetime | None = None
+
+    def in_force(self, at: datetime) -> bool:
+        """Active and within its period at ``at``."""
+        return (
+            self.status is AgreementStatus.ACTIVE
+            and self.starts_at <= at
+            and (self.ends_at is None or at < self.ends_at)
+        )
+
+    def grants(self, usage: Usage) -> bool:
+        """Whether the granted usages reach ``usage`` (directly or by implication)."""
+        return any(u is usage or usage in narrower_usages(u) for u in self.usages)
+
+    def covers(self, usage: Usage, work: Work, at: datetime) -> bool:
+        """Whether this agreement licenses ``usage`` of ``work`` at ``at``."""
+        return (
+            self.in_force(at)
+            and work.owner.name == self.owner
+            and (self.work_id is None or self.work_id == work.id)
+            and self.grants(usage)
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "licensee": self.licensee,
+            "owner": self.owner,
+            "work_id": self.work_id,
+            "usages": [u.value for u in self.usages],
+            "starts_at": self.starts_at.isoformat(),
+            "ends_at": self.ends_at.isoformat() if self.ends_at else None,
+            "status": self.status.value,
+            "reference": self.reference,
+            "created_at": self.created_at.isoformat() if self.created_at else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class UsageEvent:
+    """One recorded use of a work: an output allowed under a licence or with attribution.
+
+    The guard builds these (``id`` None); the registry stores them append-only
+    and the licensing side turns them into royalty statements.
+    """
+
+    at: datetime
+    work_id: int
+    basis: UsageBasis
+    method: str
+    score: float
+    input_label: str
+    verdict: str
+    licensee: str | None = None
+    agreement_id: int | None = None
+    kind: str = "inference"
+    id: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "at": self.at.isoformat(),
+            "kind": self.kind,
+            "work_id": self.work_id,
+            "licensee": self.licensee,
+            "agreement_id": self.agreement_id,
+            "basis": self.basis.value,
+            "method": self.method,
+            "score": round(self.score, 4),
+            "input": self.input_label,
+            "verdict": self.verdict,
+        }
+        if self.id is not None:
+            out = {"id": self.id, **out}
+        return out

@@ -3,34 +3,46 @@
 Each match names a registered work; the work's ``output`` terms decide:
 
 * ``deny``  -> ``block``;
-* ``license`` -> ``block`` with the offer attached (licence agreements are not
-  stored yet, so no licensee holds one; the licensing issue adds them);
+* ``license`` -> ``allow`` when the ``licensee`` holds an agreement in force
+  covering ``output`` for that work (or all of its owner's works), else
+  ``block`` with the offer attached;
 * ``allow`` -> ``allow``, with the attribution listed;
 * unstated -> ``allow`` (nobody reserved outputs), with the match listed.
+
+When the verdict is ``allow``, each matched work yields one ``UsageEvent``
+(basis ``licence`` or ``attribution``) in ``Verdict.usage_events``. ``check``
+stays pure: the caller records them (``registry.record_usage_events``).
 
 Strong evidence is a global PDQ match (distance <= 31, either side's quality >= 50,
 the query's 8 rotations/flips included), a region match (distance <= 28), a
 registered text of which at least half the 8-grams, or a run of at least 30
 words, appears in the output, or a character's name or alias in the prompt or
-text. Weaker text overlaps (a run of 12 to 29 words) give ``review``.
+text. With an image embedder configured, an image the hashes did not match
+is cut into windows and embedded; a cosine >= the model's ``block`` threshold
+against a work's stored vector is strong, >= ``review`` weak (method
+``embedding``; docs/guard.md). Weaker text overlaps (a run of 12 to 29 words) give ``review``.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from clearance.core.errors import UserError
-from clearance.core.models import Work
+from clearance.core.models import Agreement, UsageBasis, UsageEvent, Work
 from clearance.core.usage import Permission, Usage
+from clearance.fingerprint.embedding import ImageEmbedder
 from clearance.fingerprint.image import decode_image, hash_rgb
 from clearance.fingerprint.regions import regions_of_image
 from clearance.fingerprint.text import ngram_hashes, tokenize, word_hashes
+from clearance.fingerprint.windows import best_similarities, decode_query
 from clearance.guard.index import GuardIndex
+from clearance.guard.media import media_hits, media_kind
 
 SHINGLE = 8
 PDQ_RADIUS = 31
@@ -74,6 +86,7 @@ class Verdict:
     checks_run: tuple[str, ...]
     latency_ms: float
     reasons: tuple[str, ...] = field(default_factory=tuple)
+    usage_events: tuple[UsageEvent, ...] = field(default_factory=tuple)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -83,11 +96,23 @@ class Verdict:
             "checks_run": list(self.checks_run),
             "latency_ms": round(self.latency_ms, 2),
             "reasons": list(self.reasons),
+            "usage_events": [e.to_dict() for e in self.usage_events],
         }
 
 
-def _image_matches(index: GuardIndex, data: bytes | Path, out: list[GuardMatch]) -> list[str]:
-    """Global PDQ (and its rotations/flips) first; regions only where that finds nothing."""
+NO_EMBEDDER = "embedding: not run, no embedder configured (set CLEARANCE_EMBEDDER)"
+
+
+def _image_matches(
+    index: GuardIndex,
+    data: bytes | Path,
+    out: list[GuardMatch],
+    embedder: ImageEmbedder | None = None,
+    notes: list[str] | None = None,
+) -> list[str]:
+    """A cascade: global PDQ (and its rotations/flips) first; regions only where that
+    finds nothing; the embedding only where both found nothing and an embedder is
+    configured (why it did not run goes to ``notes``)."""
     rgb, width, height = decode_image(data)
     h = hash_rgb(rgb, width, height)
     if not h.low_quality:
@@ -108,21 +133,61 @@ def _image_matches(index: GuardIndex, data: bytes | Path, out: list[GuardMatch])
                 found[work_id] = min(dist, found.get(work_id, 256))
         for work_id, dist in found.items():
             out.append(_match(index, work_id, "region", 1 - dist / 256, dist))
-    return ["pdq", "region"]
+        if found:
+            return ["pdq", "region"]
+    return ["pdq", "region", *_embedding_matches(index, data, out, embedder, notes)]
+
+
+def _embedding_matches(
+    index: GuardIndex,
+    data: bytes | Path,
+    out: list[GuardMatch],
+    embedder: ImageEmbedder | None,
+    notes: list[str] | None,
+) -> list[str]:
+    """Best cosine per work over the output's windows: ``>= block`` strong, ``>= review`` weak."""
+    note = None
+    if embedder is None:
+        note = NO_EMBEDDER
+    elif index.embedding_model != embedder.model_id:
+        note = f"embedding: not run, the index holds no vectors of model {embedder.model_id}"
+    elif not len(index.embeddings):
+        note = (
+            f"embedding: not run, no image registered with model {embedder.model_id} "
+            "(register with the embedder configured)"
+        )
+    if note is not None or embedder is None:
+        if notes is not None and note is not None:
+            notes.append(note)
+        return []
+    sims = best_similarities(embedder, decode_query(data), index.embeddings)
+    limits = embedder.thresholds
+    per_work: dict[int, float] = {}
+    for row in np.flatnonzero(sims >= limits.review).tolist():
+        work_id = int(index.embedding_works[row])
+        per_work[work_id] = max(float(sims[row]), per_work.get(work_id, -1.0))
+    for work_id, score in per_work.items():
+        strong = score >= limits.block
+        out.append(_match(index, work_id, "embedding", score, None, None, strong))
+    return ["embedding"]
 
 
 def _text_matches(index: GuardIndex, text: str, out: list[GuardMatch]) -> None:
     tokens = tokenize(text)
-    if len(tokens.words) < SHINGLE or not len(index.text_hashes):
+    if len(tokens.words) < SHINGLE or not index.text:
         return
     grams = ngram_hashes(word_hashes(list(tokens.words)), SHINGLE)
-    lo = np.searchsorted(index.text_hashes, grams, side="left")
-    hi = np.searchsorted(index.text_hashes, grams, side="right")
-    positions: dict[int, list[int]] = {}
-    for at in np.flatnonzero(hi > lo).tolist():
-        for work_id in set(index.text_works[lo[at] : hi[at]].tolist()):
-            positions.setdefault(work_id, []).append(at)
-    for work_id, pos in positions.items():
+    found: dict[int, set[int]] = {}
+    for segment in index.text:
+        lo = np.searchsorted(segment.hashes, grams, side="left")
+        hi = np.searchsorted(segment.hashes, grams, side="right")
+        for at in np.flatnonzero(hi > lo).tolist():
+            for work_id in set(segment.works[lo[at] : hi[at]].tolist()):
+                found.setdefault(work_id, set()).add(at)
+    for work_id, pos_set in found.items():
+        if work_id not in index.works:
+            continue  # removed since the index was built
+        pos = sorted(pos_set)
         unique = len(set(grams[pos].tolist()))
         containment = unique / max(1, index.text_sizes.get(work_id, 1))
         start = prev = pos[0]
@@ -156,9 +221,30 @@ def _match(
     return GuardMatch(work_id, owner, kind, method, score, distance, span, strong)
 
 
-def _decide(index: GuardIndex, matches: list[GuardMatch]) -> tuple[str, list[str]]:
+def _licence_for(
+    index: GuardIndex, licensee: str | None, work: Work | None, at: datetime
+) -> Agreement | None:
+    """The licensee's first agreement in force covering ``output`` of ``work`` at ``at``."""
+    if licensee is None or work is None:
+        return None
+    for agreement in index.agreements.get(licensee, ()):
+        if agreement.covers(Usage.OUTPUT, work, at):
+            return agreement
+    return None
+
+
+def _decide(
+    index: GuardIndex,
+    matches: list[GuardMatch],
+    licensee: str | None = None,
+    label: str = "output",
+) -> tuple[str, list[str], list[UsageEvent]]:
     verdict = "allow"
     reasons: list[str] = []
+    at = datetime.now(UTC)
+    licensee = (licensee.strip() or None) if licensee else None
+    used: dict[int, tuple[GuardMatch, UsageBasis, Agreement | None]] = {}
+    unlicensed = False
     for m in matches:
         work: Work | None = index.works.get(m.work_id)
         perm = work.terms.effective()[Usage.OUTPUT] if work else Permission.UNKNOWN
@@ -171,21 +257,60 @@ def _decide(index: GuardIndex, matches: list[GuardMatch]) -> tuple[str, list[str
             verdict = "block"
             reasons.append(f"work {m.work_id} ({m.owner}): output=deny")
         elif perm is Permission.LICENSE:
+            agreement = _licence_for(index, licensee, work, at)
+            if agreement is not None:
+                ref = f", {agreement.reference}" if agreement.reference else ""
+                reasons.append(
+                    f"work {m.work_id} ({m.owner}): output licensed to {licensee} "
+                    f"under agreement {agreement.id}{ref}"
+                )
+                used.setdefault(m.work_id, (m, UsageBasis.LICENCE, agreement))
+                continue
             verdict = "block"
+            unlicensed = True
             price = work.terms.price.to_dict() if work and work.terms.price else None
             reasons.append(f"work {m.work_id} ({m.owner}): output needs a licence, offer {price}")
         else:
             reasons.append(f"work {m.work_id} ({m.owner}): output={perm.value}; attribution")
-    return verdict, reasons
+            used.setdefault(m.work_id, (m, UsageBasis.ATTRIBUTION, None))
+    if unlicensed and licensee is not None:
+        reasons.append(
+            f"licensee {licensee!r} holds no agreement in force covering output of these works"
+            if licensee in index.agreements
+            else f"licensee {licensee!r} holds no agreement in force (unknown, or none granted)"
+        )
+    events: list[UsageEvent] = []
+    if verdict == "allow":  # a blocked or held output is not used, so nothing is recorded
+        for m, basis, agreement in used.values():
+            events.append(
+                UsageEvent(
+                    at=at,
+                    work_id=m.work_id,
+                    basis=basis,
+                    method=m.method,
+                    score=m.score,
+                    input_label=label,
+                    verdict=verdict,
+                    licensee=licensee,
+                    agreement_id=agreement.id if agreement else None,
+                )
+            )
+    return verdict, reasons, events
 
 
 def check_pdq(
-    index: GuardIndex, pdq: bytes, *, prompt: str | None = None, label: str = "pdq"
+    index: GuardIndex,
+    pdq: bytes,
+    *,
+    prompt: str | None = None,
+    label: str = "pdq",
+    licensee: str | None = None,
+    embedder: ImageEmbedder | None = None,
 ) -> Verdict:
     """Check a PDQ hash computed by the client (32 bytes), for clients that hash locally.
 
-    Only the global hash is compared (no rotations/flips or regions: the client
-    sent one hash), plus the prompt's names.
+    Only the global hash is compared (no rotations/flips, regions or
+    embedding: the client sent one hash, no pixels), plus the prompt's names.
     """
     started = time.perf_counter()
     if len(pdq) != 32:
@@ -199,9 +324,13 @@ def check_pdq(
         for found in {m.key: m for m in index.names.find(prompt)}.values():
             matches.append(_match(index, found.key, "alias", 1.0, None, found.span))
         checks.append("alias")
-    verdict, reasons = _decide(index, matches)
+    matches = [m for m in matches if m.work_id in index.works]  # drop works removed since
+    verdict, reasons, events = _decide(index, matches, licensee, label)
+    reasons.append("embedding: not run, a hash has no pixels" if embedder else NO_EMBEDDER)
     elapsed = (time.perf_counter() - started) * 1000
-    return Verdict(label, verdict, tuple(matches), tuple(checks), elapsed, tuple(reasons))
+    return Verdict(
+        label, verdict, tuple(matches), tuple(checks), elapsed, tuple(reasons), tuple(events)
+    )
 
 
 def check(
@@ -211,8 +340,21 @@ def check(
     text: str | None = None,
     prompt: str | None = None,
     label: str = "output",
+    licensee: str | None = None,
+    embedder: ImageEmbedder | None = None,
 ) -> Verdict:
-    """Check one output: image bytes or a path (``output``) and/or ``text``, plus the prompt."""
+    """Check one output (``output``: an image, audio or video, as bytes or a path) and/or ``text``.
+
+    The output's kind comes from its extension (for bytes, ``label``'s, e.g. an
+    upload's file name): audio and video files are matched by Chromaprint and
+    by 1 fps frame hashes (``clearance.guard.media``), anything else as an image.
+
+    ``embedder`` (the one ``index`` was built with) adds the embedding check
+    for images the hashes did not match; without it the reasons say so.
+
+    ``licensee`` names the party generating the output: its agreements in force
+    turn ``output=license`` matches into ``allow`` (an unknown name holds none).
+    """
     started = time.perf_counter()
     if output is None and text is None and prompt is None:
         raise UserError("nothing to check: give an image, a text or a prompt")
@@ -222,10 +364,17 @@ def check(
         raise UserError("the text to check is empty")
     matches: list[GuardMatch] = []
     checks: list[str] = []
-    if output is not None:
+    notes: list[str] = []
+    kind = media_kind(output, label) if output is not None else None
+    if output is not None and kind == "image":
         checks += _image_matches(
-            index, output if isinstance(output, bytes) else Path(output), matches
+            index, output if isinstance(output, bytes) else Path(output), matches, embedder, notes
         )
+    elif output is not None and kind is not None:
+        hits = media_hits(output, kind, label, index.audio, index.video)
+        for work_id, method, score, span, strong in hits:
+            matches.append(_match(index, work_id, method, score, None, span, strong))
+        checks.append("chromaprint" if kind == "audio" else "frames")
     if text:
         _text_matches(index, text, matches)
         checks.append("text-containment")
@@ -239,6 +388,15 @@ def check(
                     m = _match(index, found.key, "alias", 1.0, None, found.span)
                     matches.append(m)
         checks.append("alias")
-    verdict, reasons = _decide(index, matches)
+    matches = [m for m in matches if m.work_id in index.works]  # drop works removed since
+    verdict, reasons, events = _decide(index, matches, licensee, label)
     elapsed = (time.perf_counter() - started) * 1000
-    return Verdict(label, verdict, tuple(matches), tuple(checks), elapsed, tuple(reasons))
+    return Verdict(
+        label,
+        verdict,
+        tuple(matches),
+        tuple(checks),
+        elapsed,
+        tuple(reasons) + tuple(notes),
+        tuple(events),
+    )

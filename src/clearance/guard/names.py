@@ -86,6 +86,17 @@ class NameMatcher:
     def __len__(self) -> int:
         return sum(len(v) for v in self._by_fold.values())
 
+    def without(self, keys: Iterable[int]) -> NameMatcher:
+        """A copy holding every alias except those of ``keys`` (this one is left as it is)."""
+        drop = set(keys)
+        copy = NameMatcher()
+        for folded, entries in self._by_fold.items():
+            kept = [e for e in entries if e[0] not in drop]
+            if kept:
+                copy._by_fold[folded] = kept
+                copy._longest = max(copy._longest, len(folded))
+        return copy
+
     def find(self, text: str) -> list[NameMatch]:
         """Every name occurrence, longest first at each position, in text order."""
         tokens = [(m.start(), m.end(), fold_name(m.group())) for m in _TOKEN.finditer(text)]

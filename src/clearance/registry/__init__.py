@@ -1,10 +1,19 @@
-"""The rights registry: parties, works, identifiers, fingerprints, terms, claims, audit log.
+"""The rights registry: parties, works, identifiers, fingerprints, terms, claims, audit log,
+licence agreements and the usage-event ledger.
 
 One store interface (``RegistryStore``) with SQLite (the embedded default, a
 file path) and PostgreSQL (a ``postgresql://`` URL) backends through SQLAlchemy
 Core, and Alembic migrations that create and upgrade the schema.
 """
 
+from clearance.registry.agreements import (
+    active_agreements,
+    grant_agreement,
+    list_agreements,
+    list_usage_events,
+    record_usage_events,
+    revoke_agreement,
+)
 from clearance.registry.engine import DEFAULT_REGISTRY, registry_url
 from clearance.registry.identifiers import parse_identifier, parse_target
 from clearance.registry.records import (
@@ -30,11 +39,17 @@ __all__ = [
     "SqlStore",
     "TermsChange",
     "WorkSpec",
+    "active_agreements",
     "add_works",
     "detect_kind",
+    "grant_agreement",
     "init_store",
+    "list_agreements",
+    "list_usage_events",
     "open_store",
     "parse_identifier",
     "parse_target",
+    "record_usage_events",
     "registry_url",
+    "revoke_agreement",
 ]

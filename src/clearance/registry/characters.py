@@ -5,7 +5,9 @@ picture: the output guard looks for its name and aliases in prompts and
 captions, and for its reference art in generated images. So a character work
 carries ``name`` identifiers (the name first, then each alias) and, for every
 reference image, the same image fingerprints as an image work (SHA-256, PDQ
-with quality, crop/pad region codes). Registering the same name again for the
+with quality, crop/pad region codes), plus one embedding vector per
+reference image when an image ``embedder`` is configured (so the guard finds
+the art composited onto another picture). Registering the same name again for the
 same owner adds nothing new but the aliases; another owner makes a dispute,
 as for any work.
 """
@@ -18,9 +20,15 @@ from pathlib import Path
 
 from clearance.core.errors import InputNotFound, UserError
 from clearance.core.models import Identifier, IdentifierScheme, WorkKind
+from clearance.fingerprint.embedding import ImageEmbedder
 from clearance.fingerprint.image import DEFAULT_MAX_PIXELS
 from clearance.registry.records import FingerprintRecord, Registration, TermsChange, WorkSpec
-from clearance.registry.register import IMAGE_EXTENSIONS, Skipped, fingerprint_file
+from clearance.registry.register import (
+    IMAGE_EXTENSIONS,
+    Skipped,
+    embedding_record,
+    fingerprint_file,
+)
 from clearance.registry.store import RegistryStore
 
 
@@ -48,8 +56,12 @@ def add_character(
     terms: TermsChange | None = None,
     actor: str = "clearance",
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    embedder: ImageEmbedder | None = None,
 ) -> CharacterSummary:
-    """Register a character with its aliases and reference images (a folder or one file)."""
+    """Register a character with its aliases and reference images (a folder or one file).
+
+    With ``embedder``, each reference image also stores its embedding vector.
+    """
     names = list(dict.fromkeys(_clean(n) for n in (name, *aliases)))
     records: list[FingerprintRecord] = []
     skipped: list[Skipped] = []
@@ -72,6 +84,8 @@ def add_character(
         for path in files:
             try:
                 _, fps = fingerprint_file(path, WorkKind.CHARACTER, max_pixels=max_pixels)
+                if embedder is not None:
+                    fps.append(embedding_record(embedder, path, max_pixels=max_pixels))
             except UserError as exc:
                 skipped.append(Skipped(str(path), str(exc)))
                 continue

@@ -2,7 +2,11 @@
 
 This is the library function behind ``clearance works add``: it expands folders,
 fingerprints each file (SHA-256 always; PDQ for images; shingles and MinHash for
-texts), and registers each work in its own transaction. A corrupt or
+texts), and registers each work in its own transaction. With an image
+``embedder`` configured, each image also gets its embedding vector
+(``embedding_record``), computed in this process after the workers' hashes:
+an onnxruntime session does not pickle, and it spreads one image over every
+core itself. A corrupt or
 unreadable file is skipped with its reason and the rest go on; a missing path is
 a user error raised before anything is written.
 """
@@ -19,6 +23,13 @@ from clearance.core.errors import UserError
 from clearance.core.models import Identifier, IdentifierScheme, WorkKind
 from clearance.fingerprint import DEFAULT_MAX_PIXELS, sha256_file, text_fingerprint
 from clearance.fingerprint.audio import audio_fingerprint
+from clearance.fingerprint.embedding import (
+    EMBEDDING_FORMAT_VERSION,
+    ImageEmbedder,
+    embed_image,
+    embedding_algo,
+    vector_bytes,
+)
 from clearance.fingerprint.parallel import default_workers, process_context
 from clearance.fingerprint.regions import REGION_FORMAT_VERSION, image_fingerprints
 from clearance.fingerprint.text import SHINGLE_FORMAT_VERSION
@@ -107,6 +118,16 @@ def fingerprint_file(
     return digest, records
 
 
+def embedding_record(
+    embedder: ImageEmbedder, path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> FingerprintRecord:
+    """The stored embedding of one image: ``emb:<model_id>``, little-endian float32."""
+    vector = embed_image(embedder, path, max_pixels=max_pixels)
+    return FingerprintRecord(
+        embedding_algo(embedder.model_id), vector_bytes(vector), EMBEDDING_FORMAT_VERSION
+    )
+
+
 def _expand(targets: Sequence[Target], kind: WorkKind | None) -> tuple[list[Target], list[Skipped]]:
     out: list[Target] = []
     skipped: list[Skipped] = []
@@ -177,11 +198,13 @@ def add_works(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     workers: int | None = 1,
     progress: ProgressFn | None = None,
+    embedder: ImageEmbedder | None = None,
 ) -> AddSummary:
     """Register every file, folder and identifier in ``items`` for ``owner``.
 
     Files are fingerprinted by ``workers`` processes (None: every CPU) a batch
     ahead of registration; each work is then registered in its own transaction.
+    With ``embedder``, image works also store their embedding vector.
     """
     if not items:
         raise UserError("nothing to add: name files, folders or identifiers")
@@ -197,6 +220,18 @@ def add_works(
         _fingerprinted(targets, job, n_workers if n_files > 1 else 1), start=1
     ):
         label = str(target.path) if target.path else f"{target.identifier}"
+        if (
+            embedder is not None
+            and target.path is not None
+            and fingerprinted is not None
+            and not isinstance(fingerprinted, UserError)
+            and fingerprinted[0] in (WorkKind.IMAGE, WorkKind.CHARACTER)
+        ):
+            try:
+                record = embedding_record(embedder, target.path, max_pixels=max_pixels)
+                fingerprinted = (*fingerprinted[:2], [*fingerprinted[2], record])
+            except UserError as exc:
+                fingerprinted = exc
         if isinstance(fingerprinted, UserError):
             summary.skipped.append(Skipped(str(target.path), str(fingerprinted)))
         else:

@@ -12,6 +12,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -24,7 +25,7 @@ from sqlalchemy import (
 )
 
 FORMAT_VERSION = 1
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 
 metadata = MetaData()
 
@@ -119,4 +120,42 @@ audit_log = Table(
     Column("entity", String(32), nullable=False),
     Column("entity_id", Integer),
     Column("detail", Text, nullable=False),
+)
+
+agreements = Table(
+    "agreements",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("licensee_id", Integer, ForeignKey("parties.id"), nullable=False),
+    Column("owner_id", Integer, ForeignKey("parties.id"), nullable=False),
+    Column("work_id", Integer),  # no FK: agreements outlive a removed work (see 0002)
+    Column("usages", Text, nullable=False),
+    Column("starts_at", DateTime(timezone=True), nullable=False),
+    Column("ends_at", DateTime(timezone=True)),
+    Column("status", String(16), nullable=False),
+    Column("reference", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("status IN ('active', 'revoked')", name="ck_agreements_status"),
+    CheckConstraint("ends_at IS NULL OR ends_at > starts_at", name="ck_agreements_period"),
+    Index("ix_agreements_licensee", "licensee_id"),
+    Index("ix_agreements_owner", "owner_id"),
+)
+
+usage_events = Table(
+    "usage_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("work_id", Integer, nullable=False),  # no FK: the ledger outlives a removed work
+    Column("licensee_id", Integer, ForeignKey("parties.id")),
+    Column("agreement_id", Integer, ForeignKey("agreements.id")),
+    Column("basis", String(16), nullable=False),
+    Column("method", String(32), nullable=False),
+    Column("score", Float, nullable=False),
+    Column("input_label", Text, nullable=False),
+    Column("verdict", String(16), nullable=False),
+    CheckConstraint("basis IN ('licence', 'attribution')", name="ck_usage_events_basis"),
+    Index("ix_usage_events_work", "work_id"),
+    Index("ix_usage_events_licensee", "licensee_id"),
 )

@@ -25,6 +25,7 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select, text, u
 
 from clearance.core.errors import NotFound, UserError
 from clearance.core.models import (
+    Agreement,
     Claim,
     ClaimStatus,
     Identifier,
@@ -72,6 +73,11 @@ class RegistryStore(Protocol):
     def iter_fingerprints(self, algo: str) -> Iterator[tuple[int, FingerprintRecord]]: ...
     def iter_identifiers(self, scheme: IdentifierScheme) -> Iterator[tuple[int, str]]: ...
     def audit_log(self, *, limit: int | None = None) -> list[AuditEntry]: ...
+    def current_agreements(self, at: datetime) -> list[Agreement]: ...
+    def audit_watermark(self) -> int: ...
+    def audit_since(self, after: int, upto: int | None = None) -> list[AuditEntry]: ...
+    def works_by_ids(self, ids: Sequence[int]) -> list[Work]: ...
+    def fingerprints_of(self, work_ids: Sequence[int]) -> list[tuple[int, FingerprintRecord]]: ...
     def count_works(self) -> int: ...
     def state_digest(self) -> str: ...
     def close(self) -> None: ...
@@ -309,7 +315,9 @@ class SqlStore:
             own = [m.id for m in matches if m.owner_id == owner_id]
             if own:
                 work_id = own[0]
-                self._add_identifiers(conn, work_id, spec.identifiers)
+                added = self._add_identifiers(conn, work_id, spec.identifiers)
+                if added:
+                    self._audit(conn, actor, "identifiers.add", "work", work_id, {"added": added})
                 if spec.terms is not None and not spec.terms.empty:
                     self._apply_terms(conn, work_id=work_id, party_id=None, change=spec.terms)
                     self._audit(
@@ -405,7 +413,9 @@ class SqlStore:
 
     def _add_identifiers(
         self, conn: Connection, work_id: int, idents: Iterable[Identifier]
-    ) -> None:
+    ) -> list[str]:
+        """Insert the identifiers the work lacks; returns them as ``scheme:value``."""
+        added: list[str] = []
         have = {
             (r.scheme, r.value)
             for r in conn.execute(
@@ -422,6 +432,8 @@ class SqlStore:
                     )
                 )
                 have.add((ident.scheme.value, ident.value))
+                added.append(f"{ident.scheme.value}:{ident.value}")
+        return added
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -518,6 +530,58 @@ class SqlStore:
             for r in reversed(rows)
         ]
 
+    def audit_watermark(self) -> int:
+        """The newest audit entry's id (0 for none): it grows with every change."""
+        with database_errors("read"), self.engine.connect() as conn:
+            return int(conn.execute(select(func.max(s.audit_log.c.id))).scalar() or 0)
+
+    def audit_since(self, after: int, upto: int | None = None) -> list[AuditEntry]:
+        """Audit entries with ``after < id <= upto``, oldest first (what changed since then)."""
+        query = select(s.audit_log).where(s.audit_log.c.id > after).order_by(s.audit_log.c.id)
+        if upto is not None:
+            query = query.where(s.audit_log.c.id <= upto)
+        with database_errors("read"), self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            AuditEntry(
+                r.id, _aware(r.at), r.actor, r.action, r.entity, r.entity_id, json.loads(r.detail)
+            )
+            for r in rows
+        ]
+
+    def works_by_ids(self, ids: Sequence[int]) -> list[Work]:
+        """The works with these ids that still exist, in the order given."""
+        with database_errors("read"), self.engine.connect() as conn:
+            out: list[Work] = []
+            for start in range(0, len(ids), 500):
+                out.extend(self._load_works(conn, list(ids[start : start + 500])))
+            return out
+
+    def fingerprints_of(self, work_ids: Sequence[int]) -> list[tuple[int, FingerprintRecord]]:
+        """Every stored fingerprint of these works, as ``(work_id, record)``, in stored order."""
+        out: list[tuple[int, FingerprintRecord]] = []
+        with database_errors("read"), self.engine.connect() as conn:
+            for start in range(0, len(work_ids), 500):
+                rows = conn.execute(
+                    select(s.fingerprints)
+                    .where(s.fingerprints.c.work_id.in_(list(work_ids[start : start + 500])))
+                    .order_by(s.fingerprints.c.id)
+                )
+                out.extend(
+                    (
+                        r.work_id,
+                        FingerprintRecord(r.algo, bytes(r.data), r.format_version, r.quality),
+                    )
+                    for r in rows
+                )
+        return out
+
+    def current_agreements(self, at: datetime) -> list[Agreement]:
+        """Active agreements not yet ended at ``at`` (see ``registry.agreements``)."""
+        from clearance.registry.agreements import current_agreements
+
+        return current_agreements(self, at)
+
     def count_works(self) -> int:
         with database_errors("read"), self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(s.works)).scalar_one())
@@ -541,6 +605,9 @@ class SqlStore:
                 conn.execute(delete(table).where(table.c.work_id == work_id))
             conn.execute(delete(s.works).where(s.works.c.id == work_id))
             work = found[0]
+            from clearance.registry.agreements import revoke_work_agreements
+
+            revoke_work_agreements(self, conn, work_id, actor=actor, reason="work removed")
             self._audit(
                 conn,
                 actor,

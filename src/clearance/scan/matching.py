@@ -4,10 +4,12 @@ Why build once: a scan may touch millions of items, and every registered image
 and text must be looked up for each. The parent builds, from one pass over the
 registry, (1) a PDQ ``HammingIndex`` of every image fingerprint of quality
 >= 50, (2) an inverted map from each registered text's word 8-gram hashes to
-its work ids, and (3) the list of URL-prefix identifiers. They are written
-into the run directory (``.index/``) in versioned formats (the Hamming index's
-own file format; ``.npy`` arrays with ``allow_pickle`` off; JSON), and each
-worker memory-maps them instead of rebuilding them per shard.
+its work ids, (3) the list of URL-prefix identifiers and (4) the audio
+(Chromaprint) and video (1 fps frame PDQ) indexes of ``scan.media``. They are
+written into the run directory (``.index/``) in versioned formats (the Hamming
+index's own file format; the media indexes' format; ``.npy`` arrays with
+``allow_pickle`` off; JSON), and each worker memory-maps them instead of
+rebuilding them per shard.
 
 Exact identifiers (SHA-256 of the bytes, a URL, a domain) are point lookups
 that the store answers directly; each worker opens the store read-only.
@@ -37,6 +39,7 @@ from clearance.fingerprint.text import SHINGLE_WORDS, normalise_text, shingle_ha
 from clearance.registry.identifiers import normalise_url
 from clearance.registry.store import SqlStore
 from clearance.scan.config import FORMAT_VERSION
+from clearance.scan.media import MEDIA_FILES, MediaMatcher, build_media_indexes
 from clearance.scan.readers import Item
 
 TEXT_CONTAINMENT = 0.5
@@ -91,6 +94,7 @@ def build_index(store: SqlStore, root: Path, registry_state: str) -> dict[str, A
         [value, work_id] for work_id, value in store.iter_identifiers(IdentifierScheme.URL_PREFIX)
     ]
     _write_json(root / _PREFIXES, {"format_version": FORMAT_VERSION, "prefixes": prefixes})
+    media = build_media_indexes(store, root)
     meta = {
         "format": "clearance.scan-index",
         "format_version": FORMAT_VERSION,
@@ -101,6 +105,7 @@ def build_index(store: SqlStore, root: Path, registry_state: str) -> dict[str, A
         "text_8grams": len(all_hashes),
         "text_containment": TEXT_CONTAINMENT,
         "url_prefixes": len(prefixes),
+        **media,
     }
     _write_json(root / _META, meta)
     return meta
@@ -119,12 +124,27 @@ def _write_json(path: Path, doc: Any) -> None:
     tmp.replace(path)
 
 
-INDEX_FILES = (_PDQ_FILE, _TEXT_HASHES, _TEXT_WORKS, _TEXT_SIZE_IDS, _TEXT_SIZES, _PREFIXES, _META)
+INDEX_FILES = (
+    _PDQ_FILE,
+    _TEXT_HASHES,
+    _TEXT_WORKS,
+    _TEXT_SIZE_IDS,
+    _TEXT_SIZES,
+    _PREFIXES,
+    *MEDIA_FILES,
+    _META,
+)
 """Every file ``build_index`` writes (the Ray engine ships them through its object store)."""
 
 
 def index_meta(root: Path) -> dict[str, Any] | None:
-    """The metadata of an index written by ``build_index``, or None when there is none."""
+    """The metadata of a complete index written by ``build_index``, or None when there is none.
+
+    An index missing any of ``INDEX_FILES`` (say, written by an older Clearance) is None too,
+    so the caller rebuilds it.
+    """
+    if not all((root / name).is_file() for name in INDEX_FILES):
+        return None
     try:
         doc = json.loads((root / _META).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -164,6 +184,7 @@ class Matcher:
         for value, work_id in doc["prefixes"]:
             host = urlsplit(value).netloc
             self.prefixes.setdefault(host, []).append((value, int(work_id)))
+        self.media = MediaMatcher(root)
         self._works: dict[int, Work | None] = {}
         self._domains: dict[str, list[tuple[Work, str]]] = {}
 
@@ -178,7 +199,7 @@ class Matcher:
         return self._works[work_id]
 
     def match(self, item: Item) -> Match:
-        """Every registered work the item matches; raises ``ClearanceError`` for a bad image."""
+        """Every registered work the item matches; ``ClearanceError`` for bad image/audio/video."""
         found = Match()
         digest = item.sha256
         if digest is None and item.data is not None:
@@ -189,6 +210,11 @@ class Matcher:
                 found.add(w, "sha256")
         if item.media == "image" and item.data is not None:
             self._match_image(item.data, found)
+        if item.media in ("audio", "video") and item.data is not None:
+            for work_id, how in self.media.hits(item):
+                matched = self.work(work_id)
+                if matched is not None:
+                    found.add(matched, how)
         if item.text is not None:
             self._match_text(item.text, found)
         if item.url is not None:

@@ -18,7 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from clearance.registry.register import IMAGE_EXTENSIONS, TEXT_EXTENSIONS
+from clearance.registry.register import (
+    AUDIO_EXTENSIONS,
+    IMAGE_EXTENSIONS,
+    TEXT_EXTENSIONS,
+    VIDEO_EXTENSIONS,
+)
 from clearance.scan.inputs import ShardSpec, read_arrow_stream, sample_key
 
 MAX_ITEM_BYTES = 256 * 1024 * 1024
@@ -37,7 +42,7 @@ class Item:
     text: str | None = None
     sha256: str | None = None
     media: str = "other"
-    """``image``, ``text`` or ``other``: how ``data`` should be fingerprinted."""
+    """``image``, ``text``, ``audio``, ``video`` or ``other``: how ``data`` is fingerprinted."""
     error: str | None = None
 
 
@@ -72,6 +77,10 @@ def _media_for(name: str) -> str:
         return "image"
     if suffix in TEXT_EXTENSIONS:
         return "text"
+    if suffix in AUDIO_EXTENSIONS:
+        return "audio"
+    if suffix in VIDEO_EXTENSIONS:
+        return "video"
     return "other"
 
 
@@ -271,6 +280,13 @@ def _read_tar(spec: ShardSpec) -> ShardData:
                 item.error = f"{key}.txt is not valid UTF-8: {exc}"
             if item.data is None:
                 item.media = "text"
+        if item.data is None:  # audio or video: KEY.mp3, KEY.flac, KEY.mp4, ...
+            media = next(
+                ((e, v) for e, v in parts.items() if _media_for(f"x.{e}") in ("audio", "video")),
+                None,
+            )
+            if media is not None:
+                item.data, item.media = media[1], _media_for(f"x.{media[0]}")
         if item.data is None and item.text is None and url is None:
             other = next((v for e, v in parts.items() if e != "json"), None)
             if other is None:

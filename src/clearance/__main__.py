@@ -1,0 +1,5 @@
+"""``python -m clearance``: the same CLI as the ``clearance`` script."""
+
+from clearance.cli import run
+
+run()

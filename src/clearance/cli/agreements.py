@@ -1,0 +1,144 @@
+"""``clearance agreements grant|list|revoke`` and ``clearance usage list``: licences and their use.
+
+Thin wrappers over ``clearance.registry.agreements``: an agreement lets a
+licensee use an owner's works (one work, or all of them) for some usages, and
+the output guard records one usage event per output it allowed under a licence
+or with attribution.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from clearance.cli.options import JsonOpt, RegistryOpt, settings
+from clearance.cli.output import emit_json, stdout
+from clearance.core.models import Agreement
+from clearance.registry.agreements import (
+    grant_agreement,
+    list_agreements,
+    list_usage_events,
+    parse_agreement_usages,
+    parse_when,
+    revoke_agreement,
+)
+from clearance.service import open_registry
+
+app = typer.Typer(help="Grant, list and revoke licence agreements.", no_args_is_help=True)
+usage_app = typer.Typer(help="The usage-event ledger (licensed and attributed outputs).")
+
+LicenseeOpt = Annotated[
+    str | None, typer.Option("--licensee", metavar="PARTY", help="Only this licensee's.")
+]
+
+
+def _describe(a: Agreement) -> str:
+    scope = f"work {a.work_id}" if a.work_id is not None else "all works"
+    until = a.ends_at.isoformat(timespec="seconds") if a.ends_at else "open-ended"
+    usages = ",".join(u.value for u in a.usages)
+    return (
+        f"agreement {a.id} [{a.status.value}]: {a.licensee} may use {a.owner}'s {scope} "
+        f"for {usages} until {until}"
+    )
+
+
+@app.command("grant")
+def grant(
+    licensee: Annotated[str, typer.Option("--licensee", metavar="PARTY", help="Who is licensed.")],
+    owner: Annotated[str, typer.Option("--owner", metavar="PARTY", help="The rights holder.")],
+    work: Annotated[
+        int | None, typer.Option("--work", metavar="ID", help="One work (default: all works).")
+    ] = None,
+    usage: Annotated[
+        list[str] | None,
+        typer.Option("--usage", metavar="USAGES", help="Usages granted (default output)."),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option("--until", metavar="DATE", help="Last day (inclusive) or ISO date-time."),
+    ] = None,
+    reference: Annotated[
+        str | None, typer.Option("--reference", metavar="TEXT", help="e.g. a contract id.")
+    ] = None,
+    registry: RegistryOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Grant a licensee an agreement on one of the owner's works, or on all of them."""
+    usages = parse_agreement_usages(usage or ["output"])
+    ends_at = parse_when(until, end_of_day=True) if until is not None else None
+    cfg = settings(registry)
+    with open_registry(cfg) as store:
+        agreement = grant_agreement(
+            store, licensee, owner, work, usages, None, ends_at, reference, actor=cfg.actor
+        )
+    if json:
+        emit_json({"agreement": agreement.to_dict()})
+    else:
+        stdout().print(f"granted {_describe(agreement)}", highlight=False)
+
+
+@app.command("list")
+def list_(
+    licensee: LicenseeOpt = None, registry: RegistryOpt = None, json: JsonOpt = False
+) -> None:
+    """List agreements, oldest first."""
+    with open_registry(settings(registry)) as store:
+        found = list_agreements(store, licensee=licensee)
+    if json:
+        emit_json({"agreements": [a.to_dict() for a in found]})
+        return
+    for a in found:
+        stdout().print(_describe(a) + (f" ({a.reference})" if a.reference else ""), highlight=False)
+    if not found:
+        stdout().print("no agreements")
+
+
+@app.command("revoke")
+def revoke(
+    agreement_id: Annotated[int, typer.Argument(metavar="ID", help="The agreement to revoke.")],
+    registry: RegistryOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Revoke an agreement; it stays on record as revoked."""
+    cfg = settings(registry)
+    with open_registry(cfg) as store:
+        agreement = revoke_agreement(store, agreement_id, actor=cfg.actor)
+    if json:
+        emit_json({"agreement": agreement.to_dict()})
+    else:
+        stdout().print(f"revoked {_describe(agreement)}", highlight=False)
+
+
+@usage_app.command("list")
+def usage_list(
+    licensee: LicenseeOpt = None,
+    work: Annotated[
+        int | None, typer.Option("--work", metavar="ID", help="Only this work's.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Newest N events.")] = 100,
+    registry: RegistryOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """List recorded usage events, oldest first."""
+    with open_registry(settings(registry)) as store:
+        events = list_usage_events(store, licensee, work, limit=limit)
+    if json:
+        emit_json({"events": [e.to_dict() for e in events]})
+        return
+    table = Table(title="usage events")
+    for col in ("id", "at", "work", "licensee", "basis", "agreement", "method", "input"):
+        table.add_column(col)
+    for e in events:
+        table.add_row(
+            str(e.id),
+            e.at.isoformat(timespec="seconds"),
+            str(e.work_id),
+            e.licensee or "",
+            e.basis.value,
+            str(e.agreement_id or ""),
+            e.method,
+            e.input_label,
+        )
+    stdout().print(table)

@@ -1,0 +1,346 @@
+"""Licence agreements and the usage-event ledger, stored in the registry.
+
+An agreement lets a licensee use an owner's work (or all of the owner's works)
+for some usages during a period. The output guard reads the agreements in
+force to turn a ``license`` term into ``allow``, and writes back one usage
+event per output it allowed under a licence or with attribution; the licensing
+side turns those events into royalty statements.
+
+These queries live beside ``store`` rather than in it to keep ``SqlStore``
+small; they take the store and use its engine, its party helpers and its
+audit writer, so every grant and revocation is audited in the same
+transaction as the change. Usage events are not audited one by one: the
+``usage_events`` table is itself an append-only ledger (triggers refuse UPDATE
+and DELETE, as for the audit log).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Select, and_, insert, or_, select, update
+from sqlalchemy.orm import aliased
+
+from clearance.core.errors import ConflictError, NotFound, UserError
+from clearance.core.models import Agreement, AgreementStatus, UsageBasis, UsageEvent
+from clearance.core.usage import Usage, parse_usages
+from clearance.registry import schema as s
+from clearance.registry.engine import database_errors
+from clearance.registry.store import SqlStore
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def format_usages(usages: Iterable[Usage]) -> str:
+    """The stored form of a usage set: canonical names, comma-separated, in vocabulary order."""
+    chosen = set(usages)
+    return ",".join(u.value for u in Usage if u in chosen)
+
+
+def parse_agreement_usages(values: Iterable[str | Usage]) -> tuple[Usage, ...]:
+    """Validate ``--usage`` values (comma lists, repeats, ``all``) into a non-empty usage set."""
+    found = parse_usages(v.value if isinstance(v, Usage) else str(v) for v in values)
+    if not found:
+        raise UserError("an agreement needs at least one usage", hint="e.g. --usage output")
+    chosen = set(found)
+    return tuple(u for u in Usage if u in chosen)
+
+
+def parse_when(text: str, *, end_of_day: bool = False) -> datetime:
+    """Parse an ISO date or date-time; naive values are UTC.
+
+    A bare date with ``end_of_day`` means the whole day is included, so
+    ``--until 2027-12-31`` ends the agreement at 2028-01-01T00:00Z (exclusive).
+    """
+    raw = text.strip()
+    try:
+        if len(raw) == 10:
+            day = date.fromisoformat(raw)
+            start = datetime.combine(day, time(), tzinfo=UTC)
+            return start + timedelta(days=1) if end_of_day else start
+        return _aware(datetime.fromisoformat(raw))
+    except ValueError:
+        raise UserError(
+            f"not a date: {text!r}", hint="use YYYY-MM-DD or an ISO date-time"
+        ) from None
+
+
+_licensee = aliased(s.parties)
+_owner = aliased(s.parties)
+
+
+def _agreements_query() -> Select[Any]:
+    return (
+        select(s.agreements, _licensee.c.name.label("licensee"), _owner.c.name.label("owner"))
+        .join(_licensee, _licensee.c.id == s.agreements.c.licensee_id)
+        .join(_owner, _owner.c.id == s.agreements.c.owner_id)
+        .order_by(s.agreements.c.id)
+    )
+
+
+def _agreement(row: Any) -> Agreement:
+    return Agreement(
+        id=int(row.id),
+        licensee=row.licensee,
+        owner=row.owner,
+        work_id=row.work_id,
+        usages=parse_usages([row.usages]),
+        starts_at=_aware(row.starts_at),
+        ends_at=_aware(row.ends_at) if row.ends_at is not None else None,
+        status=AgreementStatus(row.status),
+        reference=row.reference,
+        created_at=_aware(row.created_at),
+    )
+
+
+def _get(conn: Connection, agreement_id: int) -> Agreement:
+    row = conn.execute(_agreements_query().where(s.agreements.c.id == agreement_id)).first()
+    if row is None:
+        raise NotFound(f"no agreement with id {agreement_id}")
+    return _agreement(row)
+
+
+def grant_agreement(
+    store: SqlStore,
+    licensee: str,
+    owner: str,
+    work_id: int | None = None,
+    usages: Sequence[str | Usage] = ("output",),
+    starts_at: datetime | None = None,
+    ends_at: datetime | None = None,
+    reference: str | None = None,
+    *,
+    actor: str = "clearance",
+) -> Agreement:
+    """Record that ``licensee`` may use ``owner``'s work (all works if ``work_id`` is None).
+
+    The owner (and the work, which must be the owner's) must exist; the
+    licensee becomes a party if it is new. Raises ``NotFound`` or ``UserError``.
+    """
+    granted = parse_agreement_usages(usages)
+    start = _aware(starts_at) if starts_at is not None else _now()
+    end = _aware(ends_at) if ends_at is not None else None
+    if end is not None and end <= start:
+        raise UserError(
+            f"the agreement would end ({end.isoformat()}) before it starts ({start.isoformat()})"
+        )
+    if not licensee.strip():
+        raise UserError("a licensee name is required")
+    if licensee.strip() == owner.strip():
+        raise UserError(f"{owner!r} owns these works and needs no licence for them")
+    with database_errors("write"), store._write_engine.begin() as conn:
+        owner_id = store._party_id(conn, owner)
+        if work_id is not None:
+            holder = conn.execute(
+                select(s.works.c.owner_id).where(s.works.c.id == work_id)
+            ).scalar()
+            if holder is None:
+                raise NotFound(f"no work with id {work_id}")
+            if holder != owner_id:
+                raise UserError(f"work {work_id} does not belong to {owner!r}")
+        licensee_id = store._ensure_party(conn, licensee, actor)
+        new_id = conn.execute(
+            insert(s.agreements)
+            .values(
+                licensee_id=licensee_id,
+                owner_id=owner_id,
+                work_id=work_id,
+                usages=format_usages(granted),
+                starts_at=start,
+                ends_at=end,
+                status=AgreementStatus.ACTIVE.value,
+                reference=reference,
+                created_at=_now(),
+            )
+            .returning(s.agreements.c.id)
+        ).scalar_one()
+        agreement = _get(conn, int(new_id))
+        store._audit(conn, actor, "agreement.grant", "agreement", agreement.id, _detail(agreement))
+        return agreement
+
+
+def revoke_agreement(store: SqlStore, agreement_id: int, *, actor: str = "clearance") -> Agreement:
+    """Revoke an agreement (it stays on record); ``ConflictError`` if already revoked."""
+    with database_errors("write"), store._write_engine.begin() as conn:
+        current = _get(conn, agreement_id)
+        if current.status is AgreementStatus.REVOKED:
+            raise ConflictError(f"agreement {agreement_id} is already revoked")
+        conn.execute(
+            update(s.agreements)
+            .where(s.agreements.c.id == agreement_id)
+            .values(status=AgreementStatus.REVOKED.value)
+        )
+        store._audit(conn, actor, "agreement.revoke", "agreement", agreement_id, _detail(current))
+        return _get(conn, agreement_id)
+
+
+def revoke_work_agreements(
+    store: SqlStore, conn: Connection, work_id: int, *, actor: str, reason: str
+) -> list[int]:
+    """Inside an open write transaction: revoke every active agreement on one work."""
+    ids = [
+        int(i)
+        for i in conn.execute(
+            select(s.agreements.c.id).where(
+                s.agreements.c.work_id == work_id,
+                s.agreements.c.status == AgreementStatus.ACTIVE.value,
+            )
+        ).scalars()
+    ]
+    for agreement_id in ids:
+        conn.execute(
+            update(s.agreements)
+            .where(s.agreements.c.id == agreement_id)
+            .values(status=AgreementStatus.REVOKED.value)
+        )
+        store._audit(conn, actor, "agreement.revoke", "agreement", agreement_id, {"reason": reason})
+    return ids
+
+
+def list_agreements(
+    store: SqlStore, licensee: str | None = None, active_at: datetime | None = None
+) -> list[Agreement]:
+    """Agreements, oldest first; only one licensee's, and only those in force at a time."""
+    query = _agreements_query()
+    with database_errors("read"), store.engine.connect() as conn:
+        if licensee is not None:
+            query = query.where(s.agreements.c.licensee_id == store._party_id(conn, licensee))
+        if active_at is not None:
+            at = _aware(active_at)
+            query = query.where(
+                s.agreements.c.status == AgreementStatus.ACTIVE.value,
+                s.agreements.c.starts_at <= at,
+                or_(s.agreements.c.ends_at.is_(None), s.agreements.c.ends_at > at),
+            )
+        return [_agreement(r) for r in conn.execute(query)]
+
+
+def active_agreements(store: SqlStore, at: datetime) -> list[Agreement]:
+    """Every agreement in force at ``at``."""
+    return list_agreements(store, active_at=at)
+
+
+def current_agreements(store: SqlStore, at: datetime) -> list[Agreement]:
+    """Active agreements not yet ended at ``at``, including those that start later.
+
+    The guard loads these once and checks each agreement's period per output,
+    so an agreement that starts or ends while the index is loaded is honoured.
+    """
+    at = _aware(at)
+    query = _agreements_query().where(
+        s.agreements.c.status == AgreementStatus.ACTIVE.value,
+        or_(s.agreements.c.ends_at.is_(None), s.agreements.c.ends_at > at),
+    )
+    with database_errors("read"), store.engine.connect() as conn:
+        return [_agreement(r) for r in conn.execute(query)]
+
+
+def record_usage_events(store: SqlStore, events: Iterable[UsageEvent]) -> int:
+    """Append usage events to the ledger in one transaction; return how many.
+
+    A licensee name the registry does not know is recorded as no licensee.
+    """
+    batch = list(events)
+    if not batch:
+        return 0
+    names = {e.licensee.strip() for e in batch if e.licensee}
+    with database_errors("write"), store._write_engine.begin() as conn:
+        ids = {
+            r.name: int(r.id)
+            for r in conn.execute(
+                select(s.parties.c.id, s.parties.c.name).where(s.parties.c.name.in_(names))
+            )
+        }
+        conn.execute(
+            insert(s.usage_events),
+            [
+                {
+                    "at": _aware(e.at),
+                    "kind": e.kind,
+                    "work_id": e.work_id,
+                    "licensee_id": ids.get(e.licensee.strip()) if e.licensee else None,
+                    "agreement_id": e.agreement_id,
+                    "basis": e.basis.value,
+                    "method": e.method,
+                    "score": float(e.score),
+                    "input_label": e.input_label,
+                    "verdict": e.verdict,
+                }
+                for e in batch
+            ],
+        )
+    return len(batch)
+
+
+def list_usage_events(
+    store: SqlStore,
+    licensee: str | None = None,
+    work_id: int | None = None,
+    *,
+    limit: int | None = None,
+) -> list[UsageEvent]:
+    """Recorded usage events, oldest first (the newest ``limit``), for a licensee and/or work."""
+    query = (
+        select(s.usage_events, s.parties.c.name.label("licensee"))
+        .outerjoin(s.parties, s.parties.c.id == s.usage_events.c.licensee_id)
+        .order_by(s.usage_events.c.id)
+    )
+    with database_errors("read"), store.engine.connect() as conn:
+        conditions = []
+        if licensee is not None:
+            conditions.append(s.usage_events.c.licensee_id == store._party_id(conn, licensee))
+        if work_id is not None:
+            conditions.append(s.usage_events.c.work_id == work_id)
+        if conditions:
+            query = query.where(and_(*conditions))
+        if limit is not None:  # the newest ``limit``, still returned oldest first
+            query = query.order_by(None).order_by(s.usage_events.c.id.desc()).limit(limit)
+        rows = list(conn.execute(query).all())
+    if limit is not None:
+        rows.reverse()
+    return [
+        UsageEvent(
+            at=_aware(r.at),
+            work_id=int(r.work_id),
+            basis=UsageBasis(r.basis),
+            method=r.method,
+            score=float(r.score),
+            input_label=r.input_label,
+            verdict=r.verdict,
+            licensee=r.licensee,
+            agreement_id=r.agreement_id,
+            kind=r.kind,
+            id=int(r.id),
+        )
+        for r in rows
+    ]
+
+
+def _detail(agreement: Agreement) -> dict[str, Any]:
+    doc = agreement.to_dict()
+    doc.pop("id")
+    doc.pop("created_at")
+    return doc
+
+
+__all__ = [
+    "active_agreements",
+    "current_agreements",
+    "format_usages",
+    "grant_agreement",
+    "list_agreements",
+    "list_usage_events",
+    "parse_agreement_usages",
+    "parse_when",
+    "record_usage_events",
+    "revoke_agreement",
+    "revoke_work_agreements",
+]

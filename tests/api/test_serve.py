@@ -1,0 +1,89 @@
+"""``clearance serve`` end to end: a real uvicorn process that sees new registrations live."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from clearance.core import Permission, Usage
+from clearance.registry import TermsChange, add_works, init_store
+from tests.samples import textured_image
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_ready(base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, log.read_text(errors="replace")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise AssertionError("clearance serve did not start")
+
+
+def test_serve_picks_up_a_registration_without_restart(tmp_path: Path) -> None:
+    registry = str(tmp_path / "r.db")
+    init_store(registry).close()
+    image = tmp_path / "art.png"
+    textured_image(71, (400, 300)).save(image)
+    port = _free_port()
+    env = {**os.environ, "CLEARANCE_REGISTRY": ""}
+    log = tmp_path / "serve.log"
+    with log.open("wb") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "clearance", "serve", "--port", str(port), "-r", registry],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(base, proc, log)
+        files = {"file": ("art.png", image.read_bytes(), "image/png")}
+        assert httpx.post(f"{base}/v1/check", files=files).json()["verdict"] == "allow"
+        with init_store(registry) as store:
+            add_works(
+                store, [str(image)], owner="Ada", terms=TermsChange({Usage.OUTPUT: Permission.DENY})
+            )
+        verdict = httpx.post(f"{base}/v1/check", files=files).json()
+        assert verdict["verdict"] == "block" and verdict["matches"][0]["owner"] == "Ada"
+        assert httpx.get(f"{base}/healthz").json()["works"] == 1
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_serve_refuses_a_missing_registry(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "clearance", "serve", "-r", str(tmp_path / "none.db")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "clearance init" in result.stderr or "registry" in result.stderr
+
+
+@pytest.mark.parametrize("workers", ["0"])
+def test_serve_bad_flags(tmp_path: Path, workers: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "clearance", "serve", "--workers", workers],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and "--workers" in result.stderr
