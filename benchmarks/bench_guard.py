@@ -75,7 +75,7 @@ def build_index(codes: int, texts: int, seed: int = 0) -> tuple[GuardIndex, list
     region_ids: list[list[int]] = []
     region_codes: list[np.ndarray] = []
     jpegs: list[bytes] = []
-    for i in range(5):
+    for i in range(10):
         y, x = np.mgrid[0:960, 0:1080]
         img = np.stack(
             [
@@ -90,6 +90,8 @@ def build_index(codes: int, texts: int, seed: int = 0) -> tuple[GuardIndex, list
         buf = io.BytesIO()
         Image.fromarray(img.clip(0, 255).astype(np.uint8)).save(buf, "JPEG", quality=90)
         jpegs.append(buf.getvalue())
+        if i >= 5:
+            continue  # jpegs[5:] are unregistered outputs (the common case: nothing matches)
         h, regions = image_fingerprints(buf.getvalue())
         pdq_ids.append(np.array([i], np.int64))
         pdq_codes.append(np.frombuffer(h.pdq, np.uint8).reshape(1, 32))
@@ -201,12 +203,17 @@ def main(argv: list[str] | None = None) -> None:
         f"built in {time.perf_counter() - started:.1f} s; load {os.getloadavg()[0]:.1f}"
     )
     check(index, jpegs[0])  # warm-up (first search may merge pending adds)
-    image_t, hash_t, text_t = [], [], []
+    image_t, miss_t, hash_t, text_t = [], [], [], []
+    registered, unregistered = jpegs[:5], jpegs[5:]
     for i in range(args.runs):
         t = time.perf_counter()
-        v = check(index, jpegs[i % len(jpegs)])
+        v = check(index, registered[i % len(registered)])
         image_t.append(time.perf_counter() - t)
         assert v.matches, "a registered image must match"
+        t = time.perf_counter()
+        v = check(index, unregistered[i % len(unregistered)])
+        miss_t.append(time.perf_counter() - t)
+        assert not v.matches and "region" in v.checks_run, "an unregistered image must not match"
     pdqs = [bytes(np.random.default_rng(i).integers(0, 256, 32, dtype=np.uint8)) for i in range(50)]
     for i in range(args.runs * 20):
         t = time.perf_counter()
@@ -218,7 +225,8 @@ def main(argv: list[str] | None = None) -> None:
         text_t.append(time.perf_counter() - t)
     assert any(m.method == "text-containment" for m in v.matches), "the passage must be found"
     for name, samples, target in (
-        ("image check (1 MP JPEG, decode included)", image_t, 30.0),
+        ("image check, registered (1 MP JPEG, decode)", image_t, 30.0),
+        ("image check, unregistered (+ 41 regions)", miss_t, 30.0),
         ("hash-only check", hash_t, 2.0),
         ("text check (2,000 words)", text_t, None),
     ):

@@ -136,7 +136,7 @@ def test_clearance_filter_in_a_ray_pipeline(
         fn_constructor_kwargs=kwargs,
         batch_format=batch_format,
         batch_size=16,
-        concurrency=1,
+        compute=ray_local.data.ActorPoolStrategy(size=1),
     ).take_all()
     assert len(every) == ROWS
     for row in every:
@@ -150,7 +150,7 @@ def test_clearance_filter_in_a_ray_pipeline(
         ClearanceFilter,
         fn_constructor_kwargs={**kwargs, "include_only": True},
         batch_format=batch_format,
-        concurrency=1,
+        compute=ray_local.data.ActorPoolStrategy(size=1),
     ).take_all()
     assert sorted(r["n"] for r in kept) == sorted(
         n for n, r in expected.items() if r["outcome"] == "include"

@@ -60,6 +60,15 @@ def scan_command(
         int, typer.Option("--shard-size", min=1, help="Items per shard.")
     ] = DEFAULT_SHARD_SIZE,
     resume: Annotated[bool, typer.Option("--resume", help="Continue a run in DIR.")] = False,
+    index_cache: Annotated[
+        str | None,
+        typer.Option(
+            "--index-cache",
+            metavar="DIR",
+            help="Keep the registry index here between runs (env CLEARANCE_INDEX_CACHE).",
+            envvar="CLEARANCE_INDEX_CACHE",
+        ),
+    ] = None,
     json: JsonOpt = False,
 ) -> None:
     """Decide, item by item, whether a dataset may be used for a purpose."""
@@ -95,6 +104,7 @@ def scan_command(
             resume=resume,
             shard_size=shard_size,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
+            index_cache=index_cache,
         )
     if json:
         emit_json(result.to_dict())

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from enum import StrEnum
+from functools import cache
 
 from clearance.core.errors import InvalidUsage
 
@@ -44,6 +45,7 @@ _COVERS: dict[Usage, tuple[Usage, ...]] = {
 }
 
 
+@cache
 def narrower_usages(usage: Usage) -> frozenset[Usage]:
     """Every usage that ``usage`` covers, transitively (not including itself)."""
     out: set[Usage] = set()
@@ -56,6 +58,7 @@ def narrower_usages(usage: Usage) -> frozenset[Usage]:
     return frozenset(out)
 
 
+@cache
 def broader_usages(usage: Usage) -> frozenset[Usage]:
     """Every usage whose statements also apply to ``usage`` (not including itself)."""
     return frozenset(u for u in Usage if usage in narrower_usages(u))

@@ -55,6 +55,10 @@ class FetchConfig:
     max_policy_bytes: int = MAX_POLICY_BYTES
     per_host: int = 4
     max_connections: int = 200
+    max_keepalive: int = 16
+    """Idle connections kept open. Site files are read once per origin, so most
+    connections are never reused, and a large idle pool makes every new origin
+    slower (the pool is scanned on each request)."""
     cache_ttl: float = DEFAULT_TTL
     cache_dir: Path | None = None
     extra_allowed_addresses: frozenset[str] = frozenset()
@@ -184,7 +188,9 @@ class Fetcher:
         self.config = config
         policy = AddressPolicy(config.allow_private, config.extra_allowed_addresses)
         limits = httpx.Limits(
-            max_connections=config.max_connections, max_keepalive_connections=config.max_connections
+            max_connections=config.max_connections,
+            max_keepalive_connections=min(config.max_keepalive, config.max_connections),
+            keepalive_expiry=5.0,
         )
         self._client = httpx.AsyncClient(
             transport=GuardedTransport(policy, limits=limits, resolver=resolver),

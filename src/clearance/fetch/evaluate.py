@@ -18,7 +18,7 @@ unless something else speaks; both are recorded as evidence and warnings.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -161,18 +161,36 @@ def _payment_json(doc: RslDocument, url: str, rsl_url: str) -> list[dict[str, An
 class SignalEvaluator:
     """Evaluates URLs against their sites' signals; site files are fetched once per origin."""
 
-    def __init__(self, fetcher: Fetcher, *, web: WebMode = WebMode.FULL) -> None:
+    def __init__(
+        self,
+        fetcher: Fetcher,
+        *,
+        web: WebMode = WebMode.FULL,
+        site_cache: MutableMapping[str, SitePolicy] | None = None,
+    ) -> None:
+        """``site_cache``: parsed site policies kept by the caller across evaluators
+        (a scan worker keeps one per process, so its next shard does not reread and
+        reparse every site's files from the on-disk cache)."""
         self.fetcher = fetcher
         self.agent = fetcher.config.agent
         self.web = web
         self._sites: dict[str, asyncio.Task[SitePolicy]] = {}
+        self._site_cache = site_cache
         self._training = training_tokens()
+        self._named_tokens: dict[str, tuple[str, ...]] = {}
 
     async def site(self, origin: str) -> SitePolicy:
+        if self._site_cache is not None:
+            cached = self._site_cache.get(origin)
+            if cached is not None:
+                return cached
         task = self._sites.get(origin)
         if task is None:
             task = self._sites[origin] = asyncio.ensure_future(self._load_site(origin))
-        return await asyncio.shield(task)
+        policy = await asyncio.shield(task)
+        if self._site_cache is not None:
+            self._site_cache[origin] = policy
+        return policy
 
     async def _load_site(self, origin: str) -> SitePolicy:
         f = self.fetcher
@@ -217,6 +235,18 @@ class SignalEvaluator:
             return None
         return parse_rsl(r.body)
 
+    def _named(self, site: SitePolicy) -> tuple[str, ...]:
+        """The AI-training tokens the site's robots.txt names (computed once per site).
+
+        ``evidence_from_robots`` checks only named tokens; passing just those
+        saves ~90 lookups per URL.
+        """
+        named = self._named_tokens.get(site.origin)
+        if named is None:
+            named = tuple(t for t in self._training if site.robots.names(t))
+            self._named_tokens[site.origin] = named
+        return named
+
     async def evaluate(self, url: str) -> UrlSignals:
         """Evaluate one URL; a bad URL becomes an error result, never an exception."""
         try:
@@ -236,7 +266,7 @@ class SignalEvaluator:
             },
         )
         evidence += evidence_from_robots(
-            site.robots, url, training_tokens=self._training, agent=self.agent
+            site.robots, url, training_tokens=self._named(site), agent=self.agent
         )
         if site.aitxt is not None:
             evidence += evidence_from_aitxt(site.aitxt, url)

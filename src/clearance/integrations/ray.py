@@ -1,7 +1,8 @@
 """``ClearanceFilter``: clearance as a step of a user's own Ray Data pipeline.
 
 Why a callable class: Ray Data constructs it once in each actor of the pool
-(``ds.map_batches(ClearanceFilter, fn_constructor_kwargs=..., concurrency=N)``),
+(``ds.map_batches(ClearanceFilter, fn_constructor_kwargs=...,
+compute=ray.data.ActorPoolStrategy(size=N))``),
 so the registry is opened and its matching index built once per actor, not
 once per batch. Batches may be ``pyarrow`` tables, pandas DataFrames or
 ``numpy`` dicts with any of the columns ``url``, ``path``, ``text`` and

@@ -39,6 +39,7 @@ from clearance.core.models import (
 )
 from clearance.core.usage import Permission, Usage
 from clearance.registry import schema as s
+from clearance.registry.bulkreads import BulkReads, aware
 from clearance.registry.engine import database_errors, make_engine, redact, registry_url
 from clearance.registry.migrate import check_version
 from clearance.registry.records import (
@@ -71,6 +72,9 @@ class RegistryStore(Protocol):
     def party_terms(self, owner: str) -> Terms: ...
     def get_party(self, name: str) -> Party: ...
     def iter_fingerprints(self, algo: str) -> Iterator[tuple[int, FingerprintRecord]]: ...
+    def iter_fingerprint_batches(
+        self, algo: str, batch: int = ...
+    ) -> Iterator[list[tuple[int, bytes, int | None]]]: ...
     def iter_identifiers(self, scheme: IdentifierScheme) -> Iterator[tuple[int, str]]: ...
     def audit_log(self, *, limit: int | None = None) -> list[AuditEntry]: ...
     def current_agreements(self, at: datetime) -> list[Agreement]: ...
@@ -87,15 +91,11 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
 def _lock_key(scheme: str, value: str) -> int:
     return zlib.crc32(f"{scheme}:{value}".encode()) - (1 << 31)
 
 
-class SqlStore:
+class SqlStore(BulkReads):
     """``RegistryStore`` over SQLAlchemy Core; works on SQLite and PostgreSQL."""
 
     def __init__(self, engine: Engine, *, check: bool = True) -> None:
@@ -111,10 +111,6 @@ class SqlStore:
     @property
     def url(self) -> str:
         return redact(self.engine.url.render_as_string(hide_password=False))
-
-    @property
-    def dialect(self) -> str:
-        return self.engine.dialect.name
 
     def close(self) -> None:
         self.engine.dispose()
@@ -209,7 +205,7 @@ class SqlStore:
             .order_by(s.claims.c.id)
         ):
             claims.setdefault(r.work_id, []).append(
-                Claim(r.name, ClaimStatus(r.status), _aware(r.created_at), r.note)
+                Claim(r.name, ClaimStatus(r.status), aware(r.created_at), r.note)
             )
         by_id: dict[int, Work] = {}
         for r in rows:
@@ -222,7 +218,7 @@ class SqlStore:
                 title=r.title,
                 identifiers=tuple(idents.get(r.id, [])),
                 terms=own.merged_over(default),
-                created_at=_aware(r.created_at),
+                created_at=aware(r.created_at),
                 claims=tuple(claims.get(r.id, [])),
             )
         return [by_id[i] for i in ids if i in by_id]
@@ -493,62 +489,6 @@ class SqlStore:
                 conn.execute(select(s.terms).where(s.terms.c.party_id == pid)).all()
             )
 
-    def iter_fingerprints(self, algo: str) -> Iterator[tuple[int, FingerprintRecord]]:
-        with database_errors("read"), self.engine.connect() as conn:
-            result = conn.execution_options(stream_results=True, yield_per=10_000).execute(
-                select(s.fingerprints)
-                .where(s.fingerprints.c.algo == algo)
-                .order_by(s.fingerprints.c.id)
-            )
-            for r in result:
-                yield (
-                    r.work_id,
-                    FingerprintRecord(r.algo, bytes(r.data), r.format_version, r.quality),
-                )
-
-    def iter_identifiers(self, scheme: IdentifierScheme) -> Iterator[tuple[int, str]]:
-        """Every ``(work_id, value)`` of one identifier scheme, ordered by value then work."""
-        with database_errors("read"), self.engine.connect() as conn:
-            result = conn.execution_options(stream_results=True, yield_per=10_000).execute(
-                select(s.identifiers.c.work_id, s.identifiers.c.value)
-                .where(s.identifiers.c.scheme == scheme.value)
-                .order_by(s.identifiers.c.value, s.identifiers.c.work_id)
-            )
-            for r in result:
-                yield int(r.work_id), str(r.value)
-
-    def audit_log(self, *, limit: int | None = None) -> list[AuditEntry]:
-        query = select(s.audit_log).order_by(s.audit_log.c.id.desc())
-        if limit is not None:
-            query = query.limit(limit)
-        with database_errors("read"), self.engine.connect() as conn:
-            rows = conn.execute(query).all()
-        return [
-            AuditEntry(
-                r.id, _aware(r.at), r.actor, r.action, r.entity, r.entity_id, json.loads(r.detail)
-            )
-            for r in reversed(rows)
-        ]
-
-    def audit_watermark(self) -> int:
-        """The newest audit entry's id (0 for none): it grows with every change."""
-        with database_errors("read"), self.engine.connect() as conn:
-            return int(conn.execute(select(func.max(s.audit_log.c.id))).scalar() or 0)
-
-    def audit_since(self, after: int, upto: int | None = None) -> list[AuditEntry]:
-        """Audit entries with ``after < id <= upto``, oldest first (what changed since then)."""
-        query = select(s.audit_log).where(s.audit_log.c.id > after).order_by(s.audit_log.c.id)
-        if upto is not None:
-            query = query.where(s.audit_log.c.id <= upto)
-        with database_errors("read"), self.engine.connect() as conn:
-            rows = conn.execute(query).all()
-        return [
-            AuditEntry(
-                r.id, _aware(r.at), r.actor, r.action, r.entity, r.entity_id, json.loads(r.detail)
-            )
-            for r in rows
-        ]
-
     def works_by_ids(self, ids: Sequence[int]) -> list[Work]:
         """The works with these ids that still exist, in the order given."""
         with database_errors("read"), self.engine.connect() as conn:
@@ -556,25 +496,6 @@ class SqlStore:
             for start in range(0, len(ids), 500):
                 out.extend(self._load_works(conn, list(ids[start : start + 500])))
             return out
-
-    def fingerprints_of(self, work_ids: Sequence[int]) -> list[tuple[int, FingerprintRecord]]:
-        """Every stored fingerprint of these works, as ``(work_id, record)``, in stored order."""
-        out: list[tuple[int, FingerprintRecord]] = []
-        with database_errors("read"), self.engine.connect() as conn:
-            for start in range(0, len(work_ids), 500):
-                rows = conn.execute(
-                    select(s.fingerprints)
-                    .where(s.fingerprints.c.work_id.in_(list(work_ids[start : start + 500])))
-                    .order_by(s.fingerprints.c.id)
-                )
-                out.extend(
-                    (
-                        r.work_id,
-                        FingerprintRecord(r.algo, bytes(r.data), r.format_version, r.quality),
-                    )
-                    for r in rows
-                )
-        return out
 
     def current_agreements(self, at: datetime) -> list[Agreement]:
         """Active agreements not yet ended at ``at`` (see ``registry.agreements``)."""

@@ -47,6 +47,7 @@ def scan(
     resume: bool = False,
     shard_size: int = DEFAULT_SHARD_SIZE,
     progress: ProgressFn | None = None,
+    index_cache: str | os.PathLike[str] | None = None,
 ) -> ScanResult:
     """Scan ``input`` into the directory ``out``; the same as ``clearance scan``.
 
@@ -74,6 +75,7 @@ def scan(
         resume=resume,
         shard_size=shard_size,
         progress=progress,
+        index_cache=index_cache,
     )
 
 

@@ -54,6 +54,16 @@ _TEXT_SIZE_IDS = "text-8grams.size-ids.npy"
 _TEXT_SIZES = "text-8grams.sizes.npy"
 _PREFIXES = "url-prefixes.json"
 _META = "index.json"
+_IDENTIFIER_KEYS = "identifier-keys.npy"
+_KEYED = (IdentifierScheme.SHA256, IdentifierScheme.URL)
+"""Identifier schemes looked up per item: the index holds a key of each registered value, so
+the store is queried only for the few items whose key is present (not once per item)."""
+
+
+def identifier_key(scheme: IdentifierScheme, value: str) -> int:
+    """A 64-bit key of ``scheme:value`` (first 8 bytes of its SHA-256)."""
+    digest = hashlib.sha256(f"{scheme.value}:{value}".encode()).digest()
+    return int.from_bytes(digest[:8], "little")
 
 
 def build_index(store: SqlStore, root: Path, registry_state: str) -> dict[str, Any]:
@@ -61,10 +71,11 @@ def build_index(store: SqlStore, root: Path, registry_state: str) -> dict[str, A
     root.mkdir(parents=True, exist_ok=True)
     ids: list[int] = []
     codes: list[bytes] = []
-    for work_id, rec in store.iter_fingerprints("pdq"):
-        if rec.quality is not None and rec.quality >= MIN_QUALITY and len(rec.data) == 32:
-            ids.append(work_id)
-            codes.append(rec.data)
+    for rows in store.iter_fingerprint_batches("pdq"):
+        for work_id, data, quality in rows:
+            if quality is not None and quality >= MIN_QUALITY and len(data) == 32:
+                ids.append(work_id)
+                codes.append(data)
     index = HammingIndex(256)
     if ids:
         index.add(ids, np.frombuffer(b"".join(codes), np.uint8).reshape(-1, 32))
@@ -90,6 +101,12 @@ def build_index(store: SqlStore, root: Path, registry_state: str) -> dict[str, A
     _save_npy(root / _TEXT_SIZE_IDS, size_ids)
     _save_npy(root / _TEXT_SIZES, sizes)
 
+    keys = [
+        identifier_key(scheme, value)
+        for scheme in _KEYED
+        for _work_id, value in store.iter_identifiers(scheme)
+    ]
+    _save_npy(root / _IDENTIFIER_KEYS, np.unique(np.array(keys, dtype=np.uint64)))
     prefixes = [
         [value, work_id] for work_id, value in store.iter_identifiers(IdentifierScheme.URL_PREFIX)
     ]
@@ -131,6 +148,7 @@ INDEX_FILES = (
     _TEXT_SIZE_IDS,
     _TEXT_SIZES,
     _PREFIXES,
+    _IDENTIFIER_KEYS,
     *MEDIA_FILES,
     _META,
 )
@@ -185,6 +203,7 @@ class Matcher:
             host = urlsplit(value).netloc
             self.prefixes.setdefault(host, []).append((value, int(work_id)))
         self.media = MediaMatcher(root)
+        self.identifier_keys = np.load(root / _IDENTIFIER_KEYS, allow_pickle=False)
         self._works: dict[int, Work | None] = {}
         self._domains: dict[str, list[tuple[Work, str]]] = {}
 
@@ -205,7 +224,7 @@ class Matcher:
         if digest is None and item.data is not None:
             digest = hashlib.sha256(item.data).hexdigest()
         found.sha256 = digest
-        if digest is not None:
+        if digest is not None and self._registered(IdentifierScheme.SHA256, digest):
             for w in self.store.find_works(IdentifierScheme.SHA256, digest):
                 found.add(w, "sha256")
         if item.media == "image" and item.data is not None:
@@ -220,6 +239,12 @@ class Matcher:
         if item.url is not None:
             self._match_url(item.url, found)
         return found
+
+    def _registered(self, scheme: IdentifierScheme, value: str) -> bool:
+        """Whether some work may hold this identifier (a key hit; the store has the answer)."""
+        key = np.uint64(identifier_key(scheme, value))
+        at = int(np.searchsorted(self.identifier_keys, key))
+        return at < len(self.identifier_keys) and self.identifier_keys[at] == key
 
     def _match_image(self, data: bytes, found: Match) -> None:
         h = image_hash(data)
@@ -264,8 +289,9 @@ class Matcher:
             norm = normalise_url(url)
         except UserError:
             return
-        for w in self.store.find_works(IdentifierScheme.URL, norm):
-            found.add(w, "url")
+        if self._registered(IdentifierScheme.URL, norm):
+            for w in self.store.find_works(IdentifierScheme.URL, norm):
+                found.add(w, "url")
         host = urlsplit(norm).netloc
         for value, work_id in self.prefixes.get(host, ()):
             if norm.startswith(value):

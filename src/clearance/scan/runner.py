@@ -35,6 +35,7 @@ from clearance.core.usage import Usage
 from clearance.registry.engine import DEFAULT_REGISTRY
 from clearance.registry.store import open_store
 from clearance.reports import render_scan_report
+from clearance.scan import indexcache
 from clearance.scan.cleared import assemble
 from clearance.scan.config import (
     DEFAULT_SHARD_SIZE,
@@ -218,6 +219,7 @@ def run_scan(
     resume: bool = False,
     shard_size: int = DEFAULT_SHARD_SIZE,
     progress: ProgressFn | None = None,
+    index_cache: str | os.PathLike[str] | None = None,
 ) -> ScanResult:
     """Scan a dataset; see ``clearance.scan.scan`` for the parameters."""
     if engine not in ENGINES:
@@ -255,7 +257,12 @@ def run_scan(
         )
         meta = index_meta(out_dir / INDEX_DIR)
         if meta is None or meta.get("registry_state") != state:
-            meta = build_index(store, out_dir / INDEX_DIR, state)
+            cache = Path(index_cache) if index_cache else None
+            meta = indexcache.restore(cache, state, out_dir / INDEX_DIR) if cache else None
+            if meta is None:
+                meta = build_index(store, out_dir / INDEX_DIR, state)
+                if cache is not None:
+                    indexcache.store(cache, state, out_dir / INDEX_DIR)
 
     total = sum(s.size for s in shards)
     pending = [

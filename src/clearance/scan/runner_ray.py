@@ -129,7 +129,7 @@ def run_ray(
         done = ds.map(
             ShardActor,
             fn_constructor_kwargs={"refs": refs},
-            concurrency=size,
+            compute=ray.data.ActorPoolStrategy(size=size),  # `concurrency=` is deprecated
             num_cpus=1,
         )
         try:

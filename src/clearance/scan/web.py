@@ -3,7 +3,8 @@
 Why per shard: a worker process owns its shard from reading to writing, so
 fetching inside it keeps shards independent (a killed run loses at most the
 shards in flight). Site files are fetched once per origin within the shard
-(the evaluator shares them), and across shards through the fetcher's on-disk
+(the evaluator shares them), across a worker's shards as parsed policies kept
+in memory (``SITE_CACHE``), and across workers through the fetcher's on-disk
 cache in the run directory, so an origin is not refetched by every shard.
 An unreachable site leaves its usages ``unknown`` (recorded as warnings),
 never a silent allow.
@@ -12,13 +13,17 @@ never a silent allow.
 from __future__ import annotations
 
 import asyncio
+import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
 from clearance.fetch.client import FetchConfig, Fetcher
-from clearance.fetch.evaluate import SignalEvaluator, UrlSignals, WebMode
+from clearance.fetch.evaluate import SignalEvaluator, SitePolicy, UrlSignals, WebMode
 
 CONCURRENCY = 64
+SITE_CACHE = 50_000
+"""Parsed site policies a worker keeps between shards (a few KB each)."""
 
 
 def evaluate_shard_urls(
@@ -35,13 +40,52 @@ def evaluate_shard_urls(
         return {}
     config = FetchConfig(agent=agent, allow_private=allow_private, cache_dir=cache_dir)
     mode = WebMode.HEAD if web == "head" else WebMode.ORIGIN
+    sites = _process_sites((agent, allow_private, str(cache_dir)))
 
     async def go() -> list[UrlSignals]:
         async with Fetcher(config) as fetcher:
-            evaluator = SignalEvaluator(fetcher, web=mode)
+            evaluator = SignalEvaluator(fetcher, web=mode, site_cache=sites)
             return await evaluator.evaluate_many(distinct, concurrency=CONCURRENCY)
 
     return dict(zip(distinct, asyncio.run(go()), strict=True))
+
+
+class _SiteCache(OrderedDict[str, SitePolicy]):
+    """Parsed site policies of this worker process, newest last, at most ``SITE_CACHE`` of them.
+
+    Entries expire after the fetcher's cache TTL, like the on-disk copies they
+    were parsed from, so a long run still sees a site's changed files.
+    """
+
+    def __init__(self, ttl: float) -> None:
+        super().__init__()
+        self.ttl = ttl
+        self.born: dict[str, float] = {}
+
+    def get(self, key: str, default: SitePolicy | None = None) -> SitePolicy | None:  # type: ignore[override]
+        if key in self and time.monotonic() - self.born[key] <= self.ttl:
+            self.move_to_end(key)
+            return self[key]
+        return default
+
+    def __setitem__(self, key: str, value: SitePolicy) -> None:
+        super().__setitem__(key, value)
+        self.born[key] = time.monotonic()
+        while len(self) > SITE_CACHE:
+            old, _ = self.popitem(last=False)
+            self.born.pop(old, None)
+
+
+_caches: dict[tuple[str, bool, str], _SiteCache] = {}
+
+
+def _process_sites(key: tuple[str, bool, str]) -> _SiteCache:
+    """This process's site cache for one (agent, allow_private, run cache) setting."""
+    cache = _caches.get(key)
+    if cache is None:
+        _caches.clear()  # one run at a time per process: drop other runs' sites
+        cache = _caches[key] = _SiteCache(FetchConfig().cache_ttl)
+    return cache
 
 
 def url_error(signals: UrlSignals, web: str) -> str | None:

@@ -207,6 +207,9 @@ def _sniff(data: bytes) -> str | None:
     return None
 
 
+_MANIFEST_LABEL = b"c2pa"
+
+
 def read_c2pa(
     source: bytes | str | os.PathLike[str], mime_type: str | None = None
 ) -> C2paTrainingMining:
@@ -230,6 +233,10 @@ def read_c2pa(
         data = None
     else:
         data = bytes(source)
+        if _MANIFEST_LABEL not in data:
+            # Every embedded manifest store is a JUMBF box labelled "c2pa"; without
+            # those bytes there is nothing to read, and the reader costs ~0.6 ms.
+            return C2paTrainingMining()
     try:
         if data is None:
             reader = c2pa_lib.Reader.try_create(str(path))

@@ -65,10 +65,14 @@ def find_xmp_packets(data: bytes) -> tuple[tuple[bytes, ...], tuple[str, ...]]:
             packets = _pdf_packets(data, warnings)
         else:
             packets = []
+        walked = data[:2] == b"\xff\xd8" and not warnings
     except (struct.error, IndexError, ValueError, zlib.error) as exc:  # defensive: never raise
         warnings.append(f"could not walk the file structure: {exc}")
         packets = []
-    if not packets:
+        walked = False
+    if not packets and not walked:
+        # A JPEG whose segments walked cleanly holds its XMP in APP1 only (XMP part 3);
+        # the raw scan of the whole file (~0.7 ms for a 1 MP photo) is for the rest.
         packets = _scan_packets(data)
     unique: list[bytes] = []
     for p in packets:
