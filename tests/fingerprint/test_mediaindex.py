@@ -324,3 +324,16 @@ def test_row_numbers_out_of_range_are_dropped_at_search() -> None:
     query = AudioFingerprint(SMALL_WORDS[1], 7.0)
     assert [h.work_id for h in AudioIndex.from_bytes(AUDIO_BYTES).search(query)] == [2]
     assert AudioIndex.from_bytes(bytes(damaged)).search(query) == []
+
+
+def test_out_of_order_keys_do_not_crash_a_search() -> None:
+    """Regression (found by the fuzz test above): a flipped byte in the key array loads,
+    and a search must neither crash on the unsorted keys nor report garbage as an error."""
+    damaged = bytearray(AUDIO_BYTES)
+    damaged[446] = 0
+    damaged[1399] = 8
+    try:
+        index = AudioIndex.from_bytes(bytes(damaged))
+    except UnsupportedInput:
+        return
+    index.search(AudioFingerprint(SMALL_WORDS[1], 7.0))

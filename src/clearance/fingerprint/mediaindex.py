@@ -187,7 +187,7 @@ class _AudioTable:
         qkeys = query[pos] >> np.uint32(32 - KEY_BITS)
         lo = np.searchsorted(self.keys, qkeys, side="left")
         hi = np.searchsorted(self.keys, qkeys, side="right")
-        counts = hi - lo
+        counts = np.maximum(hi - lo, 0)  # keys of a damaged file may be out of order
         counts[counts > STOP_POSTINGS] = 0
         total = int(counts.sum())
         if not total:
