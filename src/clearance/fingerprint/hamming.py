@@ -37,45 +37,53 @@ Not thread-safe for concurrent mutation; searches may rebuild lazily.
 
 from __future__ import annotations
 
-import json
-import math
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
-from itertools import combinations, pairwise
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from clearance.core.errors import InputNotFound, UnsupportedInput, UserError
+from clearance.core.errors import UserError
 from clearance.fingerprint.hamming_bruteforce import Words, code_words, popcount64, scan_hits
+from clearance.fingerprint.hamming_file import (
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    MAGIC,
+    _layout_json,
+    _parse_layout,
+    _read_file,
+    _write_file,
+)
+from clearance.fingerprint.hamming_layout import (
+    _MAX_PROBES,
+    _SCAN_NS,
+    DEFAULT_RADIUS,
+    MAX_CHUNK_BITS,
+    TABLE_BYTES_PER_CODE,
+    ChunkLayout,
+    _check_layout,
+    _chunk_key,
+    _chunk_keys,
+    _flip_masks,
+    _index_dtype,
+    choose_layout,
+)
 
 __all__ = [
     "DEFAULT_RADIUS",
     "FORMAT_VERSION",
+    "MAGIC",
+    "MAX_CHUNK_BITS",
+    "TABLE_BYTES_PER_CODE",
     "ChunkLayout",
     "HammingIndex",
     "choose_layout",
 ]
 
-DEFAULT_RADIUS = 31
-"""PDQ's match threshold: codes within 31 bits of each other are the same picture."""
-
-FORMAT_NAME = "clearance.hamming-index"
-FORMAT_VERSION = 1
-MAGIC = b"CLRHAMIX"
-_ALIGN = 64
-_MAX_HEADER = 1 << 20
-_INDEX_DTYPES = ("<u4", "<u8")
-
-TABLE_BYTES_PER_CODE = 88
-"""Budget for the chunk tables, so that with 40 bytes of code and id a 256-bit
-index stays within 128 bytes per code."""
-
-MAX_CHUNK_BITS = 26
-"""Widest chunk: a table of 2**26 slots is 256 MiB."""
 
 _DELTA_MIN = 1024
 _DELTA_FRACTION = 1024
@@ -91,120 +99,7 @@ _BATCH_WORK = 1 << 15
 _MAX_CANDIDATES = 1 << 20
 """Candidates checked in one step, bounding temporary memory when buckets are huge."""
 
-_MAX_PROBES = 1 << 18
-"""Above this many probes per query, scanning is always cheaper."""
-
-# Cost model, in nanoseconds per query, measured on a 2-core x86-64 (see docs/benchmarks.md).
-_QUERY_NS = 5000.0
-_PROBE_NS = 6.0
-_PROBE_MISS_NS = 30.0
-_CANDIDATE_NS = 35.0
-_SCAN_NS = 8.0
-_CACHE_BYTES = 8 << 20
-
 Hits = tuple[NDArray[np.intp], NDArray[np.int64], NDArray[np.uint16]]
-
-
-@dataclass(frozen=True, slots=True)
-class ChunkLayout:
-    """``chunks`` disjoint chunks of ``chunk_bits`` bits each, from the first bit of the code."""
-
-    chunks: int
-    chunk_bits: int
-
-    def thresholds(self, radius: int) -> tuple[int, ...]:
-        """Per-chunk bit budgets ``t_j`` with ``sum(t_j + 1) == radius + 1`` (-1: not probed).
-
-        Spread as evenly as possible: ``radius=31`` over 16 chunks gives 1 each.
-        """
-        base, extra = divmod(radius + 1, self.chunks)
-        return tuple(base if j < extra else base - 1 for j in range(self.chunks))
-
-    def probes(self, radius: int) -> int:
-        """Table lookups per query at ``radius``."""
-        return sum(_ball_size(self.chunk_bits, t) for t in self.thresholds(radius))
-
-    def table_bytes(self, count: int) -> int:
-        rows = self.chunks * count * _index_width(count)
-        offsets = self.chunks * ((1 << self.chunk_bits) + 1) * _index_width(self.chunks * count)
-        return rows + offsets
-
-    def cost_ns(self, count: int, radius: int) -> float:
-        """Estimated cost of one query: a fixed overhead, probes (dearer once the
-        tables leave the cache) and one random access per expected candidate."""
-        probes = self.probes(radius)
-        offsets_bytes = self.chunks * ((1 << self.chunk_bits) + 1) * 4
-        miss = min(1.0, offsets_bytes / (8 * _CACHE_BYTES))
-        candidates = probes * count / (1 << self.chunk_bits)
-        return _QUERY_NS + probes * (_PROBE_NS + _PROBE_MISS_NS * miss) + candidates * _CANDIDATE_NS
-
-
-def choose_layout(count: int, bits: int, radius: int = DEFAULT_RADIUS) -> ChunkLayout | None:
-    """The cheapest layout for ``count`` codes whose tables fit the memory budget.
-
-    ``None`` when scanning every code is cheaper (small indexes, huge radii).
-    """
-    best: ChunkLayout | None = None
-    best_cost = count * _SCAN_NS
-    budget = TABLE_BYTES_PER_CODE * count
-    for chunks in range(1, min(bits, radius + 1) + 1):
-        for chunk_bits in range(min(bits // chunks, MAX_CHUNK_BITS), 0, -1):
-            layout = ChunkLayout(chunks, chunk_bits)
-            if layout.table_bytes(count) <= budget:
-                break
-        else:
-            continue
-        if layout.probes(radius) > _MAX_PROBES:
-            continue
-        cost = layout.cost_ns(count, radius)
-        if cost < best_cost:
-            best, best_cost = layout, cost
-    return best
-
-
-def _ball_size(width: int, radius: int) -> int:
-    """Keys within ``radius`` bits of a ``width``-bit key."""
-    return sum(math.comb(width, k) for k in range(min(radius, width) + 1))
-
-
-def _index_width(limit: int) -> int:
-    return 4 if limit < (1 << 32) else 8
-
-
-def _index_dtype(limit: int) -> type[np.unsignedinteger[Any]]:
-    return np.uint32 if limit < (1 << 32) else np.uint64
-
-
-def _flip_masks(width: int, radius: int) -> NDArray[np.intp]:
-    """Every ``width``-bit mask with at most ``radius`` bits set, fewest bits first."""
-    masks = [0]
-    for k in range(1, min(radius, width) + 1):
-        for bits in combinations(range(width), k):
-            masks.append(sum(1 << b for b in bits))
-    return np.array(masks, dtype=np.intp)
-
-
-def _chunk_keys(big_endian: Words, layout: ChunkLayout) -> NDArray[np.intp]:
-    """``(n, chunks)`` chunk values; bit 0 is the high bit of byte 0, as in PDQ."""
-    keys = np.empty((big_endian.shape[0], layout.chunks), dtype=np.intp)
-    for j in range(layout.chunks):
-        keys[:, j] = _chunk_key(big_endian, layout, j)
-    return keys
-
-
-def _chunk_key(big_endian: Words, layout: ChunkLayout, chunk: int) -> Words:
-    """Chunk ``chunk`` of each code, from its big-endian uint64 words."""
-    width = layout.chunk_bits
-    word, bit = divmod(chunk * width, 64)
-    if bit + width <= 64:
-        value = big_endian[:, word] >> np.uint64(64 - bit - width)
-    else:
-        low = bit + width - 64
-        value = (big_endian[:, word] << np.uint64(low)) | (
-            big_endian[:, word + 1] >> np.uint64(64 - low)
-        )
-    value &= np.uint64((1 << width) - 1)
-    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -611,13 +506,6 @@ def _check_radius(radius: int) -> int:
     return int(radius)
 
 
-def _check_layout(layout: ChunkLayout, bits: int) -> None:
-    if layout.chunks < 1 or not 1 <= layout.chunk_bits <= MAX_CHUNK_BITS:
-        raise UserError(f"chunks must be >= 1 and chunk_bits in 1..{MAX_CHUNK_BITS}: {layout}")
-    if layout.chunks * layout.chunk_bits > bits:
-        raise UserError(f"{layout} needs more than the {bits} bits of a code")
-
-
 def _collate(parts: list[Hits], nq: int) -> list[list[tuple[int, int]]]:
     """Per query, each id once at its smallest distance, sorted by (distance, id)."""
     if not parts:
@@ -634,136 +522,3 @@ def _collate(parts: list[Hits], nq: int) -> list[list[tuple[int, int]]]:
     bounds = np.searchsorted(qi[order], np.arange(nq + 1)).tolist()
     pairs = list(zip(ids[order].tolist(), dist[order].tolist(), strict=True))
     return [pairs[bounds[i] : bounds[i + 1]] for i in range(nq)]
-
-
-# --------------------------------------------------------------------- file format
-# MAGIC (8 bytes), header length (uint32 little-endian), JSON header (UTF-8, padded
-# with spaces to a 64-byte boundary), then each array's raw bytes at the 64-byte
-# aligned offset its header entry names. See docs/matching.md.
-
-
-def _write_file(path: Path, header: dict[str, Any], arrays: dict[str, NDArray[Any]]) -> None:
-    specs: dict[str, dict[str, Any]] = {}
-    start = _ALIGN
-    while True:
-        offset = start
-        for name, arr in arrays.items():
-            specs[name] = {
-                "offset": offset,
-                "dtype": arr.dtype.newbyteorder("<").str,
-                "shape": list(arr.shape),
-            }
-            offset = _align(offset + arr.nbytes)
-        text = json.dumps({**header, "arrays": specs}, sort_keys=True).encode()
-        if len(MAGIC) + 4 + len(text) <= start:
-            break
-        start = _align(len(MAGIC) + 4 + len(text))
-    text += b" " * (start - len(MAGIC) - 4 - len(text))
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(MAGIC + len(text).to_bytes(4, "little") + text)
-            for name, arr in arrays.items():
-                f.write(b"\0" * (specs[name]["offset"] - f.tell()))
-                data = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<"))
-                f.write(data.reshape(-1).view(np.uint8).data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _align(offset: int) -> int:
-    return -(-offset // _ALIGN) * _ALIGN
-
-
-def _read_file(path: Path) -> tuple[dict[str, Any], dict[str, NDArray[Any]]]:
-    if not path.is_file():
-        raise InputNotFound(f"no Hamming index file at {path}")
-    with open(path, "rb") as f:
-        prefix = f.read(len(MAGIC) + 4)
-        if len(prefix) < len(MAGIC) + 4 or prefix[: len(MAGIC)] != MAGIC:
-            raise UnsupportedInput(f"{path} is not a Clearance Hamming index")
-        length = int.from_bytes(prefix[len(MAGIC) :], "little")
-        if length > _MAX_HEADER:
-            raise UnsupportedInput(f"{path}: header of {length} bytes is corrupt")
-        try:
-            header = json.loads(f.read(length))
-        except ValueError as exc:
-            raise UnsupportedInput(f"{path}: unreadable index header ({exc})") from None
-    try:
-        return header, _map_arrays(path, header, len(MAGIC) + 4 + length)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise UnsupportedInput(f"{path}: corrupt index header ({exc!r})") from None
-
-
-def _map_arrays(path: Path, header: Any, data_start: int) -> dict[str, NDArray[Any]]:
-    if not isinstance(header, dict) or header.get("format") != FORMAT_NAME:
-        raise UnsupportedInput(f"{path} is not a Clearance Hamming index")
-    version = header.get("format_version")
-    if version != FORMAT_VERSION:
-        raise UnsupportedInput(
-            f"{path} has Hamming index format_version {version!r}; "
-            f"this Clearance reads version {FORMAT_VERSION}",
-            hint="upgrade Clearance, or rebuild the index",
-        )
-    bits, count = _int(header["bits"]), _int(header["count"])
-    _int(header["design_radius"])
-    if bits <= 0 or bits % 8:
-        raise ValueError(f"bits {bits}")
-    _parse_layout(header["fixed_layout"], bits)
-    words = -(-bits // 64)
-    head_bytes = -(-words // 2) * 8
-    expect: dict[str, tuple[tuple[str, ...], list[int]]] = {
-        "ids": (("<i8",), [count]),
-        "codes_head": (("|u1",), [count, head_bytes]),
-        "codes_tail": (("|u1",), [count, words * 8 - head_bytes]),
-        "offsets": (_INDEX_DTYPES, [0]),
-        "rows": (_INDEX_DTYPES, [0]),
-    }
-    layout = _parse_layout(header["layout"], bits)
-    if layout is not None:
-        chunks, chunk_bits = layout.chunks, layout.chunk_bits
-        expect["offsets"] = (_INDEX_DTYPES, [chunks * ((1 << chunk_bits) + 1)])
-        expect["rows"] = (_INDEX_DTYPES, [chunks * count])
-    whole = np.memmap(path, dtype=np.uint8, mode="r")
-    arrays: dict[str, NDArray[Any]] = {}
-    for name, (dtypes, shape) in expect.items():
-        spec = header["arrays"][name]
-        dtype, offset = spec["dtype"], _int(spec["offset"])
-        if dtype not in dtypes or spec["shape"] != shape:
-            raise ValueError(f"{name}: dtype {dtype} shape {spec['shape']}")
-        nbytes = math.prod(shape) * np.dtype(dtype).itemsize
-        if offset % _ALIGN or offset < data_start or offset + nbytes > whole.shape[0]:
-            raise ValueError(f"{name}: offset {offset} outside the file")
-        arrays[name] = whole[offset : offset + nbytes].view(dtype).reshape(shape)
-    if layout is not None and count:
-        size = (1 << chunk_bits) + 1
-        ends = arrays["offsets"][size - 1 :: size]
-        if ends.tolist() != [(j + 1) * count for j in range(chunks)]:
-            raise ValueError("offsets do not add up to the row count")
-    return arrays
-
-
-def _layout_json(layout: ChunkLayout | None) -> list[int] | None:
-    return None if layout is None else [layout.chunks, layout.chunk_bits]
-
-
-def _parse_layout(value: Any, bits: int) -> ChunkLayout | None:
-    if value is None:
-        return None
-    if not isinstance(value, list) or len(value) != 2:
-        raise ValueError(f"layout {value!r}")
-    layout = ChunkLayout(_int(value[0]), _int(value[1]))
-    try:
-        _check_layout(layout, bits)
-    except UserError as exc:
-        raise ValueError(str(exc)) from None
-    return layout
-
-
-def _int(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"expected a non-negative integer, got {value!r}")
-    return value
