@@ -20,7 +20,7 @@ from clearance.core.errors import (
     RegistryVersionError,
     UnsupportedInput,
 )
-from clearance.fingerprint import textindex
+from clearance.fingerprint import textindex, textindex_arrays
 from clearance.fingerprint.text import normalise_text, text_fingerprint, tokenize
 from clearance.fingerprint.textindex import (
     FORMAT_VERSION,
@@ -358,7 +358,7 @@ def test_sort_u64_matches_numpy() -> None:
     keys = rng.integers(0, 2**64 - 1, 50_000, dtype=np.uint64, endpoint=True)
     keys[:20_000] = keys[20_000:40_000]  # ties
     keys[:100] = keys[:100] & np.uint64(0xFFFF)  # equal high bits, different low bits
-    ordered, perm = textindex._sort_u64(keys)
+    ordered, perm = textindex_arrays._sort_u64(keys)
     assert np.array_equal(ordered, np.sort(keys))
     assert np.array_equal(keys[perm], ordered)
     assert np.array_equal(np.sort(perm), np.arange(len(keys)))
@@ -371,13 +371,13 @@ def test_char_span_checks_its_range() -> None:
 
 
 def test_bucket_directory_bounds_match_searchsorted(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(textindex, "_DIRECTORY_MIN_ENTRIES", 16)
-    monkeypatch.setattr(textindex, "_SMALL_BUCKET", 4)
+    monkeypatch.setattr(textindex_arrays, "_DIRECTORY_MIN_ENTRIES", 16)
+    monkeypatch.setattr(textindex_arrays, "_SMALL_BUCKET", 4)
     rng = np.random.default_rng(1)
     keys = rng.integers(0, 2**64 - 1, 5_000, dtype=np.uint64, endpoint=True)
     keys[:300] = keys[300]  # one boilerplate key: a big bucket
     keys = np.sort(keys)
-    seg = textindex._Segment(keys, np.zeros(len(keys), np.uint64))
+    seg = textindex_arrays._Segment(keys, np.zeros(len(keys), np.uint64))
     needles = np.concatenate([keys[::7], rng.integers(0, 2**63, 500, dtype=np.uint64)])
     needles = np.append(needles, [np.uint64(0), np.uint64(2**64 - 1)])
     left, right = seg.bounds(needles)
