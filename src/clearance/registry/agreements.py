@@ -27,16 +27,13 @@ from clearance.core.errors import ConflictError, NotFound, UserError
 from clearance.core.models import Agreement, AgreementStatus, UsageBasis, UsageEvent
 from clearance.core.usage import Usage, parse_usages
 from clearance.registry import schema as s
+from clearance.registry.bulkreads import aware
 from clearance.registry.engine import database_errors
 from clearance.registry.store import SqlStore
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def format_usages(usages: Iterable[Usage]) -> str:
@@ -66,7 +63,7 @@ def parse_when(text: str, *, end_of_day: bool = False) -> datetime:
             day = date.fromisoformat(raw)
             start = datetime.combine(day, time(), tzinfo=UTC)
             return start + timedelta(days=1) if end_of_day else start
-        return _aware(datetime.fromisoformat(raw))
+        return aware(datetime.fromisoformat(raw))
     except ValueError:
         raise UserError(
             f"not a date: {text!r}", hint="use YYYY-MM-DD or an ISO date-time"
@@ -93,11 +90,11 @@ def _agreement(row: Any) -> Agreement:
         owner=row.owner,
         work_id=row.work_id,
         usages=parse_usages([row.usages]),
-        starts_at=_aware(row.starts_at),
-        ends_at=_aware(row.ends_at) if row.ends_at is not None else None,
+        starts_at=aware(row.starts_at),
+        ends_at=aware(row.ends_at) if row.ends_at is not None else None,
         status=AgreementStatus(row.status),
         reference=row.reference,
-        created_at=_aware(row.created_at),
+        created_at=aware(row.created_at),
     )
 
 
@@ -126,8 +123,8 @@ def grant_agreement(
     licensee becomes a party if it is new. Raises ``NotFound`` or ``UserError``.
     """
     granted = parse_agreement_usages(usages)
-    start = _aware(starts_at) if starts_at is not None else _now()
-    end = _aware(ends_at) if ends_at is not None else None
+    start = aware(starts_at) if starts_at is not None else _now()
+    end = aware(ends_at) if ends_at is not None else None
     if end is not None and end <= start:
         raise UserError(
             f"the agreement would end ({end.isoformat()}) before it starts ({start.isoformat()})"
@@ -214,7 +211,7 @@ def list_agreements(
         if licensee is not None:
             query = query.where(s.agreements.c.licensee_id == store._party_id(conn, licensee))
         if active_at is not None:
-            at = _aware(active_at)
+            at = aware(active_at)
             query = query.where(
                 s.agreements.c.status == AgreementStatus.ACTIVE.value,
                 s.agreements.c.starts_at <= at,
@@ -234,7 +231,7 @@ def current_agreements(store: SqlStore, at: datetime) -> list[Agreement]:
     The guard loads these once and checks each agreement's period per output,
     so an agreement that starts or ends while the index is loaded is honoured.
     """
-    at = _aware(at)
+    at = aware(at)
     query = _agreements_query().where(
         s.agreements.c.status == AgreementStatus.ACTIVE.value,
         or_(s.agreements.c.ends_at.is_(None), s.agreements.c.ends_at > at),
@@ -263,7 +260,7 @@ def record_usage_events(store: SqlStore, events: Iterable[UsageEvent]) -> int:
             insert(s.usage_events),
             [
                 {
-                    "at": _aware(e.at),
+                    "at": aware(e.at),
                     "kind": e.kind,
                     "work_id": e.work_id,
                     "licensee_id": ids.get(e.licensee.strip()) if e.licensee else None,
@@ -308,7 +305,7 @@ def list_usage_events(
         rows.reverse()
     return [
         UsageEvent(
-            at=_aware(r.at),
+            at=aware(r.at),
             work_id=int(r.work_id),
             basis=UsageBasis(r.basis),
             method=r.method,
