@@ -46,6 +46,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from benchmarks.loopback import serve_forever
+
 CACHE_VERSION = 1
 
 
@@ -258,35 +260,8 @@ def site_answer(n: int, path: str, host: str) -> tuple[int, list[tuple[str, str]
     return 200, headers, b""
 
 
-async def _serve(port_out: Any, counter: Any) -> None:
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                lines = head.decode("latin-1").split("\r\n")
-                method, target, _ = lines[0].split(" ", 2)
-                host = next((ln[5:].strip() for ln in lines[1:] if ln[:5].lower() == "host:"), "")
-                status, headers, body = site_answer(host_number(host), target.split("?")[0], host)
-                counter.value += 1  # one event loop in one process: no lock needed
-                out = [f"HTTP/1.1 {status} X", f"Content-Length: {len(body)}"]
-                out += [f"{k}: {v}" for k, v in headers]
-                writer.write(("\r\n".join(out) + "\r\n\r\n").encode())
-                if method != "HEAD":
-                    writer.write(body)
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError, ValueError):
-            pass
-        finally:
-            writer.close()
-
-    server = await asyncio.start_server(handle, "0.0.0.0", 0, backlog=4096)
-    port_out.value = server.sockets[0].getsockname()[1]
-    async with server:
-        await server.serve_forever()
-
-
-def _server_main(port_out: Any, counter: Any) -> None:
-    asyncio.run(_serve(port_out, counter))
+def _answer(host: str, path: str) -> tuple[int, list[tuple[str, str]], bytes]:
+    return site_answer(host_number(host), path, host)
 
 
 # --- timing a scan ---------------------------------------------------------------------------
@@ -636,7 +611,9 @@ def main(argv: list[str] | None = None) -> None:
             if not args.skip_images:
                 bench_images(args, work)
             if not (args.skip_urls and args.skip_ray):
-                server = ctx.Process(target=_server_main, args=(port, counter), daemon=True)
+                server = ctx.Process(
+                    target=serve_forever, args=(_answer, "0.0.0.0", port, counter), daemon=True
+                )
                 server.start()
                 while port.value == 0:
                     time.sleep(0.05)

@@ -20,8 +20,8 @@ import asyncio
 import multiprocessing as mp
 import time
 from collections.abc import Sequence
-from typing import Any
 
+from benchmarks.loopback import serve_forever
 from clearance.fetch import FetchConfig, Fetcher
 from clearance.fetch.evaluate import SignalEvaluator, WebMode
 from clearance.signals.mapping import evidence_from_robots_directives, evidence_from_tdmrep
@@ -47,43 +47,8 @@ def _site_files(host: str, path: str) -> tuple[int, list[tuple[str, str]], bytes
     return 200, headers, b""
 
 
-async def _serve(port_out: Any, counter: Any) -> None:
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                lines = head.decode("latin-1").split("\r\n")
-                method, target, _ = lines[0].split(" ", 2)
-                host = next(
-                    (
-                        ln.split(":", 1)[1].strip()
-                        for ln in lines[1:]
-                        if ln.lower().startswith("host:")
-                    ),
-                    "",
-                )
-                status, headers, body = _site_files(host.split(":")[0], target.split("?")[0])
-                with counter.get_lock():
-                    counter.value += 1
-                out = [f"HTTP/1.1 {status} X", f"Content-Length: {len(body)}"]
-                out += [f"{k}: {v}" for k, v in headers]
-                writer.write(("\r\n".join(out) + "\r\n\r\n").encode())
-                if method != "HEAD":
-                    writer.write(body)
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError, ValueError):
-            pass
-        finally:
-            writer.close()
-
-    server = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=4096)
-    port_out.value = server.sockets[0].getsockname()[1]
-    async with server:
-        await server.serve_forever()
-
-
-def _server_main(port_out: Any, counter: Any) -> None:
-    asyncio.run(_serve(port_out, counter))
+def _answer(host: str, path: str) -> tuple[int, list[tuple[str, str]], bytes]:
+    return _site_files(host.split(":")[0], path)
 
 
 async def _resolve(host: str, port: int) -> list[str]:
@@ -134,7 +99,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     ctx = mp.get_context("spawn")
     port, counter = ctx.Value("i", 0), ctx.Value("q", 0)
-    server = ctx.Process(target=_server_main, args=(port, counter), daemon=True)
+    server = ctx.Process(
+        target=serve_forever, args=(_answer, "127.0.0.1", port, counter), daemon=True
+    )
     server.start()
     while port.value == 0:
         time.sleep(0.05)
