@@ -25,15 +25,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from clearance.signals.robots import (
-    Group,
-    Rule,
-    compile_pattern,
-    escape_pattern,
-    read_policy_text,
-    request_path,
-    split_lines,
-)
+from clearance.signals.robots import Group, Rule, read_policy_text, split_lines
+from clearance.signals.robots_paths import compile_pattern, escape_pattern, request_path
 
 MAX_WARNINGS = 50
 

@@ -42,7 +42,6 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from functools import lru_cache
 from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
@@ -50,6 +49,13 @@ from clearance.signals import aipref, content_signal
 from clearance.signals.aipref import UsagePrefs
 from clearance.signals.base import MAX_POLICY_BYTES, decode_text
 from clearance.signals.content_signal import ContentSignals
+from clearance.signals.robots_paths import _PatternIndex
+from clearance.signals.robots_paths import compile_pattern as compile_pattern
+from clearance.signals.robots_paths import escape_pattern as escape_pattern
+from clearance.signals.robots_paths import is_valid_product_token as is_valid_product_token
+from clearance.signals.robots_paths import pattern_matches as pattern_matches
+from clearance.signals.robots_paths import product_token as product_token
+from clearance.signals.robots_paths import request_path as request_path
 
 MAX_LINE_CHARS = 2083 * 8 - 1
 """Google keeps at most this many bytes of a line and ignores the rest (we count characters)."""
@@ -57,9 +63,6 @@ MAX_LINE_CHARS = 2083 * 8 - 1
 MAX_WARNINGS = 50
 _ASCII_WS = " \t\n\v\f\r"
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
-_PATH_START = re.compile(r"[/?;]")
-_ESCAPE = re.compile(rb"%[0-9a-fA-F]{2}|[\x80-\xff]")
-_TOKEN = re.compile(r"[A-Za-z_-]*")
 _PREF_VALUE = re.compile(r"([^ \t]+)(?:[ \t]+(.*))?", re.S)
 _IGNORED_KEYS = frozenset({"crawl-delay", "host", "clean-param", "request-rate", "visit-time"})
 
@@ -118,130 +121,6 @@ def split_key_value(line: str) -> tuple[str, str] | None:
     else:
         key, value = line[:sep].strip(_ASCII_WS), line[sep + 1 :].strip(_ASCII_WS)
     return (key, value) if key else None
-
-
-def escape_pattern(text: str, *, latin1: bool = False) -> str:
-    """Google's ``MaybeEscapePattern``: %-encode non-ASCII octets, upper-case %xx escapes."""
-    if text.isascii() and "%" not in text:
-        return text
-    raw = text.encode("latin-1", "replace") if latin1 else text.encode("utf-8", "surrogatepass")
-
-    def fix(m: re.Match[bytes]) -> bytes:
-        s = m.group(0)
-        return s.upper() if s[:1] == b"%" else b"%%%02X" % s[0]
-
-    return _ESCAPE.sub(fix, raw).decode("ascii")
-
-
-def request_path(url: str) -> str:
-    """Google's ``GetPathParamsQuery``: path, params and query of a URL; always starts with /."""
-    start = 2 if url.startswith("//") else 0
-    early = _PATH_START.search(url, start)
-    proto = url.find("://", start)
-    if early is not None and (proto < 0 or early.start() < proto):
-        proto = -1
-    proto = start if proto < 0 else proto + 3
-    m = _PATH_START.search(url, proto)
-    if m is None:
-        return "/"
-    path_start = m.start()
-    hash_pos = url.find("#", start)
-    if 0 <= hash_pos < path_start:
-        return "/"
-    path = url[path_start : hash_pos if hash_pos >= 0 else len(url)]
-    return path if path.startswith("/") else "/" + path
-
-
-def product_token(value: str) -> str:
-    """The leading ``[A-Za-z_-]`` run of a User-agent value (``Foo Bar`` and ``Foo/2`` give Foo)."""
-    m = _TOKEN.match(value)
-    return m.group(0) if m else ""
-
-
-def is_valid_product_token(value: str) -> bool:
-    """Whether ``value`` is a whole, non-empty product token (``IsValidUserAgentToObey``)."""
-    return bool(value) and value.isascii() and product_token(value) == value
-
-
-def _compile(pattern: str) -> Callable[[str], bool]:
-    anchored = pattern.endswith("$")
-    body = pattern[:-1] if anchored else pattern
-    if "*" not in body:
-        if anchored:
-            return lambda path: path == body
-        return lambda path: path.startswith(body)
-    first, *middle, last = body.split("*")
-
-    def match(path: str) -> bool:
-        if not path.startswith(first):
-            return False
-        pos = len(first)
-        for seg in middle:
-            if seg:
-                i = path.find(seg, pos)
-                if i < 0:
-                    return False
-                pos = i + len(seg)
-        if anchored:
-            return len(path) - len(last) >= pos and path.endswith(last)
-        return not last or path.find(last, pos) >= 0
-
-    return match
-
-
-compile_pattern = lru_cache(maxsize=4096)(_compile)
-"""A robots pattern as a predicate on a path: prefix match, ``*`` any run, final ``$`` end."""
-
-
-def pattern_matches(pattern: str, path: str) -> bool:
-    """Whether a robots ``pattern`` matches a request ``path`` (Google's ``Matches``)."""
-    return compile_pattern(pattern)(path)
-
-
-class _PatternIndex(Generic[T]):
-    """Patterns for longest-match lookups without trying every pattern on every path.
-
-    Literal patterns (no ``*``) sit in dicts: a prefix pattern is found by looking
-    up the path's prefixes of the lengths that occur, an anchored one by the path
-    itself. Only wildcard patterns are tried one by one, longest first. A
-    pattern's priority is its length, ``*`` and ``$`` included, as in Google's.
-    """
-
-    def __init__(self, entries: Sequence[tuple[str, T]]) -> None:
-        self.prefix: dict[str, list[T]] = {}
-        self.exact: dict[str, list[T]] = {}
-        self.wild: list[tuple[int, Callable[[str], bool], T]] = []
-        for pattern, item in entries:
-            if not pattern:
-                continue  # an empty pattern matches with priority 0: it never decides
-            if "*" in pattern:
-                self.wild.append((len(pattern), compile_pattern(pattern), item))
-            elif pattern.endswith("$"):
-                self.exact.setdefault(pattern[:-1], []).append(item)
-            else:
-                self.prefix.setdefault(pattern, []).append(item)
-        self.lengths = sorted({len(k) for k in self.prefix}, reverse=True)
-        self.wild.sort(key=lambda t: -t[0])
-
-    def longest(self, path: str) -> list[T]:
-        """Every item whose pattern matches ``path`` with the highest priority."""
-        best, hits = -1, []
-        exact = self.exact.get(path)
-        if exact:
-            best, hits = len(path) + 1, list(exact)
-        for n in self.lengths:
-            if n < best:
-                break
-            found = self.prefix.get(path[:n]) if n <= len(path) else None
-            if found:
-                best, hits = (n, hits + found) if n == best else (n, list(found))
-                break
-        for n, match, item in self.wild:
-            if n < best:
-                break
-            if match(path):
-                best, hits = (n, [*hits, item]) if n == best else (n, [item])
-        return hits
 
 
 # --- the parsed file ---------------------------------------------------------
