@@ -107,7 +107,7 @@ def refreshed(index: GuardIndex, store: RegistryStore) -> GuardIndex | None:
         regions=index.regions.with_codes(batch.region_ids, batch.codes(batch.region_codes)),
         text=merge_text(index.text, TextSegment.build(batch.texts)),
         text_sizes=text_sizes,
-        names=names if changed else index.names,
+        names=names,
         works=works,
         watermark=mark,
         audio=(*index.audio, audio) if audio is not None else index.audio,

@@ -20,12 +20,12 @@ A match's ``span`` is the matching stretch of the output in milliseconds.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
 from clearance.fingerprint.audio import audio_fingerprint
 from clearance.fingerprint.mediaindex import AudioIndex, VideoIndex
+from clearance.fingerprint.mediarecords import decode_bytes, media_indexes
 from clearance.fingerprint.video import video_hashes
 from clearance.registry.records import FingerprintRecord
 from clearance.registry.register import AUDIO_EXTENSIONS, VIDEO_EXTENSIONS
@@ -52,21 +52,13 @@ def build_media(
 ) -> tuple[AudioIndex | None, VideoIndex | None]:
     """Indexes of the ``chromaprint`` and ``video-pdq`` records (``None`` for a kind with none).
 
-    Both are compacted before they are returned, so searching them never
-    mutates them and any number of threads may search at once.
+    Built by ``mediarecords.media_indexes`` (malformed records skipped), then
+    compacted, so searching them never mutates them and any number of threads
+    may search at once.
     """
-    from clearance.fingerprint.audio import AudioFingerprint
-    from clearance.fingerprint.video import VideoHashes
-
-    audio: AudioIndex | None = None
-    video: VideoIndex | None = None
-    for work_id, rec in records:
-        if rec.algo == "chromaprint":
-            audio = audio or AudioIndex()
-            audio.add(work_id, AudioFingerprint.from_bytes(rec.data))
-        elif rec.algo == "video-pdq":
-            video = video or VideoIndex()
-            video.add(work_id, VideoHashes.from_bytes(rec.data))
+    built = media_indexes((w, r.algo, r.data, r.format_version) for w, r in records)
+    audio = built.audio if len(built.audio) else None
+    video = built.video if len(built.video) else None
     if audio is not None:
         audio.compact()
     if video is not None:
@@ -82,23 +74,25 @@ def media_hits(
     video: Iterable[VideoIndex],
 ) -> list[Hit]:
     """Every registered recording the audio or video ``output`` reproduces, with its evidence."""
-    if isinstance(output, bytes):
-        suffix = Path(label).suffix.lower()
-        with tempfile.NamedTemporaryFile(suffix=suffix) as tmp:
-            tmp.write(output)
-            tmp.flush()
-            return media_hits(Path(tmp.name), kind, label, audio, video)
-    path = Path(output)
+    suffix = Path(label).suffix.lower()
     hits: list[Hit] = []
     if kind == "audio":
-        query = audio_fingerprint(path)
+        query = (
+            decode_bytes(output, suffix, audio_fingerprint, label)
+            if isinstance(output, bytes)
+            else audio_fingerprint(Path(output))
+        )
         for index in audio:
             for a in index.search(query):
                 span = (round(a.query_span[0] * 1000), round(a.query_span[1] * 1000))
                 strong = a.query_span[1] - a.query_span[0] >= AUDIO_STRONG_SECONDS
                 hits.append((a.work_id, "chromaprint", a.score, span, strong))
     else:
-        frames = video_hashes(path)
+        frames = (
+            decode_bytes(output, suffix, video_hashes, label)
+            if isinstance(output, bytes)
+            else video_hashes(Path(output))
+        )
         for vindex in video:
             for v in vindex.search(frames):
                 span = (round(v.query_span[0] * 1000), round(v.query_span[1] * 1000))

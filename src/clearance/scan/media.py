@@ -17,16 +17,15 @@ decimals) in the work's ``matched_by``.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from clearance.core.errors import ClearanceError
-from clearance.fingerprint.audio import AudioFingerprint, audio_fingerprint
+from clearance.fingerprint.audio import audio_fingerprint
 from clearance.fingerprint.mediaindex import AudioIndex, VideoIndex
-from clearance.fingerprint.video import VideoHashes, video_hashes
+from clearance.fingerprint.mediarecords import AUDIO_ALGO, VIDEO_ALGO, decode_bytes, media_indexes
+from clearance.fingerprint.video import video_hashes
 from clearance.registry.register import AUDIO_EXTENSIONS, VIDEO_EXTENSIONS
 from clearance.registry.store import SqlStore
 from clearance.scan.readers import Item
@@ -42,35 +41,17 @@ T = TypeVar("T")
 def build_media_indexes(store: SqlStore, root: Path) -> dict[str, Any]:
     """Write the audio and video indexes under ``root``; return what they hold.
 
-    A stored fingerprint that is not a whole number of records (4-byte
-    Chromaprint words, 33-byte frames) is skipped and counted, not fatal.
+    A stored fingerprint that is not a whole number of records is skipped and
+    counted, not fatal (``mediarecords.media_indexes``).
     """
-    audio, words, bad_audio = AudioIndex(), 0, 0
-    for work_id, rec in store.iter_fingerprints("chromaprint"):
-        if rec.format_version != 1 or not rec.data or len(rec.data) % 4:
-            bad_audio += 1
-            continue
-        fp = AudioFingerprint.from_bytes(rec.data)
-        audio.add(work_id, fp)
-        words += len(fp.words)
-    audio.save(root / AUDIO_FILE)
-    video, frames, bad_video = VideoIndex(), 0, 0
-    for work_id, rec in store.iter_fingerprints("video-pdq"):
-        if rec.format_version != 1 or not rec.data or len(rec.data) % 33:
-            bad_video += 1
-            continue
-        hashes = VideoHashes.from_bytes(rec.data)
-        video.add(work_id, hashes)
-        frames += len(hashes)
-    video.save(root / VIDEO_FILE)
-    return {
-        "audio_recordings": len(audio),
-        "audio_words": words,
-        "audio_skipped": bad_audio,
-        "video_recordings": len(video),
-        "video_frames": frames,
-        "video_skipped": bad_video,
-    }
+    built = media_indexes(
+        (work_id, rec.algo, rec.data, rec.format_version)
+        for algo in (AUDIO_ALGO, VIDEO_ALGO)
+        for work_id, rec in store.iter_fingerprints(algo)
+    )
+    built.audio.save(root / AUDIO_FILE)
+    built.video.save(root / VIDEO_FILE)
+    return built.counts()
 
 
 def _suffix(source: str) -> str:
@@ -80,20 +61,9 @@ def _suffix(source: str) -> str:
 
 
 def _from_bytes(item: Item, decode: Callable[[Path], T]) -> T:
-    """Run a file decoder over the item's bytes (through a temporary file).
-
-    The temporary name never reaches an error message (decisions must not
-    depend on it): it is replaced by the item's source.
-    """
+    """Run a file decoder over the item's bytes (errors name the item, not a temporary file)."""
     assert item.data is not None
-    with tempfile.NamedTemporaryFile(prefix="clearance-", suffix=_suffix(item.source)) as fh:
-        fh.write(item.data)
-        fh.flush()
-        try:
-            return decode(Path(fh.name))
-        except ClearanceError as exc:
-            message = exc.message.replace(fh.name, item.source)
-            raise type(exc)(message, hint=exc.hint) from None
+    return decode_bytes(item.data, _suffix(item.source), decode, item.source)
 
 
 class MediaMatcher:
