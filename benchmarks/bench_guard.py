@@ -36,7 +36,7 @@ from clearance.core.models import Party, Terms, Work, WorkKind
 from clearance.core.usage import Permission, Usage
 from clearance.fingerprint.text import ngram_hashes, word_hashes
 from clearance.guard import GuardIndex, check, check_pdq
-from clearance.guard.segments import HammingSegments, TextSegment
+from clearance.matching.segments import HammingSegments, TextSegment
 
 
 def _clustered_codes(n: int, rng: np.random.Generator) -> np.ndarray:

@@ -332,8 +332,8 @@ def _start_forkserver() -> None:
 def bench_images(args: argparse.Namespace, work: Path) -> None:
     from clearance.core.errors import ClearanceError
     from clearance.fingerprint.parallel import image_hashes
+    from clearance.matching import MatchIndex, MatchLevel
     from clearance.registry.store import open_store
-    from clearance.scan.matching import build_index
 
     cache = Path(args.cache_dir)
     t0 = time.perf_counter()
@@ -348,7 +348,8 @@ def bench_images(args: argparse.Namespace, work: Path) -> None:
     print(f"    (photos ready in {t1 - t0:.1f} s, registry in {t2 - t1:.1f} s; cached)")
     with open_store(str(db)) as store, tempfile.TemporaryDirectory(dir=work) as idx:
         started = time.perf_counter()
-        meta = build_index(store, Path(idx), store.state_digest())
+        index = MatchIndex.from_store(store, level=MatchLevel.REGIONS)
+        meta = index.save(Path(idx), registry_state=store.state_digest())
         built = time.perf_counter() - started
     print(f"    one-off index build ({meta['pdq_codes']:,} codes): {built:.2f} s")
     folder = files[0].parent

@@ -19,6 +19,18 @@ SETTINGS: tuple[tuple[str, object, str], ...] = (
     ("actor", "clearance", "Name recorded in the audit log for changes."),
     ("max_pixels", DEFAULT_MAX_PIXELS, "Largest image, in pixels, that will be decoded."),
     (
+        "mode",
+        "opt-out",
+        "How unknown is treated: 'opt-out' (what nobody reserved is allowed) or 'opt-in' "
+        "(only an explicit allow, or a licence held, counts). The default of scans and checks.",
+    ),
+    (
+        "embedder",
+        "",
+        "An ONNX image embedder (a .onnx file with its sidecar JSON): the guard's last "
+        "matching stage, and a scan's with --match embedding.",
+    ),
+    (
         "guard_sync",
         "check",
         "How a serving guard sees registry changes: 'check' (a cheap query before each "
@@ -38,6 +50,7 @@ class Settings:
     embedder: str = ""
     embedder_threads: int = 0
     guard_sync: str = "check"
+    mode: str = "opt-out"
 
     @staticmethod
     def from_env(environ: Mapping[str, str], **overrides: Any) -> Settings:

@@ -17,9 +17,13 @@ from clearance.core import (
 
 
 def ev(
-    usage: Usage, perm: Permission, source: str = "test", agreement: str | None = None
+    usage: Usage,
+    perm: Permission,
+    source: str = "test",
+    agreement: int | None = None,
+    work: int | None = None,
 ) -> Evidence:
-    return Evidence(source, usage, perm, agreement_id=agreement)
+    return Evidence(source, usage, perm, agreement_id=agreement, work_id=work)
 
 
 def test_unknown_depends_on_mode() -> None:
@@ -38,10 +42,28 @@ def test_deny_beats_license_beats_allow() -> None:
 
 
 def test_active_licence_overrides_deny() -> None:
-    items = [ev(Usage.TRAIN_AI, Permission.DENY), ev(Usage.TRAIN_AI, Permission.ALLOW, "ag", "A-1")]
+    items = [ev(Usage.TRAIN_AI, Permission.DENY), ev(Usage.TRAIN_AI, Permission.ALLOW, "ag", 1)]
     d = resolve(items, Usage.TRAIN_AI, Mode.OPT_IN)
     assert d.allowed and d.licensed and d.permission is Permission.LICENSE
-    assert d.evidence[0].agreement_id == "A-1"
+    assert d.evidence[0].agreement_id == 1
+
+
+def test_a_licence_for_one_work_does_not_clear_another_work() -> None:
+    """Ann's licence covers Ann's work; Zed's deny on the other matched work still stands."""
+    items = [
+        ev(Usage.TRAIN_AI, Permission.LICENSE, "registry", work=1),
+        ev(Usage.TRAIN_AI, Permission.LICENSE, "agreement", agreement=7, work=1),
+        ev(Usage.TRAIN_AI, Permission.DENY, "registry", work=2),
+    ]
+    d = resolve(items, Usage.TRAIN_AI)
+    assert not d.allowed and d.permission is Permission.DENY
+    assert [e.work_id for e in d.evidence] == [2]
+    # without the second work the licence carries the decision, over a site's preference too
+    d = resolve([*items[:2], ev(Usage.TRAIN_AI, Permission.DENY, "robots.txt")], Usage.TRAIN_AI)
+    assert d.allowed and d.licensed
+    # a licence covering both works clears the item
+    both = [*items, ev(Usage.TRAIN_AI, Permission.LICENSE, "agreement", agreement=8, work=2)]
+    assert resolve(both, Usage.TRAIN_AI).licensed
 
 
 def test_implications_follow_protocols_digest() -> None:
@@ -73,7 +95,8 @@ evidence_st = st.builds(
     usage=st.sampled_from(ALL_USAGES),
     permission=st.sampled_from(list(Permission)),
     detail=st.text(max_size=5),
-    agreement_id=st.one_of(st.none(), st.just("agreement-1")),
+    agreement_id=st.one_of(st.none(), st.just(1)),
+    work_id=st.one_of(st.none(), st.integers(1, 3)),
 )
 
 

@@ -73,8 +73,8 @@ def test_vectors_are_stored_per_reference_image(
     rows = list(store.iter_fingerprints(embedding_algo(embedder.model_id)))
     assert len(rows) == 3 and all(len(r.data) == 4 * embedder.dim for _, r in rows)
     assert all(r.format_version == 1 for _, r in rows)
-    assert index.embeddings.shape == (3, embedder.dim)
-    assert index.embedding_model == embedder.model_id
+    assert index.index.embeddings.vectors.shape == (3, embedder.dim)
+    assert index.index.embeddings.model_id == embedder.model_id
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -136,7 +136,7 @@ def test_another_model_ignores_stored_vectors(
     out = _png(composite(character_art(HERO), 1))
     # an index built for the other model holds none of the stored vectors
     other_index = GuardIndex.from_store(store, other)
-    assert other_index.embeddings.shape == (0, other.dim)
+    assert other_index.index.embeddings.vectors.shape == (0, other.dim)
     v = check(other_index, out, embedder=other)
     assert v.verdict == "allow" and "embedding" not in v.checks_run
     assert any("no image registered with model" in r for r in v.reasons)

@@ -15,7 +15,7 @@ from clearance.core import Permission, Usage
 from clearance.core.errors import UserError
 from clearance.fingerprint.hamming_bruteforce import bruteforce_search
 from clearance.guard.live import Guard
-from clearance.guard.segments import HammingSegments
+from clearance.matching.segments import HammingSegments
 from clearance.registry import SqlStore, TermsChange, add_works
 from clearance.registry.characters import add_character
 from tests.samples import textured_image
@@ -41,7 +41,7 @@ def test_new_work_is_matched_by_the_next_check(store: SqlStore, tmp_path: Path) 
     assert guard.check(first).verdict == "block"  # the base segment still serves
     # read-copy-update: the snapshot a check held before is unchanged
     assert guard.index is not before and len(before.works) == 1
-    assert guard.index.pdq.segment_count == 2
+    assert guard.index.index.pdq.segment_count == 2
 
 
 def test_removal_terms_and_alias_changes(store: SqlStore, tmp_path: Path) -> None:

@@ -91,7 +91,13 @@ def test_licenses_and_report(tmp_path: Path, registry: str, dataset: Path) -> No
     report = read_json(out / "report.json")
     assert report == result.report
     assert report["format_version"] == 1 and report["items"] == 8
-    assert report["outcomes"] == {"include": 2, "exclude": 1, "needs-license": 5, "error": 0}
+    assert report["outcomes"] == {
+        "include": 2,
+        "exclude": 1,
+        "needs-license": 5,
+        "review": 0,
+        "error": 0,
+    }
     assert report["by_reason_source"] == {"registry": 7}
     assert report["by_domain"]["ben.example"] == {"items": 3, "needs-license": 3}
     assert report["by_owner"]["Dana"] == {"items": 1, "exclude": 1}

@@ -86,7 +86,13 @@ def test_folder(tmp_path: Path, registry: str) -> None:
         if p.is_file()
     )
     assert cleared == ["cleo.jpg", "sub/free.jpg"]
-    assert result.report["outcomes"] == {"include": 2, "exclude": 1, "needs-license": 1, "error": 2}
+    assert result.report["outcomes"] == {
+        "include": 2,
+        "exclude": 1,
+        "needs-license": 1,
+        "review": 0,
+        "error": 2,
+    }
     # stable ids: a second run into another directory gives the same item ids
     scan(data, tmp_path / "again", registry=registry, web="off", workers=1)
     first = {r["item_id"] for r in decisions(tmp_path / "out").values()}

@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 
 from clearance.core import Permission, Usage
+from clearance.matching import MatchIndex
 from clearance.registry import TermsChange, add_works, init_store, open_store
-from clearance.scan import matching, scan
+from clearance.scan import scan
+from clearance.scan.indexcache import _entry
 from tests.samples import write_image
 from tests.scan.conftest import decisions
 
@@ -28,13 +30,13 @@ def test_index_is_reused_for_the_same_registry_state(
     shutil.copyfile(registry, reg)  # the session registry is shared: change a copy
     data, cache = _folder(tmp_path / "data"), tmp_path / "cache"
     built: list[str] = []
-    real_build = matching.build_index
+    real_build = MatchIndex.from_store
 
-    def counting_build(*args: object, **kwargs: object) -> dict[str, object]:
+    def counting_build(*args: object, **kwargs: object) -> MatchIndex:
         built.append("x")
         return real_build(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr("clearance.scan.runner.build_index", counting_build)
+    monkeypatch.setattr(MatchIndex, "from_store", staticmethod(counting_build))
     first = scan(data, tmp_path / "a", registry=str(reg), web="off", workers=1, index_cache=cache)
     second = scan(data, tmp_path / "b", registry=str(reg), web="off", workers=1, index_cache=cache)
     assert len(built) == 1  # the second run restored the cached index
@@ -55,7 +57,7 @@ def test_index_is_reused_for_the_same_registry_state(
     # a damaged entry (a file missing) is rebuilt, not trusted
     with open_store(str(reg)) as store:
         state = store.state_digest()
-    (cache / state[:32] / "pdq.hidx").unlink()
+    (_entry(cache, f"{state}:regions") / "pdq.hidx").unlink()
     scan(data, tmp_path / "d", registry=str(reg), web="off", workers=1, index_cache=cache)
     assert len(built) == 3
     assert decisions(tmp_path / "d") == decisions(tmp_path / "c")

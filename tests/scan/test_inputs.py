@@ -15,7 +15,7 @@ import clearance
 from clearance.cli import main
 from clearance.core import InputNotFound, UnsupportedInput, UserError
 from clearance.scan import scan
-from clearance.scan.inputs import open_input, plan_shards
+from clearance.scan.formats import open_input
 
 
 def test_missing_path(tmp_path: Path, registry: str) -> None:
@@ -75,16 +75,22 @@ def test_bad_rows_become_error_rows(tmp_path: Path, registry: str) -> None:
         encoding="utf-8",
     )
     result = scan(tmp_path / "a.jsonl", tmp_path / "out", registry=registry, web="off", workers=1)
-    assert result.report["outcomes"] == {"include": 1, "exclude": 0, "needs-license": 0, "error": 3}
+    assert result.report["outcomes"] == {
+        "include": 1,
+        "exclude": 0,
+        "needs-license": 0,
+        "review": 0,
+        "error": 3,
+    }
 
 
 def test_shard_plan_is_deterministic(tmp_path: Path) -> None:
     lines = "".join(json.dumps({"text": f"t{i}"}) + "\n" for i in range(10))
     (tmp_path / "a.jsonl").write_text(lines, encoding="utf-8")
     spec = open_input(tmp_path / "a.jsonl")
-    plan = plan_shards(spec, 4)
+    plan = spec.plan(4)
     assert [(s.start, s.stop) for s in plan] == [(0, 4), (4, 8), (8, 10)]
-    assert plan == plan_shards(open_input(tmp_path / "a.jsonl"), 4)
+    assert plan == open_input(tmp_path / "a.jsonl").plan(4)
 
 
 def test_cli_json_and_exit_codes(

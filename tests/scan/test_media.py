@@ -110,7 +110,18 @@ def test_audio_and_video_bytes_from_tables_and_tars(
     table = tmp_path / "t.parquet"
     paths = [str(media_folder / n) for n in ("clip.mp3", "trimmed.mp4", "broken.mp4")]
     pq.write_table(pa.table({"path": paths}), table)
-    scan(table, tmp_path / "out-table", registry=registry, web="off", workers=1)
+    # the files lie outside the table's folder: refused unless --base-dir lets them in
+    scan(table, tmp_path / "refused", registry=registry, web="off", workers=1)
+    refused = _by_name(tmp_path / "refused")
+    assert all("outside" in r["error"] for r in refused.values())
+    scan(
+        table,
+        tmp_path / "out-table",
+        registry=registry,
+        web="off",
+        workers=1,
+        base_dir=media_folder,
+    )
     rows = _by_name(tmp_path / "out-table")
     assert rows["clip.mp3"]["work_ids"] == [song_id]
     assert rows["trimmed.mp4"]["work_ids"] == [video_id]

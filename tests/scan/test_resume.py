@@ -140,22 +140,22 @@ def test_process_pool_matches_one_process(tmp_path: Path, registry: str) -> None
 def test_failed_shard_keeps_the_others_for_resume(
     tmp_path: Path, registry: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import clearance.scan.shard as shard_mod
+    from clearance.scan.formats.tables import JsonlInput
 
     data = _dataset(tmp_path / "d.jsonl")
-    real = shard_mod.read_shard
+    real = JsonlInput.read
 
-    def flaky(spec):  # type: ignore[no-untyped-def]
+    def flaky(self, spec):  # type: ignore[no-untyped-def]
         if spec.index == 1:
             raise OSError("disk went away")
-        return real(spec)
+        return real(self, spec)
 
-    monkeypatch.setattr(shard_mod, "read_shard", flaky)
+    monkeypatch.setattr(JsonlInput, "read", flaky)
     out = tmp_path / "out"
     with pytest.raises(ClearanceError, match=r"1 of 4 shards failed; shard 1: disk went away"):
         scan(data, out, registry=registry, web="off", workers=1, shard_size=60)
     assert len(list((out / ".parts").glob("shard-*.json"))) == 3
     assert not (out / "decisions.parquet").exists()
-    monkeypatch.setattr(shard_mod, "read_shard", real)
+    monkeypatch.setattr(JsonlInput, "read", real)
     result = scan(data, out, registry=registry, web="off", workers=1, shard_size=60, resume=True)
     assert result.resumed_shards == 3 and result.report["items"] == ROWS

@@ -14,6 +14,7 @@ import typer
 from clearance.cli.options import JsonOpt, RegistryOpt, settings
 from clearance.cli.output import emit_json, stdout
 from clearance.core.errors import InputNotFound, UserError
+from clearance.core.policy import Mode
 from clearance.guard import GuardIndex, check
 from clearance.registry.agreements import record_usage_events
 from clearance.registry.register import TEXT_EXTENSIONS
@@ -38,6 +39,14 @@ def check_command(
             help="Who is generating: their licence agreements can allow licensed works.",
         ),
     ] = None,
+    mode: Annotated[
+        str | None,
+        typer.Option(
+            "--mode",
+            help="opt-out: unstated output terms allow; opt-in: only an explicit allow or a "
+            "licence held (env CLEARANCE_MODE).",
+        ),
+    ] = None,
     registry: RegistryOpt = None,
     json: JsonOpt = False,
 ) -> None:
@@ -45,6 +54,7 @@ def check_command(
     if not files and text is None and prompt is None:
         raise UserError("nothing to check", hint="give FILE..., --text or --prompt")
     cfg = settings(registry)
+    chosen = Mode.parse(mode or cfg.mode)
     embedder = build_embedder(cfg)
     with open_registry(cfg) as store:
         index = GuardIndex.from_store(store, embedder)
@@ -55,7 +65,9 @@ def check_command(
         if path.suffix.lower() in TEXT_EXTENSIONS:
             body = path.read_text(encoding="utf-8", errors="replace")
             results.append(
-                check(index, text=body, prompt=prompt, label=str(path), licensee=licensee)
+                check(
+                    index, text=body, prompt=prompt, label=str(path), licensee=licensee, mode=chosen
+                )
             )
         else:
             results.append(
@@ -66,11 +78,14 @@ def check_command(
                     label=str(path),
                     licensee=licensee,
                     embedder=embedder,
+                    mode=chosen,
                 )
             )
     if text is not None or (prompt is not None and not files):
         label = "--text" if text else "--prompt"
-        results.append(check(index, text=text, prompt=prompt, label=label, licensee=licensee))
+        results.append(
+            check(index, text=text, prompt=prompt, label=label, licensee=licensee, mode=chosen)
+        )
     events = [e for r in results for e in r.usage_events]
     if events:  # licensed and attributed outputs go to the usage ledger
         with open_registry(cfg) as store:

@@ -1,7 +1,8 @@
 """``clearance scan INPUT --out DIR``: which items of a dataset may be used, and why.
 
-A thin face over ``clearance.scan.scan``: flags in, a Rich progress bar
-(items/s) and a summary table out, or the report as JSON with ``--json``.
+A thin face over ``clearance.scan.scan``: flags become one ``ScanConfig``, a
+Rich progress bar (items/s) runs while it works, and a summary table (or the
+report as JSON with ``--json``) comes out.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from rich.text import Text
 from clearance.cli.options import JsonOpt, RegistryOpt, settings
 from clearance.cli.output import emit_json, stderr, stdout
 from clearance.cli.signals import AgentOpt, PrivateOpt
-from clearance.core.errors import UserError
 from clearance.scan.config import DEFAULT_SHARD_SIZE
 
 
@@ -42,12 +42,36 @@ def scan_command(
     purpose: Annotated[
         str, typer.Option("--purpose", help="train-genai|train-ai|ai-input|search|tdm")
     ] = "train-genai",
-    mode: Annotated[str, typer.Option("--mode", help="opt-out|opt-in")] = "opt-out",
+    mode: Annotated[
+        str | None, typer.Option("--mode", help="opt-out|opt-in (env CLEARANCE_MODE).")
+    ] = None,
     agent: AgentOpt = "Clearance",
     web: Annotated[
         str, typer.Option("--web", help="origin: site files; head: + HEAD per URL; off.")
     ] = "origin",
     allow_private: PrivateOpt = False,
+    match: Annotated[
+        str,
+        typer.Option(
+            "--match",
+            metavar="LEVEL",
+            help="How far matching goes: exact|pdq|regions|embedding (default regions).",
+        ),
+    ] = "regions",
+    licensee: Annotated[
+        str | None,
+        typer.Option(
+            "--licensee", metavar="PARTY", help="Whose licence agreements count as evidence."
+        ),
+    ] = None,
+    base_dir: Annotated[
+        str | None,
+        typer.Option(
+            "--base-dir",
+            metavar="DIR",
+            help="Tree that path rows and folder links must stay in (default: the input's).",
+        ),
+    ] = None,
     engine: Annotated[str, typer.Option("--engine", help="local|ray")] = "local",
     ray_address: Annotated[
         str | None, typer.Option("--ray-address", metavar="ADDR", help="Ray cluster address.")
@@ -72,11 +96,26 @@ def scan_command(
     json: JsonOpt = False,
 ) -> None:
     """Decide, item by item, whether a dataset may be used for a purpose."""
-    from clearance.scan import scan
+    from clearance.scan import ScanConfig, scan
 
     cfg = settings(registry)
-    if ray_address is not None and engine != "ray":
-        raise UserError("--ray-address needs --engine ray")
+    config = ScanConfig.build(
+        registry=cfg.registry,
+        purpose=purpose,
+        mode=mode or cfg.mode,
+        agent=agent,
+        web=web,
+        allow_private=allow_private,
+        match=match,
+        embedder=cfg.embedder,
+        licensee=licensee,
+        base_dir=base_dir,
+        engine=engine,
+        ray_address=ray_address,
+        workers=workers,
+        shard_size=shard_size,
+        index_cache=index_cache,
+    )
     bar = Progress(
         TextColumn("[bold]scanning"),
         BarColumn(),
@@ -92,19 +131,9 @@ def scan_command(
         result = scan(
             input,
             out,
-            registry=cfg.registry,
-            purpose=purpose,
-            mode=mode,
-            agent=agent,
-            web=web,
-            allow_private=allow_private,
-            engine=engine,
-            ray_address=ray_address,
-            workers=workers,
+            config,
             resume=resume,
-            shard_size=shard_size,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
-            index_cache=index_cache,
         )
     if json:
         emit_json(result.to_dict())

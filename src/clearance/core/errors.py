@@ -10,6 +10,7 @@ errors in one place instead of guessing::
     │   ├── InvalidTerms                                   inconsistent terms / prices
     │   ├── InputNotFound               HTTP 404           a named file does not exist
     │   ├── UnsupportedInput            HTTP 415           not a file we can fingerprint
+    │   ├── UnsafePath                                     a name from data leads outside its tree
     │   ├── ImageTooLarge               HTTP 413           decompression-bomb guard
     │   ├── NotFound                    HTTP 404           unknown work / party id
     │   ├── ConflictError               HTTP 409           state forbids the change
@@ -67,6 +68,11 @@ class UnsupportedInput(UserError):
     """Bytes that are not a format we can fingerprint (or are corrupt)."""
 
     http_status = 415
+
+
+class UnsafePath(UserError):
+    """A file name from data (a tar member, a state.json entry, a ``path`` row) that is
+    absolute, holds ``..`` or leads outside its directory through a symbolic link."""
 
 
 class ImageTooLarge(UserError):

@@ -233,6 +233,9 @@ class Evidence:
 
     ``agreement_id`` is set when the evidence is an active licence agreement held
     by the user; it outranks every preference (contracts override preferences).
+    ``work_id`` names the registered work the evidence is about (registry terms
+    and agreements); an agreement with a ``work_id`` overrides only that work's
+    own terms, never another matched work's (see ``core.policy.resolve``).
     """
 
     source: str
@@ -241,7 +244,8 @@ class Evidence:
     detail: str = ""
     raw: str = ""
     observed_at: datetime | None = None
-    agreement_id: str | None = None
+    agreement_id: int | None = None
+    work_id: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -255,6 +259,8 @@ class Evidence:
             out["observed_at"] = self.observed_at.isoformat()
         if self.agreement_id is not None:
             out["agreement_id"] = self.agreement_id
+        if self.work_id is not None:
+            out["work_id"] = self.work_id
         return out
 
 

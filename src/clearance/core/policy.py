@@ -47,32 +47,63 @@ def _applies_to(evidence: Evidence, usage: Usage) -> bool:
 def resolve(
     evidence: Iterable[Evidence], usage: Usage, mode: Mode | str = Mode.OPT_OUT
 ) -> Decision:
-    """Resolve the evidence that bears on ``usage`` into one ``Decision``."""
+    """Resolve the evidence that bears on ``usage`` into one ``Decision``.
+
+    An active agreement that names a work (``Evidence.work_id``) licenses that
+    work only: the terms of any *other* matched work still count, so a licence
+    from one owner never clears an item that also reproduces another owner's
+    denied work. An agreement without a work, or one covering every matched
+    work, carries the decision against every preference (site signals included).
+    """
     mode = Mode.parse(mode) if isinstance(mode, str) else mode
     relevant = tuple(
         sorted(
             (e for e in evidence if _applies_to(e, usage)),
-            key=lambda e: (e.source, e.usage.value, e.permission.value, e.detail, e.raw),
+            key=lambda e: (
+                e.source,
+                e.usage.value,
+                e.permission.value,
+                e.detail,
+                e.raw,
+                e.work_id if e.work_id is not None else -1,
+                e.agreement_id if e.agreement_id is not None else -1,
+            ),
         )
     )
     agreements = tuple(
         e for e in relevant if e.agreement_id is not None and e.permission is not Permission.DENY
     )
     if agreements:
+        covered = {e.work_id for e in agreements}
+        if None not in covered:
+            others = tuple(
+                e
+                for e in relevant
+                if e.agreement_id is None and e.work_id is not None and e.work_id not in covered
+            )
+            blocking = _fold(others)
+            if blocking in (Permission.DENY, Permission.LICENSE):
+                support = tuple(e for e in others if e.permission is blocking)
+                return Decision(usage, blocking, False, False, mode.value, support)
         return Decision(usage, Permission.LICENSE, True, True, mode.value, agreements)
 
-    permission = Permission.UNKNOWN
-    for e in relevant:
-        if e.agreement_id is None:
-            permission = strictest(permission, e.permission)
+    preferences = tuple(e for e in relevant if e.agreement_id is None)
+    permission = _fold(preferences)
     if permission is Permission.ALLOW:
         allowed = True
     elif permission is Permission.UNKNOWN:
         allowed = mode is Mode.OPT_OUT
     else:
         allowed = False
-    support = tuple(e for e in relevant if e.permission is permission and e.agreement_id is None)
+    support = tuple(e for e in preferences if e.permission is permission)
     return Decision(usage, permission, allowed, False, mode.value, support)
+
+
+def _fold(evidence: Iterable[Evidence]) -> Permission:
+    permission = Permission.UNKNOWN
+    for e in evidence:
+        permission = strictest(permission, e.permission)
+    return permission
 
 
 def resolve_all(

@@ -64,14 +64,18 @@ def broader_usages(usage: Usage) -> frozenset[Usage]:
     return frozenset(u for u in Usage if usage in narrower_usages(u))
 
 
-def parse_usage(text: str) -> Usage:
-    """Parse one usage name; raise ``InvalidUsage`` naming the valid ones."""
+def parse_usage(text: str, *, valid: str | None = None) -> Usage:
+    """Parse one usage name; raise ``InvalidUsage`` naming the valid ones.
+
+    ``valid`` replaces the list of valid names in the hint, for callers that
+    accept only some usages (a scan's ``--purpose``).
+    """
     key = text.strip().lower()
     try:
         return Usage(key)
     except ValueError:
-        valid = ", ".join(u.value for u in Usage)
-        raise InvalidUsage(f"unknown usage {text!r}", hint=f"valid usages: {valid}, all") from None
+        names = valid or ", ".join(u.value for u in Usage) + ", all"
+        raise InvalidUsage(f"unknown usage {text!r}", hint=f"valid: {names}") from None
 
 
 def parse_usages(values: Iterable[str]) -> tuple[Usage, ...]:

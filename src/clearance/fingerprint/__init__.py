@@ -1,5 +1,8 @@
 """Content fingerprints: exact hashes, PDQ image hashes, text shingles and MinHash.
 
+The signal types built on them (thresholds, indexes, brute-force twins) live
+in ``clearance.matching``, where the scan and the guard share them.
+
 These are the keys the registry stores at registration and the scan and guard
 look up later. Pure functions over bytes; no database, no network.
 """
@@ -28,7 +31,6 @@ from clearance.fingerprint.text import (
     normalise_text,
     text_fingerprint,
 )
-from clearance.fingerprint.textindex import Match, TextIndex
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -37,10 +39,8 @@ __all__ = [
     "SHINGLE_WORDS",
     "HammingIndex",
     "ImageHash",
-    "Match",
     "RegionHashes",
     "TextFingerprint",
-    "TextIndex",
     "bruteforce_search",
     "compare_regions",
     "image_fingerprints",

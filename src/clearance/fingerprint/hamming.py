@@ -227,6 +227,21 @@ class HammingIndex:
             layout = choose_layout(ids.shape[0], self.bits, self.design_radius)
         self._set_main(ids, words, layout)
 
+    def export(self) -> tuple[NDArray[np.int64], NDArray[np.uint8]]:
+        """Every live ``(ids, codes)`` pair (codes uint8 ``(n, bits // 8)``), as copies.
+
+        What merging two indexes needs (``clearance.matching.segments``); the
+        index itself is not changed.
+        """
+        delta_ids, delta_words = self._consolidate_delta()
+        ids, words = self._ids, np.concatenate([self._head, self._tail], axis=1)
+        if self._alive is not None:
+            ids, words = ids[self._alive], words[self._alive]
+        ids = np.concatenate([ids, delta_ids])
+        words = np.ascontiguousarray(np.concatenate([words, delta_words]))
+        codes = words.view(np.uint8).reshape(ids.shape[0], -1)[:, : self.nbytes]
+        return ids.copy(), np.ascontiguousarray(codes)
+
     # ----------------------------------------------------------------- search
 
     def search(

@@ -1,8 +1,8 @@
 """From stored records and in-memory bytes to audio/video fingerprints and their indexes.
 
-Why a module of its own: the scan (``scan/media.py``) and the guard
-(``guard/media.py``) both build ``AudioIndex``/``VideoIndex`` from the
-registry's ``chromaprint`` and ``video-pdq`` records, and both must decode
+Why a module of its own: the matching core (``clearance.matching.media``,
+which the scan and the guard share) builds ``AudioIndex``/``VideoIndex``
+from the registry's ``chromaprint`` and ``video-pdq`` records, and must decode
 media that arrive as bytes (a WebDataset member, an HTTP upload) with
 decoders that read files. One place does each, with the same rules:
 

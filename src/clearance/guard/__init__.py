@@ -1,16 +1,20 @@
 """The output guard: keep protected works and characters out of generated outputs.
 
-``names`` finds a character's name and aliases in prompts and captions;
-``index`` holds the registry's fingerprints in memory; ``check`` matches an
-output against them and turns each matched work's ``output`` terms into a
-verdict (block, allow, review) with its evidence.
+``index`` holds the registry in memory (a ``clearance.matching.view.RegistryView``:
+fingerprints, identifiers, character names, works and agreements); ``check``
+runs the shared matching cascade on an output and maps each matched work's
+decision for ``output`` to a verdict (allow, review, block) with its
+evidence; ``live.Guard`` keeps the index current while it serves checks.
+Character names are matched by ``clearance.matching.names`` (re-exported here).
 """
 
 from clearance.guard.check import GuardMatch, Verdict, check, check_pdq
 from clearance.guard.index import GuardIndex
-from clearance.guard.names import NameMatch, NameMatcher, fold_name
+from clearance.guard.live import Guard
+from clearance.matching.names import NameMatch, NameMatcher, fold_name
 
 __all__ = [
+    "Guard",
     "GuardIndex",
     "GuardMatch",
     "NameMatch",

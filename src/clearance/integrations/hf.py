@@ -15,15 +15,12 @@ PIL decoding happens.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from clearance.core.errors import UserError
-from clearance.core.policy import Mode
-from clearance.core.usage import Usage
-from clearance.registry.engine import DEFAULT_REGISTRY
 from clearance.scan.batch import BatchDecider
-from clearance.scan.inputs import USABLE_COLUMNS
+from clearance.scan.config import ScanConfig
+from clearance.scan.formats.rows import USABLE_COLUMNS
 
 __all__ = ["COLUMN", "HF_HINT", "filter_dataset"]
 
@@ -42,23 +39,21 @@ def import_datasets() -> Any:
 
 def filter_dataset(
     ds: Any,
+    config: ScanConfig | None = None,
     *,
-    registry: str = DEFAULT_REGISTRY,
-    purpose: Usage | str = Usage.TRAIN_GENAI,
-    mode: Mode | str = Mode.OPT_OUT,
-    web: str = "origin",
-    agent: str = "Clearance",
-    allow_private: bool = False,
     include_only: bool = True,
-    base_dir: str | Path = ".",
     batch_size: int = 1000,
+    **options: Any,
 ) -> Any:
     """``ds`` with a ``clearance`` decision column, filtered to included rows by default.
 
     ``ds`` is a ``datasets.Dataset`` with any of the columns url, path, text
     and image. ``include_only=False`` keeps every row (filter later on
-    ``ds["clearance"]["outcome"]``). Relative ``path`` values are read from
-    ``base_dir``. The other parameters mean what they mean for ``clearance scan``.
+    ``ds["clearance"]["outcome"]``). ``config`` (or its fields as keyword
+    arguments: ``registry``, ``purpose``, ``mode``, ``web``, ``match``,
+    ``licensee``, ``base_dir``, ...) means what it means for ``clearance scan``;
+    relative ``path`` values are read from ``base_dir`` (default: the current
+    directory).
     """
     datasets = import_datasets()
     if not isinstance(ds, datasets.Dataset):
@@ -73,15 +68,7 @@ def filter_dataset(
             hint="rename the column holding the URL, file path, text or image bytes",
         )
     decisions: list[dict[str, Any]] = []
-    with BatchDecider(
-        registry,
-        purpose=purpose,
-        mode=mode,
-        web=web,
-        agent=agent,
-        allow_private=allow_private,
-        base_dir=base_dir,
-    ) as decider:
+    with BatchDecider(config, **options) as decider:
         rows = ds.select_columns(present).with_format("arrow")
         for start in range(0, len(ds), batch_size):
             batch = rows[start : start + batch_size]

@@ -15,15 +15,12 @@ with ``include_only=True``, only the rows whose outcome is ``include``.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from clearance.core.errors import UserError
-from clearance.core.policy import Mode
-from clearance.core.usage import Usage
-from clearance.registry.engine import DEFAULT_REGISTRY
 from clearance.scan.batch import DECISION_COLUMNS, BatchDecider
-from clearance.scan.inputs import USABLE_COLUMNS
+from clearance.scan.config import ScanConfig
+from clearance.scan.formats.rows import USABLE_COLUMNS
 
 __all__ = ["ClearanceFilter"]
 
@@ -31,36 +28,24 @@ __all__ = ["ClearanceFilter"]
 class ClearanceFilter:
     """Adds clearance decisions to each batch (see the module docstring).
 
-    ``registry``: the registry location (a SQLite path or a PostgreSQL URL;
-    every actor must reach it). ``purpose``, ``mode``, ``web``, ``agent`` and
-    ``allow_private`` mean what they mean for ``clearance scan``.
+    ``config`` is a ``ScanConfig`` (or the registry location, a SQLite path or a
+    PostgreSQL URL every actor must reach), and keyword arguments set its
+    fields (``purpose``, ``mode``, ``web``, ``match``, ``licensee``, ...); they
+    mean what they mean for ``clearance scan``.
     """
 
     def __init__(
         self,
-        registry: str = DEFAULT_REGISTRY,
+        config: ScanConfig | str | None = None,
         *,
-        purpose: Usage | str = Usage.TRAIN_GENAI,
-        mode: Mode | str = Mode.OPT_OUT,
-        web: str = "origin",
-        agent: str = "Clearance",
-        allow_private: bool = False,
         include_only: bool = False,
-        base_dir: str | Path = ".",
+        **options: Any,
     ) -> None:
         from clearance.scan.runner_ray import import_ray
 
         import_ray()  # a missing Ray fails here, with the hint, not deep in a pipeline
         self.include_only = include_only
-        self._decider = BatchDecider(
-            registry,
-            purpose=purpose,
-            mode=mode,
-            web=web,
-            agent=agent,
-            allow_private=allow_private,
-            base_dir=base_dir,
-        )
+        self._decider = BatchDecider(config, **options)
 
     def __call__(self, batch: Any) -> Any:
         import pyarrow as pa

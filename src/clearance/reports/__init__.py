@@ -1,5 +1,4 @@
-"""Human-readable reports: a self-contained HTML page with charts of a scan's numbers."""
+"""Reports that read the outputs of finished scans (compliance summaries across several runs).
 
-from clearance.reports.html import render_scan_report
-
-__all__ = ["render_scan_report"]
+A scan's own ``report.html`` is written by the scan itself (``clearance.scan.report_html``).
+"""

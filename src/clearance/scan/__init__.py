@@ -1,11 +1,13 @@
 """The dataset scan: which items of a dataset may be used for a purpose, and why.
 
-``scan`` reads a dataset (folder, Parquet/JSONL/CSV, WebDataset tars),
-matches every item against the registry (SHA-256, PDQ, text containment,
-URL/prefix/domain), reads the file's embedded signals and the web's opt-out
-files for URL rows, resolves the evidence for the purpose and mode, and
-writes ``decisions.parquet``, ``cleared/``, ``licenses.json``,
-``report.json`` and ``manifest.json`` into the output directory. The work is
+``scan`` reads a dataset (folder, Parquet/JSONL/CSV, WebDataset tars, a
+Hugging Face folder), matches every item against the registry with the
+matching cascade the guard shares (``clearance.matching``: identifiers, PDQ,
+regions, embeddings, text containment, audio, video), reads the file's
+embedded signals and the web's opt-out files for URL rows, resolves the
+evidence for the purpose and mode, and writes ``decisions.parquet``,
+``cleared/``, ``licenses.json``, ``report.json`` and ``manifest.json`` into
+the output directory. The work is
 done in shards that can be resumed after a crash (see docs/scan.md).
 
 Why this module is callable: ``clearance.scan`` names both this package and
@@ -22,9 +24,6 @@ import sys
 import types
 from typing import Any
 
-from clearance.core.policy import Mode
-from clearance.core.usage import Usage
-from clearance.registry.engine import DEFAULT_REGISTRY
 from clearance.scan.config import DEFAULT_SHARD_SIZE, FORMAT_VERSION, ScanConfig
 from clearance.scan.runner import ProgressFn, ScanResult, run_scan
 
@@ -34,49 +33,26 @@ __all__ = ["DEFAULT_SHARD_SIZE", "FORMAT_VERSION", "ScanConfig", "ScanResult", "
 def scan(
     input: str | os.PathLike[str],
     out: str | os.PathLike[str],
+    config: ScanConfig | None = None,
     *,
-    registry: str = DEFAULT_REGISTRY,
-    purpose: Usage | str = Usage.TRAIN_GENAI,
-    mode: Mode | str = Mode.OPT_OUT,
-    agent: str = "Clearance",
-    web: str = "origin",
-    allow_private: bool = False,
-    engine: str = "local",
-    ray_address: str | None = None,
-    workers: int | None = None,
     resume: bool = False,
-    shard_size: int = DEFAULT_SHARD_SIZE,
     progress: ProgressFn | None = None,
-    index_cache: str | os.PathLike[str] | None = None,
+    **options: Any,
 ) -> ScanResult:
     """Scan ``input`` into the directory ``out``; the same as ``clearance scan``.
 
-    ``purpose``: train-genai (default), train-ai, ai-input, search or tdm.
-    ``mode``: opt-out (unknown is allowed) or opt-in (only explicit allows).
-    ``web``: origin (site-level files), head (plus a HEAD per URL) or off.
-    ``engine``: local (a process pool) or ray (Ray Data; a local Ray started
-    for the run, or the cluster at ``ray_address``). ``workers``: processes
-    of the local engine (default: every core; 1 runs in this process), or
-    Ray actors. ``resume`` continues an interrupted run in ``out``.
-    Raises ``UserError`` for a bad input or a non-empty ``out`` without ``resume``.
+    Give a ``ScanConfig``, or its fields as keyword arguments (``registry``,
+    ``purpose``: train-genai, train-ai, ai-input, search or tdm; ``mode``:
+    opt-out or opt-in; ``web``: origin, head or off; ``match``: exact, pdq,
+    regions or embedding; ``licensee``; ``base_dir``; ``engine``: local or
+    ray; ``workers``; ``ray_address``; ``shard_size``; ``index_cache``; ...),
+    which override the config's. ``resume`` continues an interrupted run in
+    ``out``. Raises ``UserError`` for a bad input or option, or a non-empty
+    ``out`` without ``resume``.
     """
-    return run_scan(
-        input,
-        out,
-        registry=registry,
-        purpose=purpose,
-        mode=mode,
-        agent=agent,
-        web=web,
-        allow_private=allow_private,
-        engine=engine,
-        ray_address=ray_address,
-        workers=workers,
-        resume=resume,
-        shard_size=shard_size,
-        progress=progress,
-        index_cache=index_cache,
-    )
+    from clearance.scan.batch import scan_config
+
+    return run_scan(input, out, scan_config(config, **options), resume=resume, progress=progress)
 
 
 class _CallableModule(types.ModuleType):

@@ -12,28 +12,25 @@ and shards, so a result can be checked and reproduced later. All carry
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from decimal import Decimal
+from decimal import Context, Decimal, DecimalException
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from clearance.core.files import atomic_path, atomic_write_text
+from clearance.matching.decide import OUTCOMES
 from clearance.scan.config import FORMAT_VERSION
 
 TOP_DOMAINS = 50
-
-
-def write_text(path: Path, text: str) -> None:
-    """Write a text file atomically (temporary file, then rename)."""
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+_MONEY = Context(prec=40, Emax=30, Emin=-30, traps=[])
+"""Arithmetic for bills: a price whose total would leave this range is reported, not summed."""
 
 
 def write_json(path: Path, doc: Any) -> None:
-    write_text(path, json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    """Write a JSON document atomically."""
+    atomic_write_text(path, json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
 
 def assemble_decisions(parts: Path, records: Sequence[dict[str, Any]], out: Path) -> list[Any]:
@@ -42,14 +39,12 @@ def assemble_decisions(parts: Path, records: Sequence[dict[str, Any]], out: Path
 
     from clearance.scan.schema import DECISIONS_SCHEMA
 
-    tmp = out.with_name(f"{out.name}.{os.getpid()}.tmp")
     rows: list[Any] = []
-    with pq.ParquetWriter(tmp, DECISIONS_SCHEMA) as writer:
+    with atomic_path(out) as tmp, pq.ParquetWriter(tmp, DECISIONS_SCHEMA) as writer:
         for rec in records:
             table = pq.read_table(parts / rec["decisions_part"], schema=DECISIONS_SCHEMA)
             writer.write_table(table)
             rows.extend(table.to_pylist())
-    os.replace(tmp, out)
     return rows
 
 
@@ -61,7 +56,7 @@ def _domain(source: str | None) -> str | None:
 
 def build_report(rows: Sequence[dict[str, Any]], config: dict[str, Any]) -> dict[str, Any]:
     """Counts by outcome, by reason source, by domain (top 50) and by owner."""
-    outcomes = Counter({o: 0 for o in ("include", "exclude", "needs-license", "error")})
+    outcomes = Counter({o: 0 for o in OUTCOMES})
     by_source: Counter[str] = Counter()
     by_domain: dict[str, Counter[str]] = defaultdict(Counter)
     by_owner: dict[str, Counter[str]] = defaultdict(Counter)
@@ -119,22 +114,25 @@ def build_licenses(rows: Sequence[dict[str, Any]], purpose: str) -> dict[str, An
                 {"work_id": w["id"], "title": w["title"], "price": w["price"], "items": []},
             )
             entry["items"].append({"item_id": row["item_id"], "source": row["source"]})
-    totals: Counter[str] = Counter()
+    totals: dict[str, Decimal] = {}
+    problems: list[str] = []
     for owner in owners.values():
-        owner_totals: Counter[str] = Counter()
+        owner_totals: dict[str, Decimal] = {}
         for entry in owner["works"].values():
             price = entry["price"]
             entry["item_count"] = len(entry["items"])
-            if price is None:
-                entry["amount"] = None
+            cost = _cost(price, len(entry["items"]))
+            entry["amount"] = None if cost is None else str(cost)
+            if cost is None:
+                if price is not None:
+                    problems.append(f"work {entry['work_id']}: price {price!r} cannot be billed")
                 continue
-            amount = Decimal(price["amount"])
-            cost = amount if price["per"] == "run" else amount * len(entry["items"])
-            entry["amount"] = str(cost)
-            owner_totals[price["currency"]] += cost  # type: ignore[assignment]
+            currency = price["currency"]
+            owner_totals[currency] = _MONEY.add(owner_totals.get(currency, Decimal(0)), cost)
         owner["works"] = sorted(owner["works"].values(), key=lambda e: e["work_id"])
         owner["totals"] = {c: str(v) for c, v in sorted(owner_totals.items())}
-        totals.update(owner_totals)
+        for currency, value in owner_totals.items():
+            totals[currency] = _MONEY.add(totals.get(currency, Decimal(0)), value)
     return {
         "format": "clearance.scan-licenses",
         "format_version": FORMAT_VERSION,
@@ -143,7 +141,26 @@ def build_licenses(rows: Sequence[dict[str, Any]], purpose: str) -> dict[str, An
         "owners": [owners[k] for k in sorted(owners)],
         "unregistered": unregistered,
         "totals": {c: str(v) for c, v in sorted(totals.items())},
+        "warnings": problems,
     }
+
+
+def _cost(price: dict[str, Any] | None, items: int) -> Decimal | None:
+    """A work's bill: its per-item price times the items, or its per-run price once.
+
+    None for no price, or one that cannot be computed exactly (an absurd
+    magnitude written by an older Clearance): the bill says so instead of failing.
+    """
+    if price is None:
+        return None
+    try:
+        amount = Decimal(str(price["amount"]))
+        cost = amount if price.get("per") == "run" else _MONEY.multiply(amount, Decimal(items))
+    except (DecimalException, KeyError, TypeError, ValueError):
+        return None
+    if not cost.is_finite() or abs(cost.adjusted()) > 30:
+        return None
+    return cost
 
 
 def build_manifest(

@@ -1,12 +1,14 @@
 """The local engine: plan shards, build the registry index once, run a process pool, assemble.
 
 Order of a run (each step safe to interrupt):
-1. recognise the input and plan shards (deterministic for the same input);
-2. check ``DIR``: a fresh run needs it empty; ``--resume`` needs the same
-   configuration digest (input identity, purpose, mode, web, agent, shard size
-   and the registry's state digest) as the run recorded there;
-3. build the registry index into ``DIR/.index`` (kept when the registry
-   state is unchanged);
+1. recognise the input (``scan.formats``) and plan shards (deterministic for
+   the same input);
+2. check ``DIR``: a fresh run needs it empty (and outside the input); ``--resume``
+   needs the same configuration digest (input identity, purpose, mode, web,
+   agent, match level, licensee, shard size and the registry's state digest)
+   as the run recorded there;
+3. build the registry's ``MatchIndex`` into ``DIR/.index`` (kept when the
+   registry state is unchanged; reused from ``--index-cache``);
 4. process the shards not yet done, on a process pool (``workers=1``: in
    this process, which is easier to debug);
 5. assemble ``decisions.parquet``, ``cleared/``, ``report.json``,
@@ -21,39 +23,32 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from multiprocessing import get_all_start_methods, get_context
 from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any
 
 from clearance.core.errors import ClearanceError, UserError
-from clearance.core.policy import Mode
-from clearance.core.usage import Usage
-from clearance.registry.engine import DEFAULT_REGISTRY
+from clearance.core.files import atomic_write_text, within
+from clearance.matching import EmbeddingModel, MatchIndex
+from clearance.matching.index import index_meta
 from clearance.registry.store import open_store
-from clearance.reports import render_scan_report
 from clearance.scan import indexcache
-from clearance.scan.cleared import assemble
-from clearance.scan.config import (
-    DEFAULT_SHARD_SIZE,
-    ENGINES,
-    ScanConfig,
-    parse_purpose,
-    parse_web,
-)
-from clearance.scan.inputs import InputSpec, ShardSpec, open_input, plan_shards
-from clearance.scan.matching import build_index, index_meta
+from clearance.scan.config import ScanConfig
+from clearance.scan.formats import InputSpec, ShardSpec, open_input
 from clearance.scan.outputs import (
     assemble_decisions,
     build_licenses,
     build_manifest,
     build_report,
     write_json,
-    write_text,
 )
+from clearance.scan.report_html import render_scan_report
 from clearance.scan.shard import (
     INDEX_DIR,
     PARTS_DIR,
@@ -66,7 +61,7 @@ from clearance.scan.shard import (
 
 RUN_FILE = ".run.json"
 ProgressFn = Callable[[int, int], None]
-"""Called as ``progress(items_done, items_total)`` after each shard."""
+"""Called as ``progress(items_done, items_total)`` as items are decided."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,11 +97,28 @@ class ScanResult:
         }
 
 
-def _check_out(out: Path, config: ScanConfig, resume: bool) -> None:
+def _prepare_out(out: Path, spec: InputSpec) -> None:
+    """Refuse an unusable ``DIR`` (a file, not creatable, inside the input), then create it."""
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file", hint="give a directory")
+    if spec.kind in ("folder", "hf") and within(spec.root, out):
+        raise UserError(
+            f"--out {out} is inside the input folder {spec.root}",
+            hint="the outputs would become input on the next run: choose a directory outside it",
+        )
+    inside = next((f for f in spec.files if within(out, f)), None)
+    if inside is not None:
+        raise UserError(f"the input file {inside} is inside --out {out}", hint="choose a new --out")
+    try:
+        (out / PARTS_DIR).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create --out {out}: {exc.strerror or exc}") from None
+
+
+def _previous_run(out: Path, config: ScanConfig, resume: bool) -> dict[str, Any] | None:
+    """The run recorded in ``out`` when resuming it; None for a fresh run into an empty ``out``."""
     if not out.exists() or not any(out.iterdir()):
-        return
+        return None
     if not resume:
         raise UserError(
             f"{out} is not empty",
@@ -114,15 +126,19 @@ def _check_out(out: Path, config: ScanConfig, resume: bool) -> None:
         )
     try:
         previous = json.loads((out / RUN_FILE).read_text(encoding="utf-8"))
+        if not isinstance(previous, dict):
+            raise ValueError("not an object")
     except (OSError, ValueError):
         raise UserError(f"{out} holds no scan run to resume", hint="choose a new --out") from None
     if previous.get("config_digest") != config.digest:
         old = previous.get("config", {})
-        changed = sorted(k for k, v in config.to_dict().items() if old.get(k) != v)
+        old = old if isinstance(old, dict) else {}
+        changed = sorted(k for k, v in config.decisive().items() if old.get(k) != v)
         raise UserError(
             f"{out} holds a run with a different configuration ({', '.join(changed)} changed)",
             hint="rerun with the same options, or without --resume into a new --out",
         )
+    return previous
 
 
 def _run_pool(
@@ -203,70 +219,71 @@ def _output_digests(out: Path) -> dict[str, str]:
     return digests
 
 
+def _embedding_model(config: ScanConfig) -> EmbeddingModel | None:
+    """The configured embedder's model id and vector length (loads it once, in the parent)."""
+    if config.match.value != "embedding" or not config.embedder:
+        return None
+    from clearance.fingerprint.embedding import OnnxImageEmbedder
+
+    embedder = OnnxImageEmbedder.from_path(config.embedder)
+    return EmbeddingModel(embedder.model_id, embedder.dim)
+
+
+def _index(out: Path, config: ScanConfig, store: Any) -> dict[str, Any]:
+    """``DIR/.index`` for the registry's state: kept, restored from the cache, or built."""
+    state = config.registry_state
+    meta = index_meta(out / INDEX_DIR)
+    if meta is not None and meta.get("cache_key") == f"{state}:{config.match.value}":
+        return meta
+    cache = Path(config.index_cache) if config.index_cache else None
+    key = f"{state}:{config.match.value}"
+    meta = indexcache.restore(cache, key, out / INDEX_DIR) if cache else None
+    if meta is None:
+        index = MatchIndex.from_store(store, level=config.match, embedding=_embedding_model(config))
+        meta = index.save(out / INDEX_DIR, registry_state=state, cache_key=key)
+        if cache is not None:
+            indexcache.store(cache, key, out / INDEX_DIR)
+    return meta
+
+
 def run_scan(
     input: str | os.PathLike[str],
     out: str | os.PathLike[str],
+    config: ScanConfig,
     *,
-    registry: str = DEFAULT_REGISTRY,
-    purpose: Usage | str = Usage.TRAIN_GENAI,
-    mode: Mode | str = Mode.OPT_OUT,
-    agent: str = "Clearance",
-    web: str = "origin",
-    allow_private: bool = False,
-    engine: str = "local",
-    ray_address: str | None = None,
-    workers: int | None = None,
     resume: bool = False,
-    shard_size: int = DEFAULT_SHARD_SIZE,
     progress: ProgressFn | None = None,
-    index_cache: str | os.PathLike[str] | None = None,
 ) -> ScanResult:
-    """Scan a dataset; see ``clearance.scan.scan`` for the parameters."""
-    if engine not in ENGINES:
-        raise UserError(f"--engine must be local or ray, not {engine!r}")
-    if ray_address is not None and engine != "ray":
-        raise UserError("--ray-address needs --engine ray")
-    if engine == "ray":
+    """Scan a dataset; see ``clearance.scan.scan``."""
+    config = config.validated()
+    if config.engine == "ray":
         from clearance.scan.runner_ray import import_ray
 
         import_ray()  # fail before any work when Ray is missing
-    if workers is not None and workers < 1:
-        raise UserError("--workers must be at least 1")
-    config = ScanConfig(
-        purpose=parse_purpose(purpose),
-        mode=Mode.parse(mode) if isinstance(mode, str) else mode,
-        agent=agent,
-        web=parse_web(web),
-        allow_private=allow_private,
-        shard_size=shard_size,
-        registry=registry,
-    )
-    spec = open_input(input)
-    shards: list[ShardSpec] = plan_shards(spec, shard_size)
-    out_dir = Path(out).resolve()
-    with open_store(registry) as store:
-        state = store.state_digest()
-        config = replace(config, registry_state=state, input_digest=spec.identity())
-        _check_out(out_dir, config, resume)
-        (out_dir / PARTS_DIR).mkdir(parents=True, exist_ok=True)
+    spec = open_input(input, config.base_dir or None)
+    shards: list[ShardSpec] = spec.plan(config.shard_size)
+    out_dir = Path(out).expanduser().resolve()
+    with open_store(config.registry) as store:
+        config = replace(config, registry_state=store.state_digest(), input_digest=spec.identity())
+        previous = _previous_run(out_dir, config, resume)
+        _prepare_out(out_dir, spec)
         for stale in (out_dir / PARTS_DIR).glob("*.tmp"):  # left by a killed run
             stale.unlink(missing_ok=True)
-        write_json(
-            out_dir / RUN_FILE,
-            {"format_version": 1, "config": config.to_dict(), "config_digest": config.digest},
-        )
-        meta = index_meta(out_dir / INDEX_DIR)
-        if meta is None or meta.get("registry_state") != state:
-            cache = Path(index_cache) if index_cache else None
-            meta = indexcache.restore(cache, state, out_dir / INDEX_DIR) if cache else None
-            if meta is None:
-                meta = build_index(store, out_dir / INDEX_DIR, state)
-                if cache is not None:
-                    indexcache.store(cache, state, out_dir / INDEX_DIR)
+        as_of = datetime.now(UTC)
+        if previous is not None and isinstance(previous.get("as_of"), str):
+            as_of = datetime.fromisoformat(previous["as_of"])
+        run_doc = {
+            "format_version": 1,
+            "config": config.to_dict(),
+            "config_digest": config.digest,
+            "as_of": as_of.isoformat(),
+        }
+        write_json(out_dir / RUN_FILE, run_doc)
+        meta = _index(out_dir, config, store)
 
     total = sum(s.size for s in shards)
     pending = [
-        ShardTask(s, str(out_dir), config)
+        ShardTask(s, str(out_dir), config, spec.format, as_of)
         for s in shards
         if load_record(out_dir, s.index, config.digest) is None
     ]
@@ -280,12 +297,12 @@ def run_scan(
         if progress is not None:
             progress(done_items, total)
 
-    if engine == "ray":
+    if config.engine == "ray":
         from clearance.scan.runner_ray import run_ray
 
-        failures = run_ray(pending, out_dir / INDEX_DIR, workers, ray_address, tick)
+        failures = run_ray(pending, out_dir / INDEX_DIR, config, tick)
     else:
-        failures = _run_pool(pending, workers or os.cpu_count() or 1, tick)
+        failures = _run_pool(pending, config.workers or os.cpu_count() or 1, tick)
     if failures:
         _raise_failures(failures, len(shards))
     records: list[dict[str, Any]] = []
@@ -294,7 +311,7 @@ def run_scan(
         if rec is None:  # written moments ago; vanished or changed under us
             raise ClearanceError(f"shard {s.index} record is missing", hint="rerun with --resume")
         records.append(rec)
-    return _finish(out_dir, spec, config, records, meta, len(shards) - len(pending), engine)
+    return _finish(out_dir, spec, config, records, meta, len(shards) - len(pending))
 
 
 def _finish(
@@ -304,19 +321,25 @@ def _finish(
     records: list[dict[str, Any]],
     meta: dict[str, Any] | None,
     resumed: int,
-    engine: str = "local",
 ) -> ScanResult:
     parts = out / PARTS_DIR
     rows = assemble_decisions(parts, records, out / "decisions.parquet")
-    assemble(spec.kind, spec.root, records, parts, out / "cleared")
+    staging = out / "cleared.tmp"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    spec.format.assemble(records, parts, staging)
+    if (out / "cleared").exists():
+        shutil.rmtree(out / "cleared")
+    os.replace(staging, out / "cleared")
     cfg = config.to_dict()
     report = build_report(rows, cfg)
     licenses = build_licenses(rows, config.purpose.value)
     write_json(out / "report.json", report)
     write_json(out / "licenses.json", licenses)
-    write_text(out / "report.html", render_scan_report(report, licenses))
+    atomic_write_text(out / "report.html", render_scan_report(report, licenses))
     manifest = build_manifest(
-        {**cfg, "input": str(spec.root), "input_kind": spec.kind, "engine": engine},
+        {**cfg, "input": str(spec.root), "input_kind": spec.kind},
         registry_state=config.registry_state,
         inputs=_input_digests(spec, records),
         outputs=_output_digests(out),

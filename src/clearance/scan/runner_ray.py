@@ -8,8 +8,8 @@ only replaces the process pool. The shard numbers still to do become a Ray
 Dataset, mapped by a pool of actors (``--workers`` of them) that each call
 ``process_shard``.
 
-The registry index is built once by the caller (into ``DIR/.index``, as for
-the local engine); its files are put into the object store once
+The registry's ``MatchIndex`` is built once by the caller (into ``DIR/.index``,
+as for the local engine); its files are put into the object store once
 (``ray.put``), and every actor materialises that one copy into its own
 temporary directory when it starts. So a node need not see the driver's
 ``DIR/.index``, and no task rebuilds the index. The shard outputs still go to
@@ -29,9 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from clearance.core.errors import ClearanceError, UserError
-from clearance.registry.store import open_store
-from clearance.scan.matching import INDEX_FILES, Matcher
-from clearance.scan.shard import ShardTask, process_shard
+from clearance.matching import MatchIndex
+from clearance.matching.index import index_files
+from clearance.scan.config import ScanConfig
+from clearance.scan.shard import ShardTask, Worker, process_shard
 
 RAY_HINT = "pip install 'clearance[ray]'"
 
@@ -78,7 +79,7 @@ def ray_session(workers: int | None, address: str | None) -> Iterator[Any]:
 
 def index_payload(root: Path) -> dict[str, bytes]:
     """The index files by name (what goes into the object store once per run)."""
-    return {name: (root / name).read_bytes() for name in INDEX_FILES}
+    return {path.name: path.read_bytes() for path in index_files(root)}
 
 
 class ShardActor:
@@ -94,13 +95,13 @@ class ShardActor:
         root = Path(self._dir.name)
         for name, data in files.items():
             (root / name).write_bytes(data)
-        registry = self.tasks[0].config.registry
-        self.matcher = Matcher(root, open_store(registry, check=False))
+        task = self.tasks[0]
+        self.worker = Worker.open(MatchIndex.load(root), task.config, task.as_of)
 
     def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
         task = self.tasks[int(row["n"])]
         try:
-            rec = process_shard(task, self.matcher)
+            rec = process_shard(task, self.worker)
         except Exception as exc:  # the shard boundary: the other shards go on
             error = exc if isinstance(exc, ClearanceError) else f"{type(exc).__name__}: {exc}"
             return {"n": row["n"], "items": 0, "error": str(error)}
@@ -110,11 +111,11 @@ class ShardActor:
 def run_ray(
     tasks: list[ShardTask],
     index_root: Path,
-    workers: int | None,
-    address: str | None,
+    config: ScanConfig,
     tick: Callable[[int], None],
 ) -> list[tuple[int, BaseException]]:
     """Process ``tasks`` on Ray; return the failures as the local pool does."""
+    workers, address = config.workers, config.ray_address
     if not tasks:
         import_ray()  # a missing Ray is an error even when nothing is left to do
         return []

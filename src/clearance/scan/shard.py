@@ -10,35 +10,40 @@ done only when its record exists and its parts still match their digests, so
 a process killed at any instant leaves either a finished shard or one that a
 resumed run will redo, never half of one.
 
-This is the one place that catches ``Exception``: a failure on one item
-becomes that item's ``error`` row, and the run goes on.
+Items are matched by ``clearance.matching.match`` (the cascade the guard
+runs too, up to the run's ``--match`` level) and decided by
+``clearance.matching.decide_item``. This is the one place that catches
+``Exception``: a failure on one item becomes that item's ``error`` row, and
+the run goes on.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from clearance.core.errors import ClearanceError
-from clearance.core.models import Evidence
+from clearance.core.errors import ClearanceError, NotFound
+from clearance.core.files import atomic_path, atomic_write_text
+from clearance.core.models import Agreement, Evidence, Work
 from clearance.fetch.evaluate import UrlSignals
-from clearance.registry.store import open_store
-from clearance.scan.cleared import PART_SUFFIX, write_part
+from clearance.fingerprint.embedding import ImageEmbedder
+from clearance.matching import MatchIndex, Query, decide_item, match, matched_works
+from clearance.registry.store import SqlStore, open_store
 from clearance.scan.config import FORMAT_VERSION, ScanConfig
-from clearance.scan.decide import decide_row, registry_evidence
-from clearance.scan.inputs import ShardSpec
-from clearance.scan.matching import Match, Matcher
-from clearance.scan.readers import Item, read_shard
+from clearance.scan.decide import decision_row, error_row
+from clearance.scan.formats import InputFormat, Item, ShardSpec
 from clearance.scan.web import evaluate_shard_urls, url_error
 
 PARTS_DIR = ".parts"
 INDEX_DIR = ".index"
 CACHE_DIR = ".cache"
+WORK_CACHE = 100_000
+"""Works a worker keeps in memory between items (looked up in the store on a match)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +53,9 @@ class ShardTask:
     spec: ShardSpec
     run_dir: str
     config: ScanConfig
+    format: InputFormat
+    as_of: datetime
+    """The run's clock: agreements are judged in force at this instant, in every shard."""
 
 
 def record_path(run_dir: Path, index: int) -> Path:
@@ -79,15 +87,53 @@ def load_record(run_dir: Path, index: int, config_digest: str) -> dict[str, Any]
         try:
             if file_sha256(parts / name) != rec["digests"][name]:
                 return None
-        except (OSError, KeyError):
+        except (OSError, KeyError, TypeError):
             return None
     return rec
 
 
-def _write_json_atomic(path: Path, doc: Any) -> None:
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(doc, indent=2, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, path)
+@dataclass
+class Worker:
+    """A worker's view of the run: the match index, the registry, agreements, the embedder."""
+
+    index: MatchIndex
+    store: SqlStore
+    agreements: tuple[Agreement, ...] = ()
+    embedder: ImageEmbedder | None = None
+    _works: dict[int, Work | None] = field(default_factory=dict)
+
+    @staticmethod
+    def open(index: MatchIndex, config: ScanConfig, as_of: datetime) -> Worker:
+        """Open the store (without the slow version check: the parent did it) and the rest."""
+        store = open_store(config.registry, check=False)
+        try:
+            agreements: tuple[Agreement, ...] = ()
+            if config.licensee:
+                agreements = tuple(
+                    a for a in store.current_agreements(as_of) if a.licensee == config.licensee
+                )
+            embedder = None
+            if config.embedder and config.match.value == "embedding":
+                from clearance.fingerprint.embedding import OnnxImageEmbedder
+
+                embedder = OnnxImageEmbedder.from_path(config.embedder)
+        except BaseException:
+            store.close()
+            raise
+        return Worker(index, store, agreements, embedder)
+
+    def work(self, work_id: int) -> Work | None:
+        if work_id not in self._works:
+            if len(self._works) >= WORK_CACHE:
+                self._works.clear()
+            try:
+                self._works[work_id] = self.store.get_work(work_id)
+            except NotFound:  # removed since the index was built
+                self._works[work_id] = None
+        return self._works[work_id]
+
+    def close(self) -> None:
+        self.store.close()
 
 
 def _embedded(item: Item) -> tuple[list[Evidence], list[str]]:
@@ -99,88 +145,88 @@ def _embedded(item: Item) -> tuple[list[Evidence], list[str]]:
     return list(found.evidence), list(found.warnings)
 
 
-def _decide(
-    item: Item, matcher: Matcher, web: dict[str, UrlSignals], config: ScanConfig
+def decide(
+    item: Item, worker: Worker, web: dict[str, UrlSignals], config: ScanConfig, as_of: datetime
 ) -> dict[str, Any]:
-    purpose, mode = config.purpose, config.mode
+    """The decisions row of one item (an ``error`` row if it cannot be checked)."""
+    purpose = config.purpose
     if item.error is not None:
-        return decide_row(
-            item.item_id, item.source, None, [], purpose=purpose, mode=mode, error=item.error
-        )
-    match: Match | None = None
-    evidence: list[Evidence] = []
+        return error_row(item.item_id, item.source, item.error, purpose=purpose)
+    query = Query(
+        media=item.media,
+        data=item.data,
+        name=item.source,
+        text=item.text,
+        url=item.url,
+        sha256=item.sha256,
+        identifiers=item.identifiers,
+    )
     warnings: list[str] = []
     try:
-        match = matcher.match(item)
-        for work in match.works.values():
-            evidence += registry_evidence(work)
-        found, notes = _embedded(item)
-        evidence += found
+        result = match(
+            worker.index, query, worker.work, level=config.match, embedder=worker.embedder
+        )
+        works = matched_works(result.matches, worker.work)
+        signals, notes = _embedded(item)
         warnings += notes
-        signals = web.get(item.url) if item.url is not None else None
-        if signals is not None:
-            problem = url_error(signals, config.web)
+        site = web.get(item.url) if item.url is not None else None
+        if site is not None:
+            problem = url_error(site, config.web.value)
             if problem is not None:
                 raise ClearanceError(problem)
-            evidence += signals.evidence
-            warnings += list(signals.warnings)
+            signals += site.evidence
+            warnings += list(site.warnings)
+        decided = decide_item(
+            works,
+            signals,
+            purpose=purpose,
+            mode=config.mode,
+            agreements=worker.agreements,
+            at=as_of,
+        )
     except ClearanceError as exc:
-        error = str(exc)
+        return error_row(item.item_id, item.source, str(exc), purpose=purpose, warnings=warnings)
     except Exception as exc:  # the shard boundary: one bad item must not stop the run
         error = f"{type(exc).__name__}: {exc}"
-    else:
-        return decide_row(
-            item.item_id,
-            item.source,
-            match,
-            evidence,
-            purpose=purpose,
-            mode=mode,
-            warnings=warnings,
-        )
-    return decide_row(
+        return error_row(item.item_id, item.source, error, purpose=purpose, warnings=warnings)
+    return decision_row(
         item.item_id,
         item.source,
-        match,
-        evidence,
+        decided,
+        works,
         purpose=purpose,
-        mode=mode,
         warnings=warnings,
-        error=error,
+        sha256=result.sha256,
     )
 
 
-_open: list[tuple[tuple[str, str, str], Matcher]] = []
-"""This process's open store and loaded indexes (one slot), reused by its next shards."""
+_open: list[tuple[tuple[str, str, str], Worker]] = []
+"""This process's open worker (one slot), reused by its next shards."""
 
 
-def _matcher(run_dir: Path, config: ScanConfig) -> Matcher:
-    """The store and index for this run, opened once per worker process, not once per shard.
-
-    The parent already checked the registry's schema version and recorded its
-    state digest, so workers skip the (slow) version check.
-    """
+def _worker(run_dir: Path, config: ScanConfig, as_of: datetime) -> Worker:
+    """The index and store for this run, opened once per worker process, not once per shard."""
     key = (config.registry, str(run_dir), config.registry_state)
     if _open and _open[0][0] == key:
         return _open[0][1]
     release()
-    matcher = Matcher(run_dir / INDEX_DIR, open_store(config.registry, check=False))
-    _open.append((key, matcher))
-    return matcher
+    worker = Worker.open(MatchIndex.load(run_dir / INDEX_DIR), config, as_of)
+    _open.append((key, worker))
+    return worker
 
 
 def release() -> None:
     """Close this process's store (the runner calls it after an in-process run)."""
     while _open:
-        _open.pop()[1].store.close()
+        _open.pop()[1].close()
 
 
-def process_shard(task: ShardTask, matcher: Matcher | None = None) -> dict[str, Any]:
+def process_shard(task: ShardTask, worker: Worker | None = None) -> dict[str, Any]:
     """Process one shard (or return its existing record); return the shard record.
 
-    ``matcher``: the indexes to match against; by default this process's
-    matcher over ``DIR/.index`` (the Ray engine passes one built from the
-    copy it shares through the object store).
+    ``worker``: the index and store to use; by default this process's worker
+    over ``DIR/.index`` (the Ray engine passes one built from the copy it
+    shares through the object store).
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -188,38 +234,36 @@ def process_shard(task: ShardTask, matcher: Matcher | None = None) -> dict[str, 
     from clearance.scan.schema import DECISIONS_SCHEMA
 
     run_dir = Path(task.run_dir)
-    config, spec = task.config, task.spec
+    config, spec, fmt = task.config, task.spec, task.format
     done = load_record(run_dir, spec.index, config.digest)
     if done is not None:
         return done
     parts = run_dir / PARTS_DIR
-    data = read_shard(spec)
+    data = fmt.read(spec)
     urls = [i.url for i in data.items if i.url is not None and i.error is None]
     web = evaluate_shard_urls(
         urls,
-        web=config.web,
+        web=config.web.value,
         agent=config.agent,
         allow_private=config.allow_private,
         cache_dir=run_dir / CACHE_DIR / "fetch",
     )
-    if matcher is None:
-        matcher = _matcher(run_dir, config)
-    rows = [_decide(item, matcher, web, config) for item in data.items]
+    if worker is None:
+        worker = _worker(run_dir, config, task.as_of)
+    rows = [decide(item, worker, web, config, task.as_of) for item in data.items]
 
     stem = f"shard-{spec.index:06d}"
     decisions_name = f"{stem}.decisions.parquet"
-    table = pa.Table.from_pylist(rows, schema=DECISIONS_SCHEMA)
-    tmp = parts / f"{decisions_name}.{os.getpid()}.tmp"
-    pq.write_table(table, tmp)
-    os.replace(tmp, parts / decisions_name)
+    with atomic_path(parts / decisions_name) as tmp:
+        pq.write_table(pa.Table.from_pylist(rows, schema=DECISIONS_SCHEMA), tmp)
     keep = [r["outcome"] == "include" for r in rows]
-    cleared_name = None if spec.kind == "folder" else f"{stem}.cleared{PART_SUFFIX[spec.kind]}"
-    cleared = write_part(data, keep, parts / cleared_name if cleared_name else parts)
+    cleared_name = f"{stem}.cleared{fmt.part_suffix}" if fmt.part_suffix else None
+    cleared = fmt.write_part(data, keep, parts / cleared_name if cleared_name else parts)
     digests = {decisions_name: file_sha256(parts / decisions_name)}
     if cleared_name is not None:
         digests[cleared_name] = file_sha256(parts / cleared_name)
     inputs = {}
-    if spec.kind == "folder":
+    if fmt.kind == "folder":
         inputs = {
             rel: hashlib.sha256(item.data).hexdigest()
             for rel, item in zip(spec.members, data.items, strict=True)
@@ -244,5 +288,7 @@ def process_shard(task: ShardTask, matcher: Matcher | None = None) -> dict[str, 
             "\n".join(f"{r['item_id']}" for r in rows).encode()
         ).hexdigest(),
     }
-    _write_json_atomic(record_path(run_dir, spec.index), record)
+    atomic_write_text(
+        record_path(run_dir, spec.index), json.dumps(record, indent=2, sort_keys=True)
+    )
     return record

@@ -15,12 +15,19 @@ ones have grown large.
 
 Text 8-gram sets get the same treatment: each ``TextSegment`` is a sorted array
 of 8-gram hashes with the work id of each, searched with ``searchsorted``.
+
+The scan's run index is the same object saved to disk: ``save`` merges every
+segment into one ``HammingIndex`` file, and ``load`` opens it memory-mapped as
+a single base segment, so a scan worker and a live guard search the same kind
+of index.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -100,6 +107,32 @@ class HammingSegments:
     def __len__(self) -> int:
         return sum(len(s.index) for s in self._segments)
 
+    def export(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]]:
+        """Every ``(id, code)`` of every segment (what ``save`` and a full merge need)."""
+        parts = [s.index.export() for s in self._segments]
+        if not parts:
+            return np.zeros(0, np.int64), np.zeros((0, self.bits // 8), np.uint8)
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write every segment merged into one ``HammingIndex`` file (atomically)."""
+        if len(self._segments) == 1:
+            self._segments[0].index.save(path)
+            return
+        ids, codes = self.export()
+        index = HammingIndex(self.bits)
+        if len(ids):
+            index.add(ids, codes)
+        index.save(path)
+
+    @staticmethod
+    def load(path: str | os.PathLike[str]) -> HammingSegments:
+        """Open a saved index (memory-mapped) as one base segment."""
+        index = HammingIndex.load(Path(path))
+        if not len(index):
+            return HammingSegments(index.bits)
+        return HammingSegments(index.bits, [_HammingSegment(index, None, None)])
+
     def search(self, codes: npt.NDArray[np.uint8], radius: int) -> list[list[tuple[int, int]]]:
         """For each query code, ``(id, distance)`` within ``radius``, nearest first, ids once."""
         if not self._segments:
@@ -139,9 +172,19 @@ class TextSegment:
         return int(self.hashes.shape[0])
 
 
-def merge_text(segments: Sequence[TextSegment], new: TextSegment | None) -> tuple[TextSegment, ...]:
-    """``segments`` plus ``new``; the small ones (all but the first) merged when there are many."""
+def merge_text(
+    segments: Sequence[TextSegment], new: TextSegment | None, *, force: bool = False
+) -> tuple[TextSegment, ...]:
+    """``segments`` plus ``new``; the small ones (all but the first) merged when there are many.
+
+    ``force`` merges every segment, the first included, into one (what ``save`` writes).
+    """
     out = [*segments, *([new] if new is not None else [])]
+    if force and len(out) > 1:
+        hashes = np.concatenate([s.hashes for s in out])
+        works = np.concatenate([s.works for s in out])
+        order = np.argsort(hashes, kind="stable")
+        return (TextSegment(hashes[order], works[order]),)
     if len(out) > MAX_SEGMENTS:
         rest = out[1:]
         hashes = np.concatenate([s.hashes for s in rest])

@@ -97,6 +97,24 @@ class NameMatcher:
                 copy._longest = max(copy._longest, len(folded))
         return copy
 
+    def to_json(self) -> list[list[int | str]]:
+        """Every ``[key, alias]`` pair (what ``from_json`` reads back)."""
+        return sorted([k, a] for entries in self._by_fold.values() for k, a in entries)
+
+    @staticmethod
+    def from_json(doc: object) -> NameMatcher:
+        """A matcher from ``to_json``'s list; malformed entries and short aliases are skipped."""
+        matcher = NameMatcher()
+        for entry in doc if isinstance(doc, list) else []:
+            if isinstance(entry, list) and len(entry) == 2:
+                key, alias = entry
+                if isinstance(key, int) and isinstance(alias, str):
+                    try:
+                        matcher.add(key, alias)
+                    except ValueError:
+                        continue
+        return matcher
+
     def find(self, text: str) -> list[NameMatch]:
         """Every name occurrence, longest first at each position, in text order."""
         tokens = [(m.start(), m.end(), fold_name(m.group())) for m in _TOKEN.finditer(text)]

@@ -17,9 +17,10 @@ COLOURS = {
     "include": "#2e7d32",
     "exclude": "#c62828",
     "needs-license": "#f9a825",
+    "review": "#6a1b9a",
     "error": "#6d6d6d",
 }
-OUTCOMES = ("include", "exclude", "needs-license", "error")
+OUTCOMES = ("include", "exclude", "needs-license", "review", "error")
 
 _STYLE = """
 body{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:960px;padding:0 1rem}

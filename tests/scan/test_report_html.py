@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html.parser import HTMLParser
 
-from clearance.reports import render_scan_report
+from clearance.scan.report_html import render_scan_report
 
 REPORT = {
     "format": "clearance.scan-report",
@@ -65,5 +65,5 @@ def test_report_is_self_contained_and_escaped() -> None:
 def test_empty_report_renders() -> None:
     page = render_scan_report({"items": 0})
     assert page.startswith("<!doctype html>") and page.endswith("</html>")
-    assert page.count("<b>0</b>") == 4  # one card per outcome
+    assert page.count("<b>0</b>") == 5  # one card per outcome
     assert "No URL items." in page and "No registered works matched." in page

@@ -1,0 +1,244 @@
+"""From matches to decisions: the one place where matched works, their owners' terms and
+licence agreements become ``Evidence``, and ``core.resolve`` decides.
+
+Both jobs use it:
+
+* the scan decides an *item* for its purpose: the evidence of every matched
+  work (its owner's stated terms, and the licensee's agreements covering it)
+  plus the item's embedded and web signals, resolved for the purpose and the
+  mode (``decide_item``);
+* the guard decides an *output*: may it reproduce each matched work? Each
+  matched work's evidence is resolved for ``output`` in the mode
+  (``decide_output``), and the verdict is a thin mapping of those decisions.
+
+Weak matches (a short text run, an embedding between its review and block
+thresholds, under 5 s of shared audio, a short registered phrase) never
+decide alone. The scan resolves with and without them and says ``review``
+when they would change whether the item may be used; the guard says
+``review`` for a weakly matched work it would otherwise block.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from clearance.core.models import Agreement, Decision, Evidence, Work
+from clearance.core.policy import Mode, resolve
+from clearance.core.usage import ALL_USAGES, Permission, Usage
+from clearance.matching.matcher import WorkLookup
+from clearance.matching.types import Match, best_per_work
+
+OUTCOMES = ("include", "exclude", "needs-license", "review", "error")
+VERDICTS = ("allow", "review", "block")
+
+
+@dataclass(frozen=True, slots=True)
+class MatchedWork:
+    """A registered work and every match that found it (best first)."""
+
+    work: Work
+    matches: tuple[Match, ...]
+
+    @property
+    def strong(self) -> bool:
+        return any(m.strong for m in self.matches)
+
+    @property
+    def best(self) -> Match:
+        return self.matches[0]
+
+    def to_dict(self, usage: Usage) -> dict[str, Any]:
+        """The ``works`` entry of a decision's evidence JSON (``docs/scan.md``)."""
+        price = self.work.terms.price
+        return {
+            "id": self.work.id,
+            "owner": self.work.owner.name,
+            "title": self.work.title,
+            "matched_by": [m.label() for m in self.matches],
+            "strong": self.strong,
+            "permission": self.work.terms.effective()[usage].value,
+            "price": price.to_dict() if price is not None else None,
+            "disputed": self.work.disputed,
+        }
+
+
+def matched_works(matches: Iterable[Match], works: WorkLookup) -> list[MatchedWork]:
+    """The matches grouped by work, in work id order (works that are gone are dropped)."""
+    out: list[MatchedWork] = []
+    for work_id, group in sorted(best_per_work(list(matches)).items()):
+        work = works(work_id)
+        if work is not None:
+            out.append(MatchedWork(work, tuple(group)))
+    return out
+
+
+def terms_evidence(work: Work) -> list[Evidence]:
+    """The work's stated terms (party defaults merged) as ``registry`` evidence about it."""
+    detail = f"work {work.id} by {work.owner.name}" + (" (disputed)" if work.disputed else "")
+    return [
+        Evidence("registry", usage, perm, detail=detail, work_id=work.id)
+        for usage, perm in sorted(work.terms.permissions.items(), key=lambda kv: kv[0].value)
+    ]
+
+
+def agreement_evidence(agreements: Iterable[Agreement], work: Work, at: datetime) -> list[Evidence]:
+    """The agreements in force at ``at`` that cover ``work``, one evidence per granted usage."""
+    out: list[Evidence] = []
+    for a in agreements:
+        if not a.in_force(at) or a.owner != work.owner.name:
+            continue
+        if a.work_id is not None and a.work_id != work.id:
+            continue
+        ref = f" ({a.reference})" if a.reference else ""
+        detail = f"agreement {a.id}{ref}: {a.licensee} licensed by {a.owner}"
+        for usage in a.usages:
+            out.append(
+                Evidence(
+                    "agreement",
+                    usage,
+                    Permission.LICENSE,
+                    detail=detail,
+                    raw=a.reference or "",
+                    agreement_id=a.id,
+                    work_id=work.id,
+                )
+            )
+    return out
+
+
+def work_evidence(
+    matched: MatchedWork, agreements: Iterable[Agreement], at: datetime
+) -> list[Evidence]:
+    return terms_evidence(matched.work) + agreement_evidence(agreements, matched.work, at)
+
+
+# --------------------------------------------------------------------------- the scan
+
+
+@dataclass(frozen=True, slots=True)
+class ItemDecision:
+    """A dataset item's outcome for the purpose, and the permission for every usage."""
+
+    outcome: str
+    decision: Decision
+    evidence: tuple[Evidence, ...]
+    permissions: Mapping[Usage, Permission]
+
+    @property
+    def review(self) -> bool:
+        return self.outcome == "review"
+
+
+def decide_item(
+    works: Sequence[MatchedWork],
+    signals: Sequence[Evidence],
+    *,
+    purpose: Usage,
+    mode: Mode,
+    agreements: Sequence[Agreement] = (),
+    at: datetime,
+) -> ItemDecision:
+    """Resolve an item: its matched works' evidence plus its own (embedded, web) signals.
+
+    Outcome: ``include`` when allowed; ``needs-license`` when a licence is the
+    strongest statement; ``exclude`` otherwise; ``review`` when the weak
+    matches alone would change whether the item may be used.
+    """
+    strong_ev: list[Evidence] = list(signals)
+    all_ev: list[Evidence] = list(signals)
+    for mw in works:
+        ev = work_evidence(mw, agreements, at)
+        all_ev += ev
+        if mw.strong:
+            strong_ev += ev
+    decided = resolve(strong_ev, purpose, mode)
+    if decided.allowed != resolve(all_ev, purpose, mode).allowed:
+        outcome = "review"
+    elif decided.allowed:
+        outcome = "include"
+    elif decided.permission is Permission.LICENSE:
+        outcome = "needs-license"
+    else:
+        outcome = "exclude"
+    permissions = {u: resolve(strong_ev, u, mode).permission for u in ALL_USAGES}
+    return ItemDecision(outcome, decided, tuple(all_ev), permissions)
+
+
+# --------------------------------------------------------------------------- the guard
+
+
+@dataclass(frozen=True, slots=True)
+class WorkVerdict:
+    """The guard's answer for one matched work: its decision for ``output`` and what follows."""
+
+    matched: MatchedWork
+    decision: Decision
+    verdict: str
+
+    @property
+    def agreement(self) -> int | None:
+        """The id of the agreement that licensed the work (the lowest, when several did)."""
+        found = self._agreement_evidence()
+        return found.agreement_id if found else None
+
+    def agreement_text(self) -> str:
+        """``12`` or ``12, C-7`` (with the agreement's reference)."""
+        found = self._agreement_evidence()
+        if found is None:
+            return ""
+        return f"{found.agreement_id}, {found.raw}" if found.raw else str(found.agreement_id)
+
+    def _agreement_evidence(self) -> Evidence | None:
+        found = [e for e in self.decision.evidence if e.agreement_id is not None]
+        return min(found, key=lambda e: e.agreement_id or 0) if found else None
+
+
+def decide_output(
+    works: Sequence[MatchedWork],
+    *,
+    mode: Mode,
+    agreements: Sequence[Agreement] = (),
+    at: datetime,
+) -> tuple[str, list[WorkVerdict]]:
+    """May an output reproduce these works? ``block`` if a strongly matched work may not be
+    used for ``output``, ``review`` if only a weakly matched one may not, else ``allow``."""
+    verdicts: list[WorkVerdict] = []
+    for mw in works:
+        decision = resolve(work_evidence(mw, agreements, at), Usage.OUTPUT, mode)
+        verdict = "allow" if decision.allowed else "block" if mw.strong else "review"
+        verdicts.append(WorkVerdict(mw, decision, verdict))
+    overall = "allow"
+    for v in verdicts:
+        if VERDICTS.index(v.verdict) > VERDICTS.index(overall):
+            overall = v.verdict
+    return overall, verdicts
+
+
+def price_text(work: Work) -> str:
+    """``1 USD per item`` (or ``no price set``)."""
+    price = work.terms.price
+    if price is None:
+        return "no price set"
+    return f"{price.amount} {price.currency} per {price.per.value}"
+
+
+def output_reason(v: WorkVerdict, licensee: str | None) -> str:
+    """One line saying why this work allows, blocks or holds the output."""
+    w = v.matched.work
+    head = f"work {w.id} ({w.owner.name})"
+    d = v.decision
+    if v.verdict == "review":
+        method = v.matched.best.method
+        return f"{head}: partial {method} evidence, needs review (output={d.permission.value})"
+    if d.licensed:
+        return f"{head}: output licensed to {licensee} under agreement {v.agreement_text()}"
+    if d.allowed:
+        return f"{head}: output={d.permission.value}; attribution"
+    if d.permission is Permission.DENY:
+        return f"{head}: output=deny"
+    if d.permission is Permission.LICENSE:
+        return f"{head}: output needs a licence: {price_text(w)}"
+    return f"{head}: output not allowed (opt-in: the owner gave no explicit permission)"

@@ -1,0 +1,323 @@
+"""Tables: Parquet, JSONL and CSV files, one item per row (columns in ``formats.rows``).
+
+``cleared/`` keeps each table's own format: Parquet stays Parquet with every
+passthrough column, JSONL keeps the original lines byte for byte, CSV stays
+CSV. Each shard writes its part atomically; ``assemble`` joins the parts of
+each input file, in shard order, under the file's own relative name.
+
+A bad row never fails its shard: a JSONL line that is not JSON (or nests
+deeper than ``MAX_JSON_DEPTH``), a CSV record the parser rejects, a row whose
+``path`` cannot be read: each becomes an error row. A CSV field may be as
+long as ``MAX_ITEM_BYTES`` (a book chapter fits).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from abc import abstractmethod
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from clearance.core.errors import UnsupportedInput, UserError
+from clearance.core.files import atomic_path, confined
+from clearance.scan.formats.base import (
+    MAX_ITEM_BYTES,
+    InputFormat,
+    Item,
+    ShardData,
+    ShardSpec,
+    item_id,
+    json_depth_ok,
+)
+from clearance.scan.formats.rows import READ_COLUMNS, USABLE_COLUMNS, row_item
+
+
+def allow_long_csv_fields() -> None:
+    """Let the csv module read fields up to ``MAX_ITEM_BYTES`` (its default is 131,072)."""
+    if csv.field_size_limit() < MAX_ITEM_BYTES:
+        csv.field_size_limit(MAX_ITEM_BYTES)
+
+
+def check_columns(path: Path, columns: Sequence[str] | None) -> None:
+    if columns is not None and not set(columns) & set(USABLE_COLUMNS):
+        have = ", ".join(str(c) for c in columns) or "none"
+        raise UserError(
+            f"{path.name} has none of the columns {', '.join(USABLE_COLUMNS)} (it has: {have})",
+            hint="rename the column holding the URL, file path, text or image bytes",
+        )
+
+
+class TableInput(InputFormat):
+    """What the three table formats share: planning by rows, items from rows, joined parts."""
+
+    def name_of(self, path: Path) -> str:
+        return path.relative_to(self.root).as_posix()
+
+    def check(self, files: Sequence[Path]) -> None:
+        for f in files:
+            check_columns(f, self.columns(f))
+
+    @abstractmethod
+    def columns(self, path: Path) -> list[str] | None:
+        """The file's column names (None when it has no rows to tell)."""
+
+    @abstractmethod
+    def row_count(self, path: Path) -> int:
+        """How many rows (items) the file holds."""
+
+    def plan(self, files: Sequence[Path], shard_size: int) -> list[ShardSpec]:
+        shards: list[ShardSpec] = []
+        for f in files:
+            rows = self.row_count(f)
+            for start in range(0, rows, shard_size):
+                stop = min(start + shard_size, rows)
+                shards.append(
+                    ShardSpec(len(shards), self.kind, str(f), self.name_of(f), start, stop)
+                )
+        return shards
+
+    def items(self, spec: ShardSpec, rows: Sequence[dict[str, Any] | str]) -> list[Item]:
+        """Items of ``rows`` (a string is the reason the row could not be parsed)."""
+        table_dir = Path(spec.file).parent
+        out = []
+        for i, row in enumerate(rows):
+            n = spec.start + i
+            if isinstance(row, str):
+                item = Item(item_id(spec.name, f"row:{n}"), f"{spec.name}#{n}", error=row)
+            else:
+                item = row_item(spec.name, n, row, table_dir, self.base_dir)
+            out.append(item)
+        return out
+
+    def assemble(self, records: Sequence[dict[str, Any]], parts: Path, staging: Path) -> None:
+        by_name: dict[str, list[Path]] = {}
+        for rec in records:
+            by_name.setdefault(rec["name"], []).append(parts / rec["cleared_part"])
+        for name, files in by_name.items():
+            target = confined(staging, name, what="input file name")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self.join(files, target)
+
+    @abstractmethod
+    def join(self, files: list[Path], target: Path) -> None:
+        """Concatenate one input file's shard parts into ``target``."""
+
+
+class ParquetInput(TableInput):
+    kind: ClassVar[str] = "parquet"
+    part_suffix: ClassVar[str | None] = ".parquet"
+
+    def columns(self, path: Path) -> list[str] | None:
+        import pyarrow.parquet as pq
+
+        try:
+            return list(pq.read_schema(path).names)
+        except (OSError, ValueError) as exc:  # ArrowInvalid is a ValueError
+            raise UnsupportedInput(f"{path.name} is not a readable Parquet file: {exc}") from None
+
+    def row_count(self, path: Path) -> int:
+        import pyarrow.parquet as pq
+
+        return int(pq.ParquetFile(path).metadata.num_rows)
+
+    def read(self, spec: ShardSpec) -> ShardData:
+        import pyarrow.parquet as pq
+
+        pf = pq.ParquetFile(spec.file)
+        groups: list[int] = []
+        first = 0
+        row = 0
+        for g in range(pf.metadata.num_row_groups):
+            n = pf.metadata.row_group(g).num_rows
+            if row + n > spec.start and row < spec.stop:
+                if not groups:
+                    first = row
+                groups.append(g)
+            row += n
+        table = pf.read_row_groups(groups) if groups else pf.schema_arrow.empty_table()
+        table = table.slice(spec.start - first, spec.stop - spec.start)
+        return ShardData(spec, self.items(spec, table_rows(table)), raw=table)
+
+    def write_part(self, data: ShardData, keep: Sequence[bool], dest: Path) -> list[str]:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        with atomic_path(dest) as tmp:
+            pq.write_table(data.raw.filter(pa.array(list(keep), pa.bool_())), tmp)
+        return []
+
+    def join(self, files: list[Path], target: Path) -> None:
+        import pyarrow.parquet as pq
+
+        tables = [pq.read_table(f) for f in files]
+        with pq.ParquetWriter(target, tables[0].schema) as writer:
+            for t in tables:
+                writer.write_table(t)
+
+
+def table_rows(table: Any) -> list[dict[str, Any]]:
+    """The rows of an Arrow table, reading only the columns an item uses."""
+    wanted = [c for c in READ_COLUMNS if c in table.column_names]
+    if not wanted:
+        return [{} for _ in range(table.num_rows)]
+    rows: list[dict[str, Any]] = table.select(wanted).to_pylist()
+    return rows
+
+
+class JsonlInput(TableInput):
+    kind: ClassVar[str] = "jsonl"
+    part_suffix: ClassVar[str | None] = ".jsonl"
+
+    def columns(self, path: Path) -> list[str] | None:
+        with open(path, "rb") as fh:
+            for line in fh:
+                if line.strip():
+                    doc = _json_row(line)
+                    if isinstance(doc, str):
+                        raise UnsupportedInput(f"{path.name}: first row: {doc}")
+                    return list(doc)
+        return None
+
+    def row_count(self, path: Path) -> int:
+        return sum(1 for _ in self._starts(path, 1))
+
+    def _starts(self, path: Path, size: int) -> Iterator[tuple[int, int]]:
+        """``(row number, byte offset)`` of every ``size``-th non-blank line."""
+        rows = offset = 0
+        with open(path, "rb") as fh:
+            for line in fh:
+                if line.strip():
+                    if rows % size == 0:
+                        yield rows, offset
+                    rows += 1
+                offset += len(line)
+
+    def plan(self, files: Sequence[Path], shard_size: int) -> list[ShardSpec]:
+        shards: list[ShardSpec] = []
+        for f in files:
+            starts = list(self._starts(f, shard_size))
+            total = self.row_count(f) if starts else 0
+            for start, offset in starts:
+                stop = min(start + shard_size, total)
+                shards.append(
+                    ShardSpec(len(shards), "jsonl", str(f), self.name_of(f), start, stop, offset)
+                )
+        return shards
+
+    def read(self, spec: ShardSpec) -> ShardData:
+        rows: list[dict[str, Any] | str] = []
+        lines: list[bytes] = []
+        with open(spec.file, "rb") as fh:
+            fh.seek(spec.offset)
+            row_no = spec.start
+            while row_no < spec.stop:
+                line = fh.readline()
+                if not line:
+                    break
+                if not line.strip():
+                    continue
+                if not line.endswith(b"\n"):
+                    line += b"\n"
+                lines.append(line)
+                rows.append(_json_row(line))
+                row_no += 1
+        return ShardData(spec, self.items(spec, rows), raw=lines)
+
+    def write_part(self, data: ShardData, keep: Sequence[bool], dest: Path) -> list[str]:
+        with atomic_path(dest) as tmp, open(tmp, "wb") as fh:
+            fh.writelines(line for line, k in zip(data.raw, keep, strict=True) if k)
+        return []
+
+    def join(self, files: list[Path], target: Path) -> None:
+        with open(target, "wb") as out:
+            for f in files:
+                with open(f, "rb") as fh:
+                    shutil.copyfileobj(fh, out)
+
+
+def _json_row(line: bytes) -> dict[str, Any] | str:
+    """A JSON object, or the reason the line is not one."""
+    if not json_depth_ok(line):
+        return "row is JSON nested too deeply"
+    try:
+        doc = json.loads(line)
+    except (ValueError, RecursionError) as exc:
+        return f"row is not JSON: {exc}"
+    if not isinstance(doc, dict):
+        return "row is not a JSON object"
+    return doc
+
+
+class CsvInput(TableInput):
+    kind: ClassVar[str] = "csv"
+    part_suffix: ClassVar[str | None] = ".csv"
+
+    def columns(self, path: Path) -> list[str] | None:
+        allow_long_csv_fields()
+        with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
+            try:
+                return next(csv.reader(fh), [])
+            except csv.Error as exc:
+                raise UnsupportedInput(f"{path.name}: unreadable CSV header: {exc}") from None
+
+    def _records(self, path: Path) -> Iterator[list[str] | str]:
+        """Every record after the header: its fields, or why the parser rejected it."""
+        allow_long_csv_fields()
+        with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
+            reader = csv.reader(fh)
+            try:
+                next(reader, None)
+            except csv.Error:
+                return
+            while True:
+                try:
+                    record = next(reader)
+                except StopIteration:
+                    return
+                except csv.Error as exc:
+                    yield f"CSV record cannot be parsed: {exc}"
+                    continue
+                yield record
+
+    def row_count(self, path: Path) -> int:
+        return sum(1 for _ in self._records(path))
+
+    def read(self, spec: ShardSpec) -> ShardData:
+        header = self.columns(Path(spec.file)) or []
+        records: list[list[str] | str] = []
+        for i, record in enumerate(self._records(Path(spec.file))):
+            if i >= spec.stop:
+                break
+            if i >= spec.start:
+                records.append(record)
+        rows: list[dict[str, Any] | str] = [
+            r if isinstance(r, str) else dict(zip(header, (v or None for v in r), strict=False))
+            for r in records
+        ]
+        data = ShardData(spec, self.items(spec, rows), raw=records)
+        data.header = header
+        return data
+
+    def write_part(self, data: ShardData, keep: Sequence[bool], dest: Path) -> list[str]:
+        with atomic_path(dest) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(data.header)
+            writer.writerows(
+                r for r, k in zip(data.raw, keep, strict=True) if k and not isinstance(r, str)
+            )
+        return []
+
+    def join(self, files: list[Path], target: Path) -> None:
+        allow_long_csv_fields()
+        with open(target, "w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out)
+            for i, f in enumerate(files):
+                with open(f, newline="", encoding="utf-8") as fh:
+                    rows = csv.reader(fh)
+                    header = next(rows, [])
+                    if i == 0:
+                        writer.writerow(header)
+                    writer.writerows(rows)
