@@ -74,6 +74,19 @@ def test_base_href_and_relative_links() -> None:
     assert s.rsl_links == ("https://cdn.example/site/rsl.xml",)
 
 
+def test_malformed_hrefs_are_skipped_and_the_page_is_still_read() -> None:
+    s = parse_html_meta(
+        '<base href="http://[bad/"><link rel="license" type="application/rsl+xml" href="http://[x/">'
+        '<link rel="license" type="application/rsl+xml" href="/ok.xml">'
+        '<meta name="tdm-reservation" content="1">',
+        "https://example.com/",
+    )
+    assert s.rsl_links == ("https://example.com/ok.xml",)
+    assert s.tdm_reservation == ("1",)
+    assert any("<base href>" in w for w in s.warnings)
+    assert any("'http://[x/'" in w for w in s.warnings)
+
+
 def test_uppercase_and_unquoted_attributes() -> None:
     s = parse_html_meta(
         "<META NAME=ROBOTS CONTENT=NOAI><LINK REL=License TYPE=application/rsl+xml HREF=/l.xml>"

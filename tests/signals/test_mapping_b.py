@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clearance.core import Evidence, Permission, Usage, resolve_all
+from clearance.core.usage import narrower_usages
 from clearance.signals.c2pa import parse_manifest_store, read_c2pa
 from clearance.signals.html_meta import parse_html_meta
 from clearance.signals.iptc_xmp import DataMining, IptcDataMining, read_iptc_data_mining
@@ -434,6 +436,135 @@ def test_c2pa_uses_and_ingredients() -> None:
     assert stated(ing) == {Usage.TDM: DENY}
     assert "ingredient manifest b" in ing[0].detail
     assert decided(ev)[Usage.TDM] is ALLOW  # the ingredient does not decide unless passed in
+
+
+def _cawg(entries: dict[str, str], label: str = "cawg.training-mining") -> list[Evidence]:
+    """The evidence of one active manifest holding one training-mining assertion."""
+    data = {"entries": {f"cawg.{k}": {"use": v} for k, v in entries.items()}}
+    store = {
+        "active_manifest": "m",
+        "manifests": {"m": {"assertions": [{"label": label, "data": data}]}},
+    }
+    return evidence_from_c2pa(parse_manifest_store(store))
+
+
+def test_cawg_the_more_specific_entry_decides_its_use() -> None:
+    # A third-party test manifest (conformance case qe-test-mixed): data_mining constrained
+    # must not override the explicit ai_training: allowed of the same assertion.
+    ev = _cawg(
+        {
+            "data_mining": "constrained",
+            "ai_training": "allowed",
+            "ai_generative_training": "notAllowed",
+            "ai_inference": "notAllowed",
+        }
+    )
+    d = decided(ev)
+    assert d[Usage.TRAIN_AI] is ALLOW
+    assert d[Usage.TRAIN_GENAI] is DENY and d[Usage.AI_INPUT] is DENY
+    assert d[Usage.TDM] is UNKNOWN  # data mining is reserved, but tdm covers the allowed use
+    train = next(e for e in ev if e.usage is Usage.TRAIN_AI)
+    assert "more specific than cawg.data_mining" in train.detail
+
+
+def test_cawg_a_broad_entry_reaches_only_the_uses_left_unstated() -> None:
+    ev = _cawg({"data_mining": "notAllowed", "ai_inference": "allowed"})
+    d = decided(ev)
+    assert d[Usage.AI_INPUT] is ALLOW
+    assert d[Usage.TRAIN_AI] is DENY and d[Usage.TRAIN_GENAI] is DENY
+    assert d[Usage.TDM] is UNKNOWN
+    moved = next(e for e in ev if e.usage is Usage.TRAIN_AI)
+    assert moved.raw == "cawg.data_mining=notAllowed"
+    assert "applied to train-ai, which the assertion does not state" in moved.detail
+
+
+def test_cawg_agreeing_entries_keep_the_broad_statement() -> None:
+    ev = _cawg(
+        {"data_mining": "notAllowed", "ai_training": "notAllowed", "ai_inference": "constrained"}
+    )
+    assert stated(ev) == {Usage.TDM: DENY, Usage.TRAIN_AI: DENY, Usage.AI_INPUT: DENY}
+    ev = _cawg({"data_mining": "allowed", "ai_training": "notAllowed"})
+    d = decided(ev)
+    assert d[Usage.TDM] is ALLOW and d[Usage.AI_INPUT] is ALLOW
+    assert d[Usage.TRAIN_AI] is DENY and d[Usage.TRAIN_GENAI] is DENY
+
+
+def test_cawg_a_mixed_broad_use_stays_unknown() -> None:
+    # ai_training (non-generative, in CAWG) denied, generative training allowed: the explicit
+    # entries decide their own uses; train-ai, which covers both, gets no single answer, and
+    # data_mining's allow must not reach the denied use through it.
+    ev = _cawg(
+        {"data_mining": "allowed", "ai_training": "notAllowed", "ai_generative_training": "allowed"}
+    )
+    d = decided(ev)
+    assert d[Usage.TRAIN_GENAI] is ALLOW
+    assert d[Usage.TRAIN_AI] is UNKNOWN
+    assert d[Usage.AI_INPUT] is ALLOW and d[Usage.TDM] is UNKNOWN
+
+
+def test_cawg_separate_assertions_do_not_override_each_other() -> None:
+    store = {
+        "active_manifest": "m",
+        "manifests": {
+            "m": {
+                "assertions": [
+                    {
+                        "label": "cawg.training-mining",
+                        "data": {"entries": {"cawg.data_mining": {"use": "notAllowed"}}},
+                    },
+                    {
+                        "label": "c2pa.training-mining",
+                        "data": {"entries": {"c2pa.ai_training": {"use": "allowed"}}},
+                    },
+                ]
+            }
+        },
+    }
+    d = decided(evidence_from_c2pa(parse_manifest_store(store)))
+    assert d[Usage.TDM] is DENY and d[Usage.TRAIN_AI] is DENY  # any deny wins across sources
+
+
+_CAWG_KINDS = ("data_mining", "ai_training", "ai_generative_training", "ai_inference")
+_CAWG_USAGE = {
+    "data_mining": Usage.TDM,
+    "ai_training": Usage.TRAIN_AI,
+    "ai_generative_training": Usage.TRAIN_GENAI,
+    "ai_inference": Usage.AI_INPUT,
+}
+# The CAWG entries that speak to a usage, most specific first.
+_CAWG_CHAIN = {
+    Usage.TDM: ("data_mining",),
+    Usage.TRAIN_AI: ("ai_training", "data_mining"),
+    Usage.TRAIN_GENAI: ("ai_generative_training", "ai_training", "data_mining"),
+    Usage.AI_INPUT: ("ai_inference", "data_mining"),
+}
+
+
+@pytest.mark.parametrize(
+    "uses", list(itertools.product((None, "allowed", "notAllowed", "constrained"), repeat=4))
+)
+def test_cawg_every_combination_follows_the_most_specific_entry(
+    uses: tuple[str | None, ...],
+) -> None:
+    """Properties from CAWG's rule, checked on all 256 assertions of the four uses:
+
+    * a use gets the answer of the most specific entry that speaks to it, or none;
+    * no broader entry reaches a use stated more loosely below it (no override);
+    * a use whose covered uses all agree with that entry gets exactly its answer.
+    """
+    entries = {k: u for k, u in zip(_CAWG_KINDS, uses, strict=True) if u is not None}
+    perm = {k: ALLOW if u == "allowed" else DENY for k, u in entries.items()}
+    d = decided(_cawg(entries))
+    for usage, chain in _CAWG_CHAIN.items():
+        nearest = next((perm[k] for k in chain if k in perm), UNKNOWN)
+        below = {
+            perm[k] for k, u in _CAWG_USAGE.items() if u in narrower_usages(usage) and k in perm
+        }
+        assert d[usage] in (nearest, UNKNOWN), (usage, entries)
+        if nearest is DENY and ALLOW in below:
+            assert d[usage] is UNKNOWN, (usage, entries)
+        if below <= {nearest}:
+            assert d[usage] is nearest, (usage, entries)
 
 
 def test_every_source_name_is_documented() -> None:

@@ -6,8 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from clearance.core import Permission, Usage
+from clearance.signals.agents import known_agents, training_tokens
 from clearance.signals.aipref import Pref
 from clearance.signals.content_signal import Signal
+from clearance.signals.mapping import evidence_from_robots
 from clearance.signals.robots import RobotsTxt, parse_robots
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus" / "robots"
@@ -101,6 +104,13 @@ CASES = [
     ("messy.txt", "Googlebot", "/private/x", True),
     # an HTML error page served with 200: no rules, so everything is allowed
     ("html_error_page.txt", "GPTBot", "/anything", True),
+    # ai-robots-txt/ai.robots.txt's own robots.txt: one group naming every AI crawler
+    ("ai_robots_txt.txt", "img2dataset", "/", False),
+    ("ai_robots_txt.txt", "AI2Bot", "/a", False),
+    ("ai_robots_txt.txt", "panscient.com", "/a", False),
+    ("ai_robots_txt.txt", "Brightbot 1.0", "/a", False),
+    ("ai_robots_txt.txt", "iaskspider", "/a", False),
+    ("ai_robots_txt.txt", "Googlebot", "/a", True),
 ]
 
 
@@ -199,6 +209,19 @@ def test_messy_file_warnings_name_each_oddity() -> None:
     for needle in ("'Dissallow' read as Disallow", "'useragent' read as User-agent", "Noindex"):
         assert needle in text
     assert robots.groups[1].agents == ("SlowBot", "OddBot")
+
+
+def test_ai_robots_txt_names_every_crawler_of_the_table() -> None:
+    # The file lists exactly the tokens of the bundled crawler table (the same project's
+    # robots.json), some of which Google's product-token rule cannot match.
+    robots = load("ai_robots_txt.txt")
+    assert len(robots.groups) == 1
+    for agent in known_agents().values():
+        assert robots.names(agent.token), agent.token
+        assert not robots.is_allowed(agent.token, "/any"), agent.token
+    evidence = evidence_from_robots(robots, "/any", training_tokens=training_tokens())
+    assert [(e.usage, e.permission) for e in evidence] == [(Usage.TRAIN_AI, Permission.DENY)]
+    assert "img2dataset" in evidence[0].detail and "quillbot.com" in evidence[0].detail
 
 
 def test_html_error_page_is_flagged() -> None:

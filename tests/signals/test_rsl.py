@@ -211,6 +211,24 @@ def test_rsl_links_from_headers() -> None:
     assert rsl_links_from_headers({"Content-Type": "text/html"}) == ()
 
 
+def test_malformed_urls_are_skipped_not_raised() -> None:
+    headers = [
+        ("Link", '<http://[bad/rsl.xml>; rel="license"; type="application/rsl+xml"'),
+        ("Link", '</ok.xml>; rel="license"; type="application/rsl+xml"'),
+    ]
+    assert rsl_links_from_headers(headers, "https://site.example/") == (
+        "https://site.example/ok.xml",
+    )
+    doc = parse_rsl(
+        '<rsl xmlns="https://rslstandard.org/rsl">'
+        '<content url="http://[bad/a/"><license><permits type="usage">all</permits></license>'
+        '</content><content url="/a/"/></rsl>'
+    )
+    chosen = doc.content_for("https://site.example/a/b")
+    assert chosen is not None and chosen.url == "/a/"
+    assert doc.content_for("http://[also-bad/a/b") is not None
+
+
 def test_rsl_links_from_html() -> None:
     html = (
         '<html><head><link rel="license" type="application/rsl+xml" href="/license.xml">'
@@ -236,6 +254,9 @@ def test_never_raises_on_bytes(data: bytes) -> None:
 def test_link_header_never_raises(value: str) -> None:
     parse_link_header(value)
     rsl_links_from_headers([("link", value)])
+    rsl_links_from_headers(
+        [("link", f"<{value}>; rel=license; type=application/rsl+xml")], "http://a/"
+    )
 
 
 @settings(max_examples=100, deadline=None)

@@ -458,6 +458,58 @@ def test_policy_full_iris_and_odd_shapes() -> None:
     assert p.mine[0].purposes == ("tdm:research",)
 
 
+# The spec's second full example (sec-policy-examples, w3c/tdm-reservation-protocol @1a547b5)
+# verbatim: it has a trailing comma after vcard:hasEmail, so it is not valid JSON.
+SPEC_POLICY_TRAILING_COMMA = """{
+    "@context": [
+      "http://www.w3.org/ns/odrl.jsonld",
+      "http://www.w3.org/ns/tdmrep.jsonld"
+  ],
+  "@type": "Offer",
+  "profile": "http://www.w3.org/ns/tdmrep",
+  "uid": "https://provider.com/policies/1",
+  "assigner": {
+    "uid": "https://provider.com",
+    "vcard:fn": "Provider",
+    "vcard:hasEmail": "mailto:contact@provider.com",
+  },
+  "permission": [{
+      "action": "tdm:mine",
+      "duty": [{
+        "action": "compensate"
+        }
+      ],
+      "constraint": [{
+        "leftOperand": "purpose",
+        "operator": "eq",
+        "rightOperand": "tdm:non-research"
+        }
+      ]
+    }
+  ]
+}"""
+
+
+def test_spec_policy_with_a_trailing_comma_is_read_with_a_warning() -> None:
+    with pytest.raises(ValueError):
+        json.loads(SPEC_POLICY_TRAILING_COMMA)
+    p = parse_tdm_policy(SPEC_POLICY_TRAILING_COMMA)
+    assert p.requires_compensation and not p.requires_consent
+    assert p.mine[0].purposes == ("tdm:non-research",)
+    assert dict(p.assigner)["hasEmail"] == "mailto:contact@provider.com"
+    assert p.warnings == ("policy has trailing commas (not valid JSON); read without them",)
+
+
+def test_only_trailing_commas_are_forgiven() -> None:
+    p = parse_tdm_policy(
+        '{"@type": "Offer", "uid": "a,}", "permission": [{"action": "tdm:mine"},],}'
+    )
+    assert p.uid == "a,}" and len(p.mine) == 1
+    for text in ("{\"uid\": 'x',}", '{"permission": [1,,]}', "{uid: 1,}", '{"a": 1,} // c'):
+        p = parse_tdm_policy(text)
+        assert any("not valid JSON" in w for w in p.warnings), text
+
+
 @pytest.mark.parametrize("text", ["", "[]", "{}", '{"@type": "Set"}', "nope", '{"permission": 5}'])
 def test_bad_policies_warn(text: str) -> None:
     p = parse_tdm_policy(text)

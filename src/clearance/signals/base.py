@@ -6,6 +6,8 @@ show what was odd about a file without the parser ever raising.
 
 from __future__ import annotations
 
+from urllib.parse import urljoin
+
 MAX_POLICY_BYTES = 500 * 1024
 """RFC 9309 asks parsers to read at least 500 KiB; we read exactly that much of any policy file."""
 
@@ -33,3 +35,17 @@ def decode_text(data: bytes | str, *, limit: int = MAX_POLICY_BYTES) -> tuple[st
     except UnicodeDecodeError:
         warnings.append("not valid UTF-8; decoded as Latin-1")
         return raw.decode("latin-1"), warnings
+
+
+def join_url(base: str | None, href: str) -> str | None:
+    """``href`` resolved against ``base`` (as is without one); ``None`` when either is unparsable.
+
+    ``urljoin`` raises on a malformed authority such as ``http://[x/``; a parser
+    skips such a link rather than stop reading the rest of the file.
+    """
+    if not base:
+        return href
+    try:
+        return urljoin(base, href)
+    except ValueError:
+        return None

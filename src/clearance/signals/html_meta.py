@@ -17,8 +17,8 @@ import codecs
 import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from urllib.parse import urljoin
 
+from clearance.signals.base import join_url
 from clearance.signals.xrobots import RobotsDirective, RobotsDirectives, parse_robots_content
 
 MAX_HTML_BYTES = 5 * 1024 * 1024
@@ -143,7 +143,8 @@ class _Collector(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.base_url = base_url
         self.directives: list[RobotsDirective] = []
-        self.warnings: list[str] = []
+        self.warnings: list[str] = []  # about the robots meta tags
+        self.page_warnings: list[str] = []
         self.tdm_reservation: list[str] = []
         self.tdm_policy: list[str] = []
         self.links: list[HtmlLink] = []
@@ -157,7 +158,11 @@ class _Collector(HTMLParser):
         elif tag == "link":
             self._link(a)
         elif tag == "base" and a.get("href") and self.base_url:
-            self.base_url = urljoin(self.base_url, a["href"].strip())
+            base = join_url(self.base_url, a["href"].strip())
+            if base is None:
+                self.page_warnings.append(f"<base href> {a['href'][:80]!r} is not a URL; ignored")
+            else:
+                self.base_url = base
         elif tag == "script" and a.get("type", "").split(";")[0].strip().lower() == RSL_MEDIA_TYPE:
             self._script = []
 
@@ -199,9 +204,11 @@ class _Collector(HTMLParser):
         href = a.get("href", "").strip()
         if "license" not in rel or not href:
             return
-        if self.base_url:
-            href = urljoin(self.base_url, href)
-        self.links.append(HtmlLink(rel, href, a.get("type") or None))
+        joined = join_url(self.base_url, href)
+        if joined is None:
+            self.page_warnings.append(f"licence link {href[:80]!r} is not a URL; ignored")
+            return
+        self.links.append(HtmlLink(rel, joined, a.get("type") or None))
 
 
 def parse_html_meta(html: bytes | str, base_url: str | None = None) -> HtmlSignals:
@@ -227,5 +234,5 @@ def parse_html_meta(html: bytes | str, base_url: str | None = None) -> HtmlSigna
         tdm_policy=tuple(collector.tdm_policy),
         license_links=tuple(collector.links),
         rsl_inline=tuple(collector.inline),
-        warnings=tuple(warnings),
+        warnings=(*warnings, *collector.page_warnings),
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from clearance.core import Evidence, Permission, Usage
+from clearance.core.models import strictest
 from clearance.core.usage import narrower_usages
 from clearance.signals.aipref import Pref, UsagePrefs
 from clearance.signals.aitxt import AiTxt
@@ -183,6 +184,12 @@ def evidence_from_aitxt(aitxt: AiTxt, path_or_url: str, *, agent: str = "*") -> 
 # * IPTC ``DMI-PROHIBITED-EXCEPTSEARCHENGINEINDEXING`` also allows search explicitly.
 # * C2PA/CAWG: the active manifest decides; ingredient assertions come from a separate
 #   function so the caller chooses whether a source's terms bear on the derived asset.
+#   CAWG's entries are separate uses, so within one assertion the most specific entry
+#   decides a use: a ``data_mining`` (tdm) statement reaches train-ai, train-genai and
+#   ai-input only where the assertion does not state them itself. Because a tdm
+#   statement reaches every narrower usage in ``core.resolve``, a broad entry that is
+#   stricter than a narrower one the assertion states is given to the usages it leaves
+#   unstated instead (and tdm itself then carries no evidence from that assertion).
 
 PROTOCOL_USAGES: tuple[Usage, ...] = (
     Usage.TDM,
@@ -389,27 +396,99 @@ _C2PA_USAGE = {
 }
 
 
-def _c2pa_entries(
-    entries: tuple[TrainingMiningEntry, ...], state: str | None, where: str
+def _children(usage: Usage) -> tuple[Usage, ...]:
+    """The usages ``usage`` covers directly (tdm: train-ai and ai-input)."""
+    below = narrower_usages(usage)
+    return tuple(
+        u for u in PROTOCOL_USAGES if u in below and not any(u in narrower_usages(o) for o in below)
+    )
+
+
+def _stricter(a: Permission, b: Permission) -> bool:
+    return a is not b and strictest(a, b) is a
+
+
+def _placements(stated: dict[Usage, Permission]) -> dict[Usage, list[Usage]]:
+    """Where each stated usage's permission goes so that no narrower statement is overridden.
+
+    A statement stays on its own usage when every narrower usage the assertion
+    states keeps its own statement and is at least as strict (``core.resolve``
+    then changes nothing for them). Otherwise it goes to each directly covered
+    usage the assertion leaves unstated, recursively, and its own usage gets
+    nothing: the assertion says different things about the uses it covers.
+    """
+    kept: dict[Usage, bool] = {}
+
+    def fits(usage: Usage, permission: Permission) -> bool:
+        return all(
+            keeps(v) and not _stricter(permission, stated[v])
+            for v in narrower_usages(usage)
+            if v in stated
+        )
+
+    def keeps(usage: Usage) -> bool:
+        if usage not in kept:
+            kept[usage] = fits(usage, stated[usage])
+        return kept[usage]
+
+    def targets(usage: Usage, permission: Permission) -> list[Usage]:
+        if fits(usage, permission):
+            return [usage]
+        return [t for c in _children(usage) if c not in stated for t in targets(c, permission)]
+
+    return {u: targets(u, p) for u, p in stated.items()}
+
+
+def _c2pa_assertion(
+    entries: list[TrainingMiningEntry], state: str | None, where: str
 ) -> list[Evidence]:
-    out: list[Evidence] = []
+    """One training-mining assertion: each use's entry, the most specific entry deciding a use."""
+    read: list[tuple[TrainingMiningEntry, TrainingUse, Usage, Permission]] = []
+    stated: dict[Usage, Permission] = {}
     for e in entries:
         usage = _C2PA_USAGE.get(e.kind or "")
         if usage is None or e.use is None:
             continue
-        detail = f"{e.label} {e.key}: {e.use.value} ({where} {e.manifest})"
-        if e.use is TrainingUse.CONSTRAINED:
+        permission = Permission.ALLOW if e.use is TrainingUse.ALLOWED else Permission.DENY
+        stated[usage] = strictest(stated.get(usage, Permission.UNKNOWN), permission)
+        read.append((e, e.use, usage, permission))
+    places = _placements(stated)
+    out: list[Evidence] = []
+    for e, use, usage, permission in read:
+        detail = f"{e.label} {e.key}: {use.value} ({where} {e.manifest})"
+        if use is TrainingUse.CONSTRAINED:
             detail += f"; constraint: {e.constraint_info or 'none given (read as notAllowed)'}"
         if state and state.lower() == "invalid":
             detail += "; manifest does not validate"
-        permission = Permission.ALLOW if e.use is TrainingUse.ALLOWED else Permission.DENY
-        out.append(Evidence("c2pa", usage, permission, detail, f"{e.key}={e.raw_use}"))
+        over = [
+            b.key
+            for b, _, broad, p in read
+            if usage in narrower_usages(broad) and p is not permission
+        ]
+        if over:
+            detail += f"; more specific than {', '.join(over)}, which does not decide this use"
+        raw = f"{e.key}={e.raw_use}"
+        for target in places[usage]:
+            text = detail
+            if target is not usage:
+                text += f"; applied to {target.value}, which the assertion does not state"
+            out.append(Evidence("c2pa", target, permission, text, raw))
     return out
+
+
+def _c2pa_entries(
+    entries: tuple[TrainingMiningEntry, ...], state: str | None, where: str
+) -> list[Evidence]:
+    assertions: dict[tuple[str, str], list[TrainingMiningEntry]] = {}
+    for e in entries:
+        assertions.setdefault((e.manifest, e.label), []).append(e)
+    return [ev for group in assertions.values() for ev in _c2pa_assertion(group, state, where)]
 
 
 def evidence_from_c2pa(result: C2paTrainingMining) -> list[Evidence]:
     """C2PA/CAWG training-mining of the active manifest: allowed allows; notAllowed and
-    constrained deny (constraint text in the detail)."""
+    constrained deny (constraint text in the detail); within an assertion the most
+    specific entry decides a use."""
     return _c2pa_entries(result.entries, result.validation_state, "active manifest")
 
 

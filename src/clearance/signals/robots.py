@@ -12,9 +12,15 @@ follows Google's ``robots.cc`` line for line where it matters and passes its
   cut at 16,663 characters; a (partial) UTF-8 byte order mark is skipped;
 * keys match by prefix, case-insensitively, with Google's accepted typos
   (``useragent``, ``user agent``, ``dissallow``, ``disalow`` ...);
-* the product token is the leading ``[A-Za-z_-]`` run of a User-agent value,
-  matched exactly and case-insensitively; groups naming the same agent merge;
-  the ``*`` groups apply only when no group names the agent;
+* a group names a crawler by Google's product token (the leading ``[A-Za-z_-]``
+  run of the User-agent value) and, beyond Google, by the name as written
+  (``agent_key``: up to a ``/version`` or comment, blanks collapsed), both
+  matched exactly and case-insensitively, so ``img2dataset``, ``AI2Bot``,
+  ``panscient.com`` and ``Brightbot 1.0`` can be named; for a valid product
+  token the answer is Google's. Groups naming the same agent merge; the ``*``
+  groups apply only when no group names the agent; there is no fallback from
+  ``hedwig-news`` to a ``hedwig`` group by name (``agent_for`` picks among the
+  tokens a crawler documents, most specific first);
 * a run of User-agent lines ends only at an Allow or Disallow line, so
   ``Sitemap``, ``Crawl-delay``, ``Content-Usage``, ``Content-Signal``,
   ``License`` and junk lines never split it (a warning says when that joins
@@ -31,9 +37,11 @@ restrictively), the global ``License: <url>`` lines of RSL, and ``Sitemap``.
 Pref lines before any User-agent line are kept for every agent, with a warning.
 
 The file is read up to its last line break within 500 KiB, so a cut never
-splits a character or a rule. Query paths are percent-normalised the same way as patterns by default
-(RFC 9309 section 2.2.2); pass ``normalize=False`` for Google's library
-contract, where the caller has already encoded the URL.
+splits a character or a rule. By default paths and patterns are compared in
+RFC 9309's form (``canonical_path``: ``%62`` is ``b``, ``%24`` is ``$``, ``%2A``
+is ``*``, non-ASCII and characters a URI may not hold escaped; sections 2.2.2
+and 2.2.3); pass ``normalize=False`` for Google's library contract, where the
+caller has already encoded the URL and the bytes are compared as they stand.
 """
 
 from __future__ import annotations
@@ -50,6 +58,10 @@ from clearance.signals.aipref import UsagePrefs
 from clearance.signals.base import MAX_POLICY_BYTES, decode_text
 from clearance.signals.content_signal import ContentSignals
 from clearance.signals.robots_paths import _PatternIndex
+from clearance.signals.robots_paths import agent_key as agent_key
+from clearance.signals.robots_paths import agent_name as agent_name
+from clearance.signals.robots_paths import canonical_path as canonical_path
+from clearance.signals.robots_paths import canonical_pattern as canonical_pattern
 from clearance.signals.robots_paths import compile_pattern as compile_pattern
 from clearance.signals.robots_paths import escape_pattern as escape_pattern
 from clearance.signals.robots_paths import is_valid_product_token as is_valid_product_token
@@ -148,17 +160,33 @@ class PrefLine(Generic[T]):
 
 @dataclass(frozen=True, slots=True)
 class Group:
-    """The lines that follow one run of User-agent lines (``agents`` as written, ``*`` included)."""
+    """The lines that follow one run of User-agent lines.
+
+    ``agents`` holds Google's product token of each value (``*`` included);
+    ``user_agents`` each value other than ``*`` as written (comment and outer
+    blanks cut), from which the names a group matches are made (``agent_keys``).
+    """
 
     line: int
     agents: tuple[str, ...] = ()
     rules: tuple[Rule, ...] = ()
     content_usage: tuple[PrefLine[UsagePrefs], ...] = ()
     content_signals: tuple[PrefLine[ContentSignals], ...] = ()
+    user_agents: tuple[str, ...] = ()
 
     @property
     def is_global(self) -> bool:
         return "*" in self.agents
+
+    def agent_keys(self) -> tuple[str, ...]:
+        """The keys this group answers to: each value's ``agent_key`` and product token."""
+        values = self.user_agents or tuple(a for a in self.agents if a != "*")
+        keys: dict[str, None] = {}
+        for value in values:
+            for key in (agent_key(value), product_token(value).lower()):
+                if key:
+                    keys.setdefault(key)
+        return tuple(keys)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,17 +226,18 @@ class RobotsTxt:
     reason: str = ""
     _specific: dict[str, tuple[int, ...]] = field(init=False, repr=False, compare=False)
     _global: tuple[int, ...] = field(init=False, repr=False, compare=False)
-    _cache: dict[tuple[str, str], _PatternIndex[Any]] = field(init=False, repr=False, compare=False)
+    _cache: dict[tuple[str, str, bool], _PatternIndex[Any]] = field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         specific: dict[str, list[int]] = {}
         glob: list[int] = []
         for i, g in enumerate(self.groups):
-            for agent in g.agents:
-                if agent == "*":
-                    glob.append(i)
-                else:
-                    specific.setdefault(agent.lower(), []).append(i)
+            if g.is_global:
+                glob.append(i)
+            for key in g.agent_keys():
+                specific.setdefault(key, []).append(i)
         object.__setattr__(
             self, "_specific", {k: tuple(dict.fromkeys(v)) for k, v in specific.items()}
         )
@@ -221,54 +250,76 @@ class RobotsTxt:
         return (RobotsTxt, (*fields, self.access, self.status, self.reason))
 
     def agents_named(self) -> tuple[str, ...]:
-        """Every product token some group names, as first written (``*`` excluded)."""
+        """Every crawler name a group gives, as first written (``agent_name``; ``*`` excluded)."""
         seen: dict[str, str] = {}
         for g in self.groups:
-            for a in g.agents:
-                if a != "*":
-                    seen.setdefault(a.lower(), a)
+            for value in g.user_agents or tuple(a for a in g.agents if a != "*"):
+                name = agent_name(value)
+                if name:
+                    seen.setdefault(name.casefold(), name)
         return tuple(seen.values())
 
     def names(self, agent: str) -> bool:
-        """Whether a group names ``agent`` (so the ``*`` groups do not apply to it)."""
-        return agent.isascii() and agent.lower() in self._specific
+        """Whether a group names ``agent`` (so the ``*`` groups do not apply to it).
+
+        ``agent`` is a product token or a crawler name as a table spells it
+        (``GPTBot``, ``img2dataset``, ``Brightbot 1.0``); case does not matter.
+        """
+        return agent_key(agent) in self._specific
+
+    def agent_for(self, tokens: Sequence[str]) -> str:
+        """The first of a crawler's ``tokens`` (most specific first) that a group names.
+
+        Google documents crawlers that obey more than one token (a news crawler
+        that also obeys ``Googlebot``); such a crawler follows the most specific
+        token the file names. Without a named token it is the first one, which
+        the ``*`` groups then govern. No token is ever derived from another by
+        its spelling: ``hedwig-news`` falls back to ``hedwig`` only when the
+        caller lists both.
+        """
+        for token in tokens:
+            if self.names(token):
+                return token
+        return tokens[0] if tokens else "*"
 
     def groups_for(self, agent: str) -> tuple[Group, ...]:
         """The groups that apply to ``agent``: those naming it, else the ``*`` groups."""
-        key = agent.lower() if agent.isascii() else None
-        idx = self._specific.get(key, self._global) if key is not None else self._global
+        idx = self._specific.get(agent_key(agent), self._global)
         return tuple(self.groups[i] for i in idx)
 
-    def _index(self, kind: str, agent: str) -> _PatternIndex[Any]:
-        key = (kind, agent.lower() if self.names(agent) else "*")
+    def _index(self, kind: str, agent: str, rfc: bool) -> _PatternIndex[Any]:
+        name = agent_key(agent)
+        key = (kind, name if name in self._specific else "*", rfc)
         index = self._cache.get(key)
         if index is None:
             entries: list[tuple[str, Any]] = []
-            groups = self.groups_for(agent)
+            groups = tuple(self.groups[i] for i in self._specific.get(name, self._global))
+            form: Callable[[str], str] = canonical_pattern if rfc else str
             if kind == "rules":
                 for r in (r for g in groups for r in g.rules):
-                    entries.append((r.pattern, r))
-                    slash = r.pattern.rfind("/")
-                    if r.allow and slash >= 0 and r.pattern.startswith("/index.htm", slash):
-                        entries.append((r.pattern[: slash + 1] + "$", r))  # .../index.html -> .../
+                    pattern = form(r.pattern)
+                    entries.append((pattern, r))
+                    slash = pattern.rfind("/")
+                    if r.allow and slash >= 0 and pattern.startswith("/index.htm", slash):
+                        entries.append((pattern[: slash + 1] + "$", r))  # .../index.html -> .../
             else:
                 for g in (self.preamble, *groups):
                     lines = g.content_usage if kind == "usage" else g.content_signals
-                    entries.extend((p.path, p) for p in lines)
+                    entries.extend((form(p.path), p) for p in lines)
             index = self._cache[key] = _PatternIndex(entries)
         return index
 
     def check(self, agent: str, path_or_url: str, *, normalize: bool = True) -> Verdict:
-        """Decide whether ``agent`` (a product token) may crawl ``path_or_url``."""
+        """Decide whether ``agent`` (a product token or crawler name) may crawl ``path_or_url``."""
         path = request_path(path_or_url)
         if normalize:
-            path = escape_pattern(path)
+            path = canonical_path(path)
         named = self.names(agent)
         if path == "/robots.txt" or path.startswith("/robots.txt?"):
             return Verdict(True, None, named, "/robots.txt is always allowed")
         if self.access is not Access.PARSED:
             return Verdict(self.access is Access.ALLOW_ALL, None, named, self.reason)
-        hits: list[Rule] = self._index("rules", agent).longest(path)
+        hits: list[Rule] = self._index("rules", agent, normalize).longest(path)
         if hits:
             rule = next((r for r in hits if r.allow), hits[0])  # Allow wins a tie
             verb = "allowed" if rule.allow else "disallowed"
@@ -284,7 +335,9 @@ class RobotsTxt:
         if not self.is_allowed(agent, path_or_url, normalize=normalize):
             return None  # preferences apply only to crawlable paths (aipref attach, section 3.1)
         path = request_path(path_or_url)
-        lines = self._index(kind, agent).longest(escape_pattern(path) if normalize else path)
+        lines = self._index(kind, agent, normalize).longest(
+            canonical_path(path) if normalize else path
+        )
         if not lines:
             return None
         combine: Callable[[Any], Any] = (
@@ -335,10 +388,16 @@ class _GroupBuilder:
     rules: list[Rule] = field(default_factory=list)
     usage: list[PrefLine[UsagePrefs]] = field(default_factory=list)
     signals: list[PrefLine[ContentSignals]] = field(default_factory=list)
+    user_agents: list[str] = field(default_factory=list)
 
     def build(self) -> Group:
         return Group(
-            self.line, tuple(self.agents), tuple(self.rules), tuple(self.usage), tuple(self.signals)
+            self.line,
+            tuple(self.agents),
+            tuple(self.rules),
+            tuple(self.usage),
+            tuple(self.signals),
+            tuple(self.user_agents),
         )
 
 
@@ -436,8 +495,22 @@ def parse_robots(data: bytes | str) -> RobotsTxt:
             token = product_token(value)
             if token:
                 cur.agents.append(token)
-            if token != value:
+            if value:
+                cur.user_agents.append(value)
+            name = agent_name(value)
+            if token == value:
+                pass
+            elif name.casefold() == token.lower():
                 w.add(f"line {num}: user-agent {value!r} read as product token {token!r}")
+            elif token:
+                w.add(
+                    f"line {num}: user-agent {value!r} is not a product token: "
+                    f"matched as {name!r} and as Google's token {token!r}"
+                )
+            elif name:
+                w.add(
+                    f"line {num}: user-agent {value!r} is not a product token: matched as {name!r}"
+                )
         elif kind in ("allow", "disallow"):
             if cur is None:
                 w.add(f"line {num}: {raw!r} comes before any User-agent line; ignored")

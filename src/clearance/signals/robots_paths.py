@@ -1,10 +1,25 @@
-"""Paths and patterns of robots.txt: percent-normalising, request paths, product tokens, matching.
+"""Paths and patterns of robots.txt: percent-normalising, request paths, crawler names, matching.
 
 Why a module of its own: these are the RFC 9309 / Google ``robots.cc`` string
 rules (``MaybeEscapePattern``, ``GetPathParamsQuery``, ``Matches``, the
-product-token rule) that the parser (``robots``) and ai.txt (``aitxt``) both
-apply; they know nothing about groups or files. ``_PatternIndex`` answers
-longest-match lookups without trying every pattern on every path.
+product-token rule) that the parser (``robots``), ai.txt (``aitxt``) and the
+TDMRep/RSL location patterns apply; they know nothing about groups or files.
+``_PatternIndex`` answers longest-match lookups without trying every pattern on
+every path.
+
+Two readings of a path live here. Google's (``escape_pattern``) only encodes
+non-ASCII octets and upper-cases escapes; its library leaves the rest to the
+caller. RFC 9309's (``canonical_path`` / ``canonical_pattern``) also makes the
+spellings the RFC calls equal compare equal: an escaped unreserved character is
+the character (section 2.2.2: ``/foo/bar/%62%61%7A`` is ``/foo/bar/baz``), an
+escaped ``$`` or ``*`` is the literal one (section 2.2.3: ``/path/foo-%24``
+matches ``/path/foo-$``), and characters a URI may not hold are escaped.
+
+Crawler names: Google's product token is the leading ``[A-Za-z_-]`` run of a
+User-agent value, so ``img2dataset`` reads as ``img`` and can never be matched.
+``agent_key`` is the name as written instead (up to a ``/version`` or a
+comment, blanks collapsed, case-folded), which is how a site names a crawler
+whose token holds digits, dots or spaces; ``robots`` matches both.
 """
 
 from __future__ import annotations
@@ -19,6 +34,15 @@ T = TypeVar("T")
 _PATH_START = re.compile(r"[/?;]")
 _ESCAPE = re.compile(rb"%[0-9a-fA-F]{2}|[\x80-\xff]")
 _TOKEN = re.compile(r"[A-Za-z_-]*")
+_NAME_END = re.compile(r"[/(;,]")
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+# Octets a canonical path keeps as they are: unreserved plus the reserved characters other
+# than "$" and "*" (RFC 3986 section 2.2), whose escaped and literal forms differ in meaning.
+_KEEP = frozenset(
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:/?[]@!&'()+,;="
+)
+_PLAIN = re.compile(r"[A-Za-z0-9\-._~:/?\[\]@!&'()+,;=]*")
+_OCTET = re.compile(rb"%([0-9A-Fa-f]{2})|(.)", re.S)
 
 
 def escape_pattern(text: str, *, latin1: bool = False) -> str:
@@ -32,6 +56,42 @@ def escape_pattern(text: str, *, latin1: bool = False) -> str:
         return s.upper() if s[:1] == b"%" else b"%%%02X" % s[0]
 
     return _ESCAPE.sub(fix, raw).decode("ascii")
+
+
+def _canonical_octet(m: re.Match[bytes]) -> bytes:
+    hex_digits, octet = m.group(1), m.group(2)
+    if hex_digits is not None:
+        value = int(hex_digits, 16)
+        return bytes((value,)) if chr(value) in _UNRESERVED else b"%" + hex_digits.upper()
+    return octet if octet[0] in _KEEP else b"%%%02X" % octet[0]
+
+
+def canonical_path(text: str, *, latin1: bool = False) -> str:
+    """A path in RFC 9309's comparison form: every spelling the RFC calls equal made one.
+
+    An escape of an unreserved character becomes the character; other escapes
+    are upper-cased; non-ASCII octets (UTF-8, or Latin-1 for a Latin-1 file),
+    characters a URI may not hold, a stray ``%``, and the literal ``$`` and
+    ``*`` become escapes. The other reserved characters stay as written (RFC
+    3986: escaping them changes what they mean). Idempotent.
+    """
+    if _PLAIN.fullmatch(text):
+        return text
+    raw = text.encode("latin-1", "replace") if latin1 else text.encode("utf-8", "surrogatepass")
+    return _OCTET.sub(_canonical_octet, raw).decode("ascii")
+
+
+def canonical_pattern(pattern: str, *, latin1: bool = False) -> str:
+    """A robots pattern in the comparison form of ``canonical_path``.
+
+    ``*`` stays the wildcard and a final ``$`` the end anchor; every other ``$``
+    is a literal one, and ``%2A``/``%24`` stay literal (RFC 9309 section 2.2.3),
+    so the pattern matches exactly the canonical paths its spellings match.
+    """
+    anchored = pattern.endswith("$")
+    body = pattern[:-1] if anchored else pattern
+    out = "*".join(canonical_path(piece, latin1=latin1) for piece in body.split("*"))
+    return out + "$" if anchored else out
 
 
 def request_path(url: str) -> str:
@@ -62,6 +122,22 @@ def product_token(value: str) -> str:
 def is_valid_product_token(value: str) -> bool:
     """Whether ``value`` is a whole, non-empty product token (``IsValidUserAgentToObey``)."""
     return bool(value) and value.isascii() and product_token(value) == value
+
+
+def agent_name(value: str) -> str:
+    """The crawler a User-agent value names, as written: up to a ``/version`` or a comment.
+
+    ``img2dataset``, ``panscient.com`` and ``Brightbot 1.0`` are kept whole;
+    ``GPTBot/1.1`` and ``AI2Bot (+https://...)`` give ``GPTBot`` and ``AI2Bot``;
+    runs of blanks become one space.
+    """
+    return " ".join(_NAME_END.split(value, 1)[0].split())
+
+
+@lru_cache(maxsize=4096)
+def agent_key(value: str) -> str:
+    """``agent_name`` case-folded: two names are the same crawler when their keys are equal."""
+    return agent_name(value).casefold()
 
 
 def _compile(pattern: str) -> Callable[[str], bool]:

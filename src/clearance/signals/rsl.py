@@ -20,14 +20,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 from xml.etree.ElementTree import Element, ParseError
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
-from clearance.signals.base import decode_text
+from clearance.signals.base import decode_text, join_url
 from clearance.signals.html_meta import RSL_MEDIA_TYPE, HtmlSignals, parse_html_meta
+from clearance.signals.robots_paths import request_path
 from clearance.signals.tdmrep import path_of, pattern_matches
 from clearance.signals.xrobots import HeaderInput, header_values
 
@@ -165,9 +166,12 @@ class RslDocument:
         return best[1] if best else None
 
 
-def _path(url: str) -> str:
-    parts = urlsplit(url)
-    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+def _netloc(url: str) -> str | None:
+    """The host part of a URL, lower-cased; ``None`` when ``urlsplit`` rejects the URL."""
+    try:
+        return urlsplit(url).netloc.lower()
+    except ValueError:
+        return None
 
 
 def _pattern_match(pattern: str, url_or_path: str) -> int | None:
@@ -176,10 +180,10 @@ def _pattern_match(pattern: str, url_or_path: str) -> int | None:
         return 0
     target = url_or_path.strip()
     if "://" in pattern:
-        p, t = urlsplit(pattern), urlsplit(target)
-        if t.netloc and p.netloc.lower() != t.netloc.lower():
+        host, target_host = _netloc(pattern), _netloc(target)
+        if host is None or (target_host and host != target_host):
             return None
-        pattern = _path(pattern)
+        pattern = request_path(pattern)
     target = path_of(target)
     return len(pattern) if pattern_matches(pattern, target) else None
 
@@ -411,11 +415,11 @@ def rsl_links_from_headers(headers: HeaderInput, base_url: str | None = None) ->
     """URLs of RSL documents named by ``Link: <url>; rel="license"; type="application/rsl+xml"``."""
     links = parse_link_header(header_values(headers, "link"))
     out = [
-        urljoin(base_url, link.href) if base_url else link.href
+        join_url(base_url, link.href)
         for link in links
         if _is_rsl_license(link.param("rel"), link.param("type"))
     ]
-    return tuple(dict.fromkeys(out))
+    return tuple(dict.fromkeys(url for url in out if url is not None))
 
 
 def rsl_links_from_html(

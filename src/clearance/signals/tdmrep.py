@@ -28,7 +28,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import urlsplit
 from xml.etree.ElementTree import ParseError
 
 from defusedxml import DefusedXmlException
@@ -36,6 +35,12 @@ from defusedxml.ElementTree import fromstring
 
 from clearance.signals.base import decode_text
 from clearance.signals.html_meta import HtmlSignals, parse_html_meta
+from clearance.signals.robots_paths import (
+    canonical_path,
+    canonical_pattern,
+    compile_pattern,
+    request_path,
+)
 from clearance.signals.tdmrep_policy import TDM_PROFILE as TDM_PROFILE
 from clearance.signals.tdmrep_policy import TDM_VOCAB as TDM_VOCAB
 from clearance.signals.tdmrep_policy import TdmPolicy as TdmPolicy
@@ -49,8 +54,6 @@ LAYERS = ("tdmrep.json", "tdmrep-header", "tdmrep-meta", "epub", "pdf-xmp")
 """Layer names, lowest precedence first; they are also the evidence source names."""
 
 MAX_OPF_BYTES = 5 * 1024 * 1024
-_PERCENT = re.compile(r"%([0-9A-Fa-f]{2})")
-_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,48 +160,23 @@ class TdmRepFile:
         return TdmRepSignal(rule.reservation, rule.policy, "tdmrep.json", raw, self.warnings)
 
 
-def _normalise_percent(text: str) -> str:
-    """Decode %XX for unreserved characters only; upper-case the rest (RFC 3986 normalisation)."""
-
-    def fix(m: re.Match[str]) -> str:
-        ch = chr(int(m.group(1), 16))
-        return ch if ch in _UNRESERVED else "%" + m.group(1).upper()
-
-    return _PERCENT.sub(fix, text)
-
-
 def path_of(url_or_path: str) -> str:
-    """The path and query of a URL (or a path), percent-normalised, ``/`` when empty."""
-    text = url_or_path.strip()
-    if "://" in text or text.startswith("//"):
-        parts = urlsplit(text)
-        text = parts.path + (f"?{parts.query}" if parts.query else "")
-    if not text.startswith("/"):
-        text = "/" + text
-    return _normalise_percent(text)
+    """The path, params and query of a URL (or a path) in RFC 9309's comparison form.
+
+    ``/`` when empty; never raises (``request_path`` reads what ``urlsplit`` rejects).
+    """
+    return canonical_path(request_path(url_or_path.strip()))
 
 
 def pattern_matches(pattern: str, path: str) -> bool:
-    """Robots-style path matching (RFC 9309): ``*`` is any run, a final ``$`` anchors the end,
-    otherwise the pattern need only match a prefix. Iterative, so hostile patterns such as
-    ``/*a*a*a*a*b`` cannot make it backtrack exponentially (at worst O(len(p) * len(t)))."""
-    anchored = pattern.endswith("$")
-    p = _normalise_percent(pattern[:-1] if anchored else pattern)
-    if not anchored:
-        p += "*"
-    i = j = 0
-    star, mark = -1, 0
-    while j < len(path):
-        if i < len(p) and p[i] == "*":
-            star, mark, i = i, j, i + 1
-        elif i < len(p) and p[i] == path[j]:
-            i, j = i + 1, j + 1
-        elif star >= 0:
-            mark += 1
-            i, j = star + 1, mark
-        else:
-            return False
-    return all(ch == "*" for ch in p[i:])
+    """Robots-style path matching (RFC 9309), the one robots.txt uses (``compile_pattern``).
+
+    ``*`` is any run, a final ``$`` anchors the end, otherwise the pattern need
+    only match a prefix. Both sides are compared in RFC 9309's form, so
+    ``/path/foo-%24`` matches ``/path/foo-$`` (the spec's own example) and
+    ``%62`` matches ``b``; hostile patterns such as ``/*a*a*a*b`` stay linear.
+    """
+    return compile_pattern(canonical_pattern(pattern))(canonical_path(path))
 
 
 def _location(value: object, index: int, warnings: list[str]) -> str | None:
@@ -208,8 +186,7 @@ def _location(value: object, index: int, warnings: list[str]) -> str | None:
     loc = value.strip()
     if "://" in loc:
         warnings.append(f"rule {index}: location {loc!r} is a URL; its path is used")
-        parts = urlsplit(loc)
-        loc = parts.path or "/"
+        loc = request_path(loc)
     if not loc:
         warnings.append(f"rule {index}: empty location read as '/'")
         return "/"

@@ -10,6 +10,7 @@ that cannot be fetched or parsed is not an error: its conditions stay unknown.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,6 +88,35 @@ def _ids(value: Any) -> list[str]:
     return []
 
 
+_JSON_PIECE = re.compile(r'"(?:[^"\\]|\\.)*"|(?P<trail>,(?=\s*[}\]]))|[^",]+|.', re.S)
+
+
+def _without_trailing_commas(text: str) -> str:
+    """``text`` with every comma that closes an object or array dropped (strings untouched).
+
+    The spec's own second policy example has one after ``vcard:hasEmail``; a
+    hand-written policy often does. Nothing else non-JSON is accepted.
+    """
+    return "".join(m.group(0) for m in _JSON_PIECE.finditer(text) if m.group("trail") is None)
+
+
+def _load(text: str, warnings: list[str]) -> tuple[Any, str | None]:
+    """Parse the JSON, forgiving only trailing commas (with a warning); (doc, error)."""
+    try:
+        return json.loads(text), None
+    except (ValueError, RecursionError) as exc:
+        error = f"policy is not valid JSON: {str(exc)[:120]}"
+    lenient = _without_trailing_commas(text)
+    if lenient == text:
+        return None, error
+    try:
+        doc = json.loads(lenient)
+    except (ValueError, RecursionError):
+        return None, error
+    warnings.append("policy has trailing commas (not valid JSON); read without them")
+    return doc, None
+
+
 def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else ([] if value is None else [value])
 
@@ -95,10 +125,9 @@ def parse_tdm_policy(data: bytes | str) -> TdmPolicy:
     """Parse a fetched TDMRep policy (JSON-LD, ODRL 2.2 profile); never raises."""
     text, decode_warnings = decode_text(data)
     warnings = list(decode_warnings)
-    try:
-        doc: Any = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        return TdmPolicy(warnings=(*warnings, f"policy is not valid JSON: {str(exc)[:120]}"))
+    doc, error = _load(text, warnings)
+    if error is not None:
+        return TdmPolicy(warnings=(*warnings, error))
     if isinstance(doc, list) and doc and isinstance(doc[0], dict):
         warnings.append("policy is an array; its first object is read")
         doc = doc[0]
