@@ -6,6 +6,7 @@ import io
 import json
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
@@ -16,6 +17,7 @@ from clearance.guard import GuardIndex, check, check_pdq
 from clearance.guard.check import NO_EMBEDDER
 from clearance.registry import SqlStore, TermsChange, add_works, init_store
 from clearance.registry.characters import add_character
+from clearance.scan import scan
 from tests.embedmodel import (
     character_art,
     composite,
@@ -92,6 +94,32 @@ def test_composited_art_is_blocked_by_embedding_only(
     (m,) = v.matches
     assert m.method == "embedding" and m.kind == "character" and m.score >= 0.9
     assert m.distance is None and v.to_dict()["matches"][0]["method"] == "embedding"
+
+
+def test_the_scan_finds_composites_as_the_guard_does(
+    guarded: tuple[SqlStore, GuardIndex, Path], embedder: OnnxImageEmbedder
+) -> None:
+    """``--match embedding`` runs the guard's cascade in the scan: same work, same answer."""
+    store, index, tmp = guarded
+    items = tmp / "items"
+    items.mkdir()
+    for seed in (1, 2):
+        (items / f"composite{seed}.png").write_bytes(_png(composite(character_art(HERO), seed)))
+    (items / "unrelated.png").write_bytes(_png(unrelated_image(3)))
+    model = Path(embedder.path)
+    regions_only = scan(items, tmp / "regions", registry=store.url, web="off", workers=1)
+    assert regions_only.report["outcomes"]["include"] == 3  # the cascade stops at regions
+    scan(items, tmp / "embed", registry=store.url, web="off", workers=1,
+         match="embedding", embedder=str(model))  # fmt: skip
+    rows = {
+        Path(r["source"]).name: r
+        for r in pq.read_table(tmp / "embed" / "decisions.parquet").to_pylist()
+    }
+    for name in ("composite1.png", "composite2.png", "unrelated.png"):
+        v = check(index, (items / name).read_bytes(), embedder=embedder, label=name)
+        assert rows[name]["work_ids"] == sorted({m.work_id for m in v.matches}), name
+        assert rows[name]["perm_output"] == ("deny" if v.verdict == "block" else "unknown")
+    assert rows["composite1.png"]["work_ids"] and not rows["unrelated.png"]["work_ids"]
 
 
 def test_reproductions_are_blocked(

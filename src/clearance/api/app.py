@@ -30,6 +30,7 @@ from starlette.concurrency import run_in_threadpool
 from clearance import __version__
 from clearance.config import Settings
 from clearance.core.errors import ClearanceError, UserError
+from clearance.core.policy import Mode
 from clearance.guard import GuardIndex
 from clearance.guard.check import Verdict
 from clearance.guard.live import Guard
@@ -47,7 +48,12 @@ def create_app(settings: Settings, *, index: GuardIndex | None = None) -> FastAP
     """
     embedder = build_embedder(settings)  # None unless CLEARANCE_EMBEDDER names a model
     if index is None:
-        guard = Guard(open_registry(settings), sync=settings.guard_sync, embedder=embedder)
+        guard = Guard(
+            open_registry(settings),
+            sync=settings.guard_sync,
+            embedder=embedder,
+            mode=settings.mode,
+        )
     else:
         guard = Guard(None, index=index, embedder=embedder)
 
@@ -81,7 +87,7 @@ def create_app(settings: Settings, *, index: GuardIndex | None = None) -> FastAP
             async with request.form() as form:  # closes the spooled uploads afterwards
                 upload = form.get("file")
                 text, prompt = form.get("text"), form.get("prompt")
-                licensee = form.get("licensee")
+                licensee, mode = form.get("licensee"), _mode(form.get("mode"), settings)
                 data = None
                 if upload is not None and not isinstance(upload, str):
                     data = await upload.read(MAX_UPLOAD_BYTES + 1)
@@ -91,7 +97,7 @@ def create_app(settings: Settings, *, index: GuardIndex | None = None) -> FastAP
             if data is not None and not data:
                 raise UserError("the uploaded file is empty")
             verdict = await run_in_threadpool(  # decoding and hashing: off the event loop
-                partial(guard.check, data, label=label, licensee=_str(licensee)),
+                partial(guard.check, data, label=label, licensee=_str(licensee), mode=mode),
                 text=_str(text),
                 prompt=_str(prompt),
             )
@@ -104,16 +110,17 @@ def create_app(settings: Settings, *, index: GuardIndex | None = None) -> FastAP
             raise UserError("the JSON body must be an object")
         pdq, text, prompt = body.get("pdq"), body.get("text"), body.get("prompt")
         licensee = _str(body.get("licensee"))
+        mode = _mode(body.get("mode"), settings)
         if pdq is not None:
             try:
                 raw = bytes.fromhex(str(pdq))
             except ValueError:
                 raise UserError("pdq must be 64 hexadecimal digits") from None
             # a hash lookup takes well under a millisecond: answered on the event loop
-            verdict = guard.check_pdq(raw, prompt=_str(prompt), licensee=licensee)
+            verdict = guard.check_pdq(raw, prompt=_str(prompt), licensee=licensee, mode=mode)
         else:
             verdict = await run_in_threadpool(
-                partial(guard.check, label="text", licensee=licensee),
+                partial(guard.check, label="text", licensee=licensee, mode=mode),
                 text=_str(text),
                 prompt=_str(prompt),
             )
@@ -125,6 +132,15 @@ def create_app(settings: Settings, *, index: GuardIndex | None = None) -> FastAP
 def app_from_env() -> FastAPI:
     """The app for the ``CLEARANCE_*`` environment (uvicorn's ``--factory`` entry point)."""
     return create_app(Settings.from_env(os.environ))
+
+
+def _mode(value: object, settings: Settings) -> Mode:
+    """The request's ``mode`` (``opt-out`` or ``opt-in``), else the server's default."""
+    if value is None or value == "":
+        return Mode.parse(settings.mode)
+    if not isinstance(value, str):
+        raise UserError("mode must be 'opt-out' or 'opt-in'")
+    return Mode.parse(value)
 
 
 def _str(value: object) -> str | None:

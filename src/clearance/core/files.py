@@ -46,9 +46,15 @@ def check_relative(name: object, *, what: str = "name") -> tuple[str, ...]:
 
 
 def within(base: Path, path: Path) -> bool:
-    """Whether ``path``, links resolved, is ``base`` or lies under it (``base`` resolved too)."""
-    root = base.resolve()
-    target = path.resolve()
+    """Whether ``path``, links resolved, is ``base`` or lies under it (``base`` resolved too).
+
+    A path whose links cannot be resolved (a loop) is not within anything.
+    """
+    try:
+        root = base.resolve()
+        target = path.resolve()
+    except (OSError, RuntimeError, ValueError):
+        return False
     return target == root or target.is_relative_to(root)
 
 

@@ -34,7 +34,7 @@ from clearance.core.models import UsageBasis, UsageEvent, Work
 from clearance.core.policy import Mode
 from clearance.core.usage import Permission
 from clearance.fingerprint.embedding import ImageEmbedder
-from clearance.matching.decide import decide_output, matched_works, output_reason
+from clearance.matching.decide import WorkVerdict, decide_output, matched_works, output_reason
 from clearance.matching.image import NO_EMBEDDER, search_pdq
 from clearance.matching.matcher import MatchResult, Query, match
 from clearance.matching.media import media_kind
@@ -87,18 +87,34 @@ class Verdict:
     reasons: tuple[str, ...] = field(default_factory=tuple)
     usage_events: tuple[UsageEvent, ...] = field(default_factory=tuple)
     mode: str = Mode.OPT_OUT.value
+    works: tuple[WorkVerdict, ...] = field(default_factory=tuple)
+    """Each matched work's decision for ``output``, and what it does to the verdict."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "input": self.input,
             "verdict": self.verdict,
             "mode": self.mode,
+            "works": [_work_json(v) for v in self.works],
             "matches": [m.to_dict() for m in self.matches],
             "checks_run": list(self.checks_run),
             "latency_ms": round(self.latency_ms, 2),
             "reasons": list(self.reasons),
             "usage_events": [e.to_dict() for e in self.usage_events],
         }
+
+
+def _work_json(v: WorkVerdict) -> dict[str, Any]:
+    return {
+        "work_id": v.matched.work.id,
+        "owner": v.matched.work.owner.name,
+        "strong": v.matched.strong,
+        "permission": v.decision.permission.value,
+        "allowed": v.decision.allowed,
+        "licensed": v.decision.licensed,
+        "agreement_id": v.agreement,
+        "verdict": v.verdict,
+    }
 
 
 def _verdict(
@@ -154,6 +170,7 @@ def _verdict(
         tuple(reasons) + tuple(n for n in result.notes if n),
         tuple(events),
         mode.value,
+        tuple(per_work),
     )
 
 

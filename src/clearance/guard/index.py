@@ -32,4 +32,6 @@ class GuardIndex(RegistryView):
         view = RegistryView.from_store(
             store, level=MatchLevel.EMBEDDING, embedding=embedding_model(embedder)
         )
-        return GuardIndex(view.index, view.works, view.agreements, view.watermark)
+        return GuardIndex(
+            view.index, view.works, view.agreements, view.watermark, view.indexed, view.embedding
+        )

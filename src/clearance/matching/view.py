@@ -48,6 +48,9 @@ class RegistryView:
     works: Mapping[int, Work] = field(default_factory=dict)
     agreements: Mapping[str, tuple[Agreement, ...]] = field(default_factory=dict)
     watermark: int = 0
+    indexed: frozenset[int] = frozenset()
+    """Every work id whose fingerprints went into ``index`` (removed works included)."""
+    embedding: EmbeddingModel | None = None
 
     @staticmethod
     def from_store(
@@ -60,7 +63,7 @@ class RegistryView:
         index = MatchIndex.from_store(store, level=level, embedding=embedding)
         works = {w.id: w for w in store.list_works()}
         agreements = by_licensee(store.current_agreements(datetime.now(UTC)))
-        return RegistryView(index, works, agreements, watermark)
+        return RegistryView(index, works, agreements, watermark, frozenset(works), embedding)
 
     def work(self, work_id: int) -> Work | None:
         return self.works.get(work_id)
@@ -96,6 +99,10 @@ class RegistryView:
             else:
                 works.pop(work_id, None)
         new = sorted(w for w in grown if w in fresh)
+        if any(w in self.indexed and w not in self.works for w in new):
+            # an id that a removed work held came back (a store that reuses ids): its old
+            # codes are still in the segments, so only a full rebuild is right
+            return RegistryView.from_store(store, level=self.index.level, embedding=self.embedding)
         identifiers = [(w, i) for w in new for i in fresh[w].identifiers]
         renamed = {
             w: [i.value for i in fresh[w].identifiers if i.scheme is IdentifierScheme.NAME]
@@ -107,4 +114,11 @@ class RegistryView:
         agreements = self.agreements
         if any(entry.entity == "agreement" for entry in entries):
             agreements = by_licensee(store.current_agreements(datetime.now(UTC)))
-        return replace(self, index=index, works=works, agreements=agreements, watermark=mark)
+        return replace(
+            self,
+            index=index,
+            works=works,
+            agreements=agreements,
+            watermark=mark,
+            indexed=self.indexed | frozenset(new),
+        )

@@ -51,7 +51,10 @@ def assemble_decisions(parts: Path, records: Sequence[dict[str, Any]], out: Path
 def _domain(source: str | None) -> str | None:
     if not source or "://" not in source:
         return None
-    return urlsplit(source).hostname
+    try:
+        return urlsplit(source).hostname
+    except ValueError:  # an invalid URL (an error row): no domain to count
+        return None
 
 
 def build_report(rows: Sequence[dict[str, Any]], config: dict[str, Any]) -> dict[str, Any]:

@@ -97,8 +97,8 @@ class ScanResult:
         }
 
 
-def _prepare_out(out: Path, spec: InputSpec) -> None:
-    """Refuse an unusable ``DIR`` (a file, not creatable, inside the input), then create it."""
+def _check_out(out: Path, spec: InputSpec) -> None:
+    """Refuse a ``DIR`` that is a file, lies inside the input, or holds input files."""
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file", hint="give a directory")
     if spec.kind in ("folder", "hf") and within(spec.root, out):
@@ -109,6 +109,9 @@ def _prepare_out(out: Path, spec: InputSpec) -> None:
     inside = next((f for f in spec.files if within(out, f)), None)
     if inside is not None:
         raise UserError(f"the input file {inside} is inside --out {out}", hint="choose a new --out")
+
+
+def _make_out(out: Path) -> None:
     try:
         (out / PARTS_DIR).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -265,8 +268,9 @@ def run_scan(
     out_dir = Path(out).expanduser().resolve()
     with open_store(config.registry) as store:
         config = replace(config, registry_state=store.state_digest(), input_digest=spec.identity())
+        _check_out(out_dir, spec)
         previous = _previous_run(out_dir, config, resume)
-        _prepare_out(out_dir, spec)
+        _make_out(out_dir)
         for stale in (out_dir / PARTS_DIR).glob("*.tmp"):  # left by a killed run
             stale.unlink(missing_ok=True)
         as_of = datetime.now(UTC)

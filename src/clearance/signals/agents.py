@@ -103,7 +103,3 @@ def known_agents() -> dict[str, KnownAgent]:
 
 def training_tokens() -> tuple[str, ...]:
     return tuple(a.token for a in known_agents().values() if a.agent_class is AgentClass.TRAINING)
-
-
-def ai_input_tokens() -> tuple[str, ...]:
-    return tuple(a.token for a in known_agents().values() if a.agent_class is AgentClass.AI_INPUT)

@@ -69,7 +69,7 @@ class InputSpec:
         """A digest of the input's file names, sizes and modification times (cheap to compute)."""
         h = hashlib.sha256(self.kind.encode())
         for f in self.files:
-            st = f.stat()
+            st = _stat(f)
             h.update(f"\0{self.name_of(f)}\0{st.st_size}\0{st.st_mtime_ns}".encode())
         return h.hexdigest()
 
@@ -77,6 +77,14 @@ class InputSpec:
         if shard_size < 1:
             raise UserError("shard size must be at least 1")
         return self.format.plan(self.files, shard_size)
+
+
+def _stat(path: Path) -> os.stat_result:
+    """The file's status; a link that leads nowhere (a loop, a dangling link) by its own."""
+    try:
+        return path.stat()
+    except OSError:
+        return path.lstat()
 
 
 def _base(base_dir: str | os.PathLike[str] | None, root: Path) -> Path:
