@@ -48,7 +48,8 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from benchmarks.loopback import serve_forever
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
+"""2: registered photos also store their crop/pad region codes; random region sets."""
 
 
 # --- data -----------------------------------------------------------------------------------
@@ -87,8 +88,14 @@ def photos(root: Path, count: int, megapixels: float, seed: int) -> list[Path]:
     return files
 
 
-def image_registry(root: Path, codes: int, registered: list[Path], seed: int) -> Path:
+def image_registry(
+    root: Path, codes: int, registered: list[Path], seed: int, region_works: int = 0
+) -> Path:
     """A SQLite registry with ``codes`` random PDQ codes (quality 100) plus ``registered`` photos.
+
+    The registered photos store their crop/pad region codes (``pdq-regions``) as
+    registration does; the first ``region_works`` random works get a random region
+    set each (169 codes), so the region index has a realistic size to search.
 
     Written with SQLAlchemy Core ``executemany`` straight into the store's tables
     after ``init_store`` (a work, its active claim and its ``pdq`` fingerprint per
@@ -97,12 +104,13 @@ def image_registry(root: Path, codes: int, registered: list[Path], seed: int) ->
     """
     from sqlalchemy import insert
 
-    from clearance.fingerprint.image import image_hash
+    from clearance.fingerprint.regions import image_fingerprints
     from clearance.registry import schema as s
     from clearance.registry.store import init_store
 
     path = (
-        root / f"registry-v{CACHE_VERSION}-r{s.HEAD_REVISION}-{codes}-{len(registered)}-{seed}.db"
+        root / f"registry-v{CACHE_VERSION}-r{s.HEAD_REVISION}-{codes}-{len(registered)}-{seed}"
+        f"-{region_works}.db"
     )
     if path.exists():
         return path
@@ -130,9 +138,20 @@ def image_registry(root: Path, codes: int, registered: list[Path], seed: int) ->
                 data = rng.integers(0, 256, (stop - start, 32), dtype=np.uint8)
                 ids = range(start + 1, stop + 1)
                 _bulk(conn, ids, [1] * len(ids), [row.tobytes() for row in data], [100] * len(ids))
-            hashes = [image_hash(p) for p in registered]
+            both = [image_fingerprints(p) for p in registered]
+            hashes = [h for h, _ in both]
             ids = range(codes + 1, codes + 1 + len(hashes))
             _bulk(conn, ids, [2] * len(ids), [h.pdq for h in hashes], [h.quality for h in hashes])
+            regions = [(i, r.to_bytes()) for i, (_, r) in zip(ids, both, strict=True)]
+            full = np.packbits(np.ones(256, np.uint8)[:169].tolist() + [0] * 87).tobytes()
+            for start in range(1, min(region_works, codes) + 1, 10_000):
+                stop = min(min(region_works, codes) + 1, start + 10_000)
+                blobs = rng.integers(0, 256, (stop - start, 169 * 32), dtype=np.uint8)
+                pairs = zip(range(start, stop), blobs, strict=True)
+                regions += [(i, full + b.tobytes()) for i, b in pairs]
+                _regions(conn, regions)
+                regions = []
+            _regions(conn, regions)
             conn.execute(
                 insert(s.audit_log).values(
                     at=now,
@@ -174,6 +193,24 @@ def _bulk(conn: Any, ids: range, owners: list[int], codes: list[bytes], quality:
             {"work_id": i, "algo": "pdq", "format_version": 1, "data": c, "quality": q,
              "created_at": now}
             for i, c, q in zip(ids, codes, quality, strict=True)
+        ],
+    )  # fmt: skip
+
+
+def _regions(conn: Any, rows: list[tuple[int, bytes]]) -> None:
+    from sqlalchemy import insert
+
+    from clearance.registry import schema as s
+
+    if not rows:
+        return
+    now = datetime.now(UTC)
+    conn.execute(
+        insert(s.fingerprints),
+        [
+            {"work_id": i, "algo": "pdq-regions", "format_version": 1, "data": blob,
+             "quality": None, "created_at": now}
+            for i, blob in rows
         ],
     )  # fmt: skip
 
@@ -339,19 +376,23 @@ def bench_images(args: argparse.Namespace, work: Path) -> None:
     t0 = time.perf_counter()
     files = photos(cache, args.images, args.megapixels, args.seed)
     t1 = time.perf_counter()
-    db = image_registry(cache, args.codes, files[::10], args.seed)
+    db = image_registry(cache, args.codes, files[::10], args.seed, args.region_works)
     t2 = time.perf_counter()
     with Image.open(files[0]) as im:
         size = im.size
     print(f"(a) {len(files)} JPEGs of {size[0]}x{size[1]} ({size[0] * size[1] / 1e6:.2f} MP),")
-    print(f"    registry {db.name}: {args.codes:,} random PDQ codes + {len(files[::10])} photos")
+    print(f"    registry {db.name}: {args.codes:,} random PDQ codes + {len(files[::10])} photos,")
+    print(f"    region codes of the photos and of {args.region_works:,} random works")
     print(f"    (photos ready in {t1 - t0:.1f} s, registry in {t2 - t1:.1f} s; cached)")
     with open_store(str(db)) as store, tempfile.TemporaryDirectory(dir=work) as idx:
         started = time.perf_counter()
         index = MatchIndex.from_store(store, level=MatchLevel.REGIONS)
         meta = index.save(Path(idx), registry_state=store.state_digest())
         built = time.perf_counter() - started
-    print(f"    one-off index build ({meta['pdq_codes']:,} codes): {built:.2f} s")
+    print(
+        f"    one-off index build ({meta['pdq_codes']:,} PDQ codes, "
+        f"{meta['region_codes']:,} region codes): {built:.2f} s"
+    )
     folder = files[0].parent
     raw: list[float] = []
     scans: list[dict[str, Any]] = []
@@ -398,6 +439,43 @@ def bench_images(args: argparse.Namespace, work: Path) -> None:
           f" from about {need:,.0f} images" if need else
           "    steady state is below 85% of raw: no folder size reaches it end to end")  # fmt: skip
     args.image_input = (folder, db)
+    regions_cost(args, work, db)
+
+
+def regions_cost(args: argparse.Namespace, work: Path, db: Path) -> None:
+    """Per-image CPU of the cascade's stages on a folder where no image is registered.
+
+    The worst case for the default ``--match regions``: every image falls through
+    PDQ to the regions. In this process (workers=1, CPU seconds, so other jobs'
+    load counts little), the same files, interleaved rounds, best of each:
+    raw ``image_hashes`` (decode + PDQ with dihedrals) against the scan at
+    ``--match pdq`` and at ``--match regions``, after each scan's first shard
+    (the index is loaded from the cache; planning and assembly are excluded).
+    """
+    from clearance.fingerprint.parallel import image_hashes
+
+    files = photos(Path(args.cache_dir), args.regions_images, args.megapixels, args.seed + 1)
+    folder = files[0].parent
+    cache = work / "index-cache-regions"
+    best: dict[str, float] = {}
+    for r in range(args.rounds):
+        started = time.process_time()
+        image_hashes(files, workers=1)
+        raw = (time.process_time() - started) / len(files)
+        best["raw"] = min(best.get("raw", raw), raw)
+        for level in ("pdq", "regions"):
+            one = timed_scan(
+                folder, work / f"scan-regions-{level}-{r}", registry=str(db), web="off",
+                workers=1, shard_size=args.image_shard_size, match=level, index_cache=cache,
+            )  # fmt: skip
+            assert one["outcomes"].get("include") == len(files), one["outcomes"]
+            best[level] = min(best.get(level, one["cpu_per_item"]), one["cpu_per_item"])
+    print(f"(a2) regions' cost: {len(files)} unregistered JPEGs, CPU per image in one process,")
+    print(f"     best of {args.rounds} rounds (target: regions <= 1.5x raw image_hashes):")
+    print(f"     raw image_hashes {best['raw'] * 1e3:.2f} ms;"
+          f" scan --match pdq {best['pdq'] * 1e3:.2f} ms = {best['pdq'] / best['raw']:.2f}x;"
+          f" scan --match regions {best['regions'] * 1e3:.2f} ms"
+          f" = {best['regions'] / best['raw']:.2f}x")  # fmt: skip
 
 
 # --- (b) URL rows ----------------------------------------------------------------------------
@@ -585,6 +663,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--image-shard-size", type=int, default=20)
     parser.add_argument("--url-shard-size", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=2, help="image rounds (raw and scan)")
+    parser.add_argument(
+        "--region-works", type=int, default=10_000, help="random works with region sets"
+    )
+    parser.add_argument(
+        "--regions-images", type=int, default=200, help="unregistered JPEGs for (a2)"
+    )
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--cache-dir", default=str(Path(tempfile.gettempdir()) / "clearance-bench"))
     parser.add_argument("--skip-images", action="store_true")
