@@ -48,6 +48,7 @@ def scan(
     shard_size: int = DEFAULT_SHARD_SIZE,
     progress: ProgressFn | None = None,
     index_cache: str | os.PathLike[str] | None = None,
+    sign_key: str | os.PathLike[str] | None = None,
 ) -> ScanResult:
     """Scan ``input`` into the directory ``out``; the same as ``clearance scan``.
 
@@ -58,6 +59,8 @@ def scan(
     for the run, or the cluster at ``ray_address``). ``workers``: processes
     of the local engine (default: every core; 1 runs in this process), or
     Ray actors. ``resume`` continues an interrupted run in ``out``.
+    ``sign_key``: an Ed25519 private key file (``clearance keys generate``);
+    the manifest's root statement is then signed (see docs/compliance.md).
     Raises ``UserError`` for a bad input or a non-empty ``out`` without ``resume``.
     """
     return run_scan(
@@ -76,6 +79,7 @@ def scan(
         shard_size=shard_size,
         progress=progress,
         index_cache=index_cache,
+        sign_key=sign_key,
     )
 
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 from multiprocessing import get_all_start_methods, get_context
 from multiprocessing.context import BaseContext
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from clearance.core.errors import ClearanceError, UserError
 from clearance.core.policy import Mode
@@ -63,6 +63,9 @@ from clearance.scan.shard import (
     process_shard,
     release,
 )
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 RUN_FILE = ".run.json"
 ProgressFn = Callable[[int, int], None]
@@ -220,6 +223,7 @@ def run_scan(
     shard_size: int = DEFAULT_SHARD_SIZE,
     progress: ProgressFn | None = None,
     index_cache: str | os.PathLike[str] | None = None,
+    sign_key: str | os.PathLike[str] | None = None,
 ) -> ScanResult:
     """Scan a dataset; see ``clearance.scan.scan`` for the parameters."""
     if engine not in ENGINES:
@@ -232,6 +236,13 @@ def run_scan(
         import_ray()  # fail before any work when Ray is missing
     if workers is not None and workers < 1:
         raise UserError("--workers must be at least 1")
+    # Loaded (and so checked) before any work; never part of the configuration digest,
+    # so a resumed run may sign with the same key, another one, or none.
+    signer = None
+    if sign_key is not None:
+        from clearance.evidence import load_signing_key
+
+        signer = load_signing_key(sign_key)
     config = ScanConfig(
         purpose=parse_purpose(purpose),
         mode=Mode.parse(mode) if isinstance(mode, str) else mode,
@@ -294,7 +305,8 @@ def run_scan(
         if rec is None:  # written moments ago; vanished or changed under us
             raise ClearanceError(f"shard {s.index} record is missing", hint="rerun with --resume")
         records.append(rec)
-    return _finish(out_dir, spec, config, records, meta, len(shards) - len(pending), engine)
+    resumed = len(shards) - len(pending)
+    return _finish(out_dir, spec, config, records, meta, resumed, engine, signer)
 
 
 def _finish(
@@ -305,6 +317,7 @@ def _finish(
     meta: dict[str, Any] | None,
     resumed: int,
     engine: str = "local",
+    signer: Ed25519PrivateKey | None = None,
 ) -> ScanResult:
     parts = out / PARTS_DIR
     rows = assemble_decisions(parts, records, out / "decisions.parquet")
@@ -315,6 +328,8 @@ def _finish(
     write_json(out / "report.json", report)
     write_json(out / "licenses.json", licenses)
     write_text(out / "report.html", render_scan_report(report, licenses))
+    from clearance.evidence import attest, merkle_section
+
     manifest = build_manifest(
         {**cfg, "input": str(spec.root), "input_kind": spec.kind, "engine": engine},
         registry_state=config.registry_state,
@@ -322,6 +337,7 @@ def _finish(
         outputs=_output_digests(out),
         shards=records,
         index=meta,
+        merkle=merkle_section(out / "decisions.parquet", records),
     )
-    write_json(out / "manifest.json", manifest)
+    write_json(out / "manifest.json", attest(manifest, signer))
     return ScanResult(out, report, len(records), resumed)
