@@ -69,6 +69,14 @@ def scan_command(
             envvar="CLEARANCE_INDEX_CACHE",
         ),
     ] = None,
+    sign_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--sign-key",
+            metavar="KEY",
+            help="Sign the manifest with this Ed25519 key (clearance keys generate).",
+        ),
+    ] = None,
     json: JsonOpt = False,
 ) -> None:
     """Decide, item by item, whether a dataset may be used for a purpose."""
@@ -105,6 +113,7 @@ def scan_command(
             shard_size=shard_size,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
             index_cache=index_cache,
+            sign_key=sign_key,
         )
     if json:
         emit_json(result.to_dict())
