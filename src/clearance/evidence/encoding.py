@@ -35,7 +35,7 @@ import base64
 import datetime as dt
 import math
 import struct
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -107,24 +107,8 @@ def _key(key: object) -> bytes:
     return key.encode("utf-8")
 
 
-def _enc_str(value: str | None) -> bytes:
-    if value is None:
-        return _NULL
-    raw = value.encode("utf-8")
-    return b"\x05" + len(raw).to_bytes(4, "big") + raw
-
-
-def _column_encoder(arrow_type: Any) -> Callable[[Any], bytes]:
-    """A fast encoder for the common Arrow types; the generic one for the rest."""
-    import pyarrow as pa
-
-    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
-        return _enc_str
-    return encode_value
-
-
 def encode_row(row: Mapping[str, Any]) -> bytes:
-    """The leaf data of one row given as ``{column: value}``."""
+    """The leaf data of one row given as ``{column: value}`` (the reference encoder)."""
     cols = sorted((_key(k), v) for k, v in row.items())
     return (
         bytes([ROW_ENCODING_VERSION])
@@ -133,26 +117,104 @@ def encode_row(row: Mapping[str, Any]) -> bytes:
     )
 
 
+def _prefixes(tag: int, lengths: Any) -> Any:
+    """A binary array of ``tag || u32be(length)`` per row (5 bytes each)."""
+    import numpy as np
+    import pyarrow as pa
+
+    n = len(lengths)
+    buf = np.empty((n, 5), dtype=np.uint8)
+    buf[:, 0] = tag
+    buf[:, 1:] = np.asarray(lengths, dtype=">u4").view(np.uint8).reshape(n, 4)
+    offsets = np.arange(0, 5 * n + 1, 5, dtype=np.int64)
+    return pa.LargeBinaryArray.from_buffers(
+        pa.large_binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(buf)]
+    )
+
+
+def _join(*parts: Any) -> Any:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return pc.binary_join_element_wise(*parts, pa.scalar(b"", pa.large_binary()))
+
+
+def _or_null(encoded: Any) -> Any:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return pc.fill_null(encoded, pa.scalar(_NULL, pa.large_binary()))
+
+
+def _text_values(tag: int, text: Any) -> Any:
+    """``tag || u32be(len) || bytes`` for a string/binary array; null stays null."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    raw = text.cast(pa.large_binary())
+    lengths = pc.binary_length(raw).fill_null(0).to_numpy(zero_copy_only=False)
+    return _join(_prefixes(tag, lengths), raw)
+
+
+def _encode_array(arr: Any) -> Any | None:
+    """The encoded values of an Arrow array as a large_binary array, or None (use Python)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    t = arr.type
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return _or_null(_text_values(T_STR, arr))
+    if pa.types.is_integer(t):
+        return _or_null(_text_values(T_INT, pc.cast(arr, pa.string())))
+    if pa.types.is_boolean(t):
+        true, false = (pa.scalar(bytes([x]), pa.large_binary()) for x in (T_TRUE, T_FALSE))
+        return _or_null(pc.if_else(arr, true, false))
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        inner = _encode_array(arr.values)
+        if inner is None:
+            return None
+        # ``offsets`` index into ``values`` even for a sliced array; nulls are put back after.
+        kind = pa.LargeListArray if pa.types.is_large_list(t) else pa.ListArray
+        joined = pc.binary_join(
+            kind.from_arrays(arr.offsets, inner), pa.scalar(b"", pa.large_binary())
+        )
+        counts = pc.list_value_length(arr).fill_null(0).to_numpy(zero_copy_only=False)
+        encoded = _join(_prefixes(T_LIST, counts), joined)
+        return _or_null(pc.if_else(arr.is_valid(), encoded, pa.scalar(None, pa.large_binary())))
+    return None
+
+
 def encode_batch(batch: Any) -> tuple[list[str | None], list[bytes]]:
     """A ``pyarrow.RecordBatch`` as its rows' ``item_id`` values and leaf data, in batch order.
 
-    Column by column (one Python list per column, one encoder chosen per
-    column), which is several times faster than a dict per row.
+    Column by column, in Arrow (strings, integers, booleans and lists of them
+    are encoded by Arrow compute kernels and joined row-wise there; other
+    types fall back to ``encode_value`` per value), so a row costs one Python
+    object instead of one per value. ``encode_row`` is the reference it must
+    equal; the tests hold them to each other.
     """
+    import pyarrow as pa
+
     names = list(batch.schema.names)
-    order = sorted(range(len(names)), key=lambda i: names[i].encode("utf-8"))
-    header = bytes([ROW_ENCODING_VERSION]) + _len(len(names))
-    prefixes = [_len(len(names[i].encode())) + names[i].encode() for i in order]
-    columns = []
-    for i in order:
-        enc = _column_encoder(batch.schema.field(i).type)
-        columns.append([enc(v) for v in batch.column(i).to_pylist()])
-    leaves = [
-        header + b"".join(p + v for p, v in zip(prefixes, values, strict=True))
-        for values in zip(*columns, strict=True)
-    ] if columns else [header] * batch.num_rows  # fmt: skip
     if "item_id" not in names:
         raise MalformedEvidence("the decisions have no item_id column")
+    order = sorted(range(len(names)), key=lambda i: names[i].encode("utf-8"))
+    header = bytes([ROW_ENCODING_VERSION]) + _len(len(names))
+    parts: list[Any] = [pa.scalar(header, pa.large_binary())]
+    for i in order:
+        name = names[i].encode("utf-8")
+        parts.append(pa.scalar(_len(len(name)) + name, pa.large_binary()))
+        column = batch.column(i)
+        encoded = _encode_array(column)
+        if encoded is None:
+            encoded = pa.array([encode_value(v) for v in column.to_pylist()], pa.large_binary())
+        parts.append(encoded)
+    if batch.num_rows == 0:
+        leaves: list[bytes] = []
+    elif len(parts) == 1:
+        leaves = [header] * batch.num_rows
+    else:
+        leaves = _join(*parts).to_pylist()
     return batch.column(names.index("item_id")).to_pylist(), leaves
 
 

@@ -30,7 +30,7 @@ from typing import Any
 
 from clearance.evidence.encoding import ROW_ENCODING, ROW_ENCODING_VERSION, encode_batch
 from clearance.evidence.errors import MalformedEvidence
-from clearance.evidence.merkle import MerkleTree, leaf_hash, merkle_root
+from clearance.evidence.merkle import MerkleTree, leaf_hash, leaf_hashes, merkle_root
 
 MERKLE_FORMAT = "clearance.decisions-merkle"
 MERKLE_FORMAT_VERSION = 1
@@ -57,10 +57,10 @@ class Shard:
         )
 
     def tree(self) -> MerkleTree:
-        return MerkleTree([leaf_hash(leaf) for _, leaf in self.sorted_pairs()])
+        return MerkleTree(leaf_hashes([leaf for _, leaf in self.sorted_pairs()]))
 
     def root(self) -> bytes:
-        return merkle_root([leaf_hash(leaf) for _, leaf in self.sorted_pairs()])
+        return merkle_root(leaf_hashes([leaf for _, leaf in self.sorted_pairs()]))
 
     def order(self) -> str:
         return order_digest(self.ids)

@@ -48,14 +48,8 @@ from clearance.evidence.manifest import (
     ScanManifest,
     load_manifest,
 )
-from clearance.evidence.tree import (
-    Shard,
-    columns_of,
-    iter_ids,
-    iter_shards,
-    row_count,
-    run_root,
-)
+from clearance.evidence.merkle import MerkleBuilder
+from clearance.evidence.tree import Shard, columns_of, iter_ids, iter_shards, row_count
 
 KINDS = (
     "row-changed",
@@ -327,11 +321,11 @@ def _check_rows(out: Path, manifest: ScanManifest, findings: list[Finding]) -> _
         return result
     total = row_count(path)
     bounds = _align(path, manifest.shards, total)
-    roots: list[bytes] = []
+    run = MerkleBuilder()  # the run root, folded as the shards stream past
     for shard in iter_shards(path, bounds, manifest.columns):
         recorded = manifest.shards[shard.index]
         digest = shard.digest()
-        roots.append(digest.root)
+        run.add(digest.root)
         result.items += shard.items
         same = digest.root == recorded.root and shard.items == recorded.items
         if same and recorded.order not in (None, digest.order):
@@ -339,7 +333,7 @@ def _check_rows(out: Path, manifest: ScanManifest, findings: list[Finding]) -> _
         if not same:
             result.differ = True
             findings.extend(_diagnose(out, shard, digest.root, digest.order, recorded))
-    result.root = run_root(roots)
+    result.root = run.root()
     return result
 
 
