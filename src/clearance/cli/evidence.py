@@ -59,7 +59,8 @@ def _print_report(report: Any) -> None:
     if report.signed:
         signer = f"signed by key {report.key_id}" + (" (pinned)" if report.pinned else "")
     summary = (
-        f"{report.items} rows in {report.shards} shards, {report.files} files; "
+        f"{report.items} rows in {report.shards} shard{'s' * (report.shards != 1)}, "
+        f"{report.files} files; "
         f"run root {report.run_root[:16]}…; {signer}"
     )
     if report.ok:
