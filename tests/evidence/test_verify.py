@@ -7,6 +7,7 @@ finding names the item; without them (deleted after the run), the shard.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -303,3 +304,20 @@ def test_a_corrupt_decisions_file_is_a_user_error(run: Path) -> None:
     (run / "decisions.parquet").write_bytes(b"PAR1 not really")
     with pytest.raises(MalformedEvidence, match=r"decisions\.parquet"):
         verify_run(run)
+
+
+def test_an_empty_input(tmp_path: Path, registry: str) -> None:
+    from clearance.scan import scan
+
+    data = tmp_path / "empty.jsonl"
+    data.write_text("", encoding="utf-8")
+    out = tmp_path / "out"
+    scan(data, out, registry=registry, web="off", workers=1)
+    report = verify_run(out)
+    assert report.ok and report.items == 0 and report.shards == 0
+    assert report.run_root == hashlib.sha256(b"").hexdigest()
+    _, schema = read_rows(out)
+    write_rows(
+        out, [{c: None for c in schema.names} | {"item_id": "x", "outcome": "include"}], schema
+    )
+    assert kinds(out) == [("row-added", "decisions.parquet")]

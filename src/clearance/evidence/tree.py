@@ -146,8 +146,8 @@ def iter_shards(
     an added column is reported once instead of changing every row).
     """
     index, start, want = 0, 0, list(bounds)
-    if not want:
-        want = [0]
+    if not want:  # a run without shards (an empty input): nothing to cut
+        return
     ids: list[str | None] = []
     leaves: list[bytes] = []
     last = len(want) - 1

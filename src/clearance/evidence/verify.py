@@ -320,6 +320,12 @@ def _check_rows(out: Path, manifest: ScanManifest, findings: list[Finding]) -> _
         result.differ = True
         return result
     total = row_count(path)
+    if not manifest.shards:
+        if total:
+            findings.append(Finding("row-added", DECISIONS, f"{total} rows; none were recorded"))
+            result.differ = True
+        result.root = MerkleBuilder().root()
+        return result
     bounds = _align(path, manifest.shards, total)
     run = MerkleBuilder()  # the run root, folded as the shards stream past
     for shard in iter_shards(path, bounds, manifest.columns):
