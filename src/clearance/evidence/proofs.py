@@ -135,6 +135,8 @@ def prove(
                     "run_path": [h.hex() for h in run_tree.path(shard.index)],
                 }
             )
+        if "item" in subject:
+            break  # item ids are unique; the rest of the file cannot hold it
     if not entries:
         what = next(iter(subject.items()))
         raise NotFound(f"no decision row in {out} concerns {what[0]} {what[1]!r}")
