@@ -140,7 +140,7 @@ def scan_facts(out_dir: str | os.PathLike[str]) -> ScanFacts:
     if isinstance(att, dict) and isinstance(att.get("signature"), dict):
         facts.key_id = att["signature"].get("key_id")
     try:
-        pf = pq.ParquetFile(out / "decisions.parquet")
+        pf = pq.ParquetFile(out / "decisions.parquet", pre_buffer=False)  # flat memory
         batches = pf.iter_batches(batch_size=8192, columns=list(COLUMNS))
         for batch in batches:
             _add_batch(facts, *(batch.column(c).to_pylist() for c in COLUMNS))
