@@ -208,9 +208,13 @@ def build_policy(
             "policy",
         ),
         Field(
-            "A site whose robots.txt is unreachable or answers 5xx",
-            "not crawled; its usages stay unknown and a warning is recorded"
-            + ("" if mode == "opt-out" else ", so its content is not used"),
+            "A site whose policy files cannot be fetched (unreachable, 5xx)",
+            "no reservation can be read, so its usages stay unknown and a warning is recorded"
+            + (
+                "; in this mode that means its content is used"
+                if mode == "opt-out"
+                else "; in this mode that means its content is not used"
+            ),
             "policy",
         ),
         Field(
