@@ -6,7 +6,10 @@ claims a whole site by domain, shows a disputed claim, and then resolves what a
 dataset builder may do with each sample file, with the evidence. The dataset
 scan then runs for real: once over the samples folder, and once over a small
 JSONL of URL rows served by a local web site (robots.txt and tdmrep.json on
-127.0.0.1) that the demo starts itself.
+127.0.0.1) that the demo starts itself. Both scans are signed; the demo then
+verifies them, proves to one rights holder that her works were excluded, and
+writes the EU training-content summary, the AB 2013 disclosure and the
+copyright policy for a model trained on the two datasets together.
 """
 
 from __future__ import annotations
@@ -127,7 +130,9 @@ def _local_site() -> Iterator[str]:
 
 def _scan_steps(out: Path, samples: Path, reg: str, console: Console) -> None:
     r = ("--registry", reg)
-    _run("scan", str(samples), "--out", str(out / "scan-samples"), "--web", "off", *r)
+    signed = (*r, "--sign-key", str(out / "operator.key"))
+    _run("keys", "generate", "--out", str(out / "operator.key"))
+    _run("scan", str(samples), "--out", str(out / "scan-samples"), "--web", "off", *signed)
     with _local_site() as origin:
         _run(
             "works",
@@ -157,9 +162,59 @@ def _scan_steps(out: Path, samples: Path, reg: str, console: Console) -> None:
             "".join(json.dumps({"url": origin + p, "caption": p}) + "\n" for p in paths),
             encoding="utf-8",
         )
-        _run("scan", str(rows), "--out", str(out / "scan-urls"), "--allow-private", *r)
+        _run("scan", str(rows), "--out", str(out / "scan-urls"), "--allow-private", *signed)
     for name in ("scan-samples", "scan-urls"):
         console.print(f"report: [bold]{out / name / 'report.html'}[/] (and report.json)")
+    _evidence_steps(out, console)
+
+
+DEMO_INFO = """\
+# What the scans cannot know about the model trained on the two demo datasets.
+provider:
+  name: Demo Models Ltd
+  contact: rights@demo-models.example
+model:
+  name: demo-gen 0.1
+  placed_on_market: 2026-06-01
+  modalities: [image, text]
+  intended_purpose: a demonstration of Clearance
+datasets:
+  scan-samples: {name: Sample files, kind: licensed, owner: the demo's rights holders}
+  scan-urls: {name: Web images, kind: crawled, owner: the site on 127.0.0.1}
+crawlers:
+  - {name: Clearance, purpose: demo, behaviour: "reads robots.txt, ai.txt and tdmrep.json"}
+"""
+
+
+def _evidence_steps(out: Path, console: Console) -> None:
+    """Verify the signed scans, prove an opt-out to its owner, write the compliance texts."""
+    from clearance.evidence import load_public_key, verify_run
+
+    scans = [str(out / "scan-samples"), str(out / "scan-urls")]
+    pub = str(out / "operator.key.pub")
+    for d in scans:
+        _run("verify", d, "--pubkey", pub)
+    proof = out / "proof-ann.json"
+    _run("prove", scans[0], "--owner", "Ann (illustrator, opts out)", "--out", str(proof))
+    manifest = json.loads((out / "scan-samples" / "manifest.json").read_text(encoding="utf-8"))
+    _run("verify-proof", str(proof), "--root", manifest["merkle"]["root"], "--pubkey", pub)
+    info = out / "model.yaml"
+    info.write_text(DEMO_INFO, encoding="utf-8")
+    eu = out / "eu-summary.md"
+    _run("report", *scans, "--format", "eu-summary", "--info", str(info), "--out", str(eu))
+    ab = out / "ab2013.html"
+    _run("report", *scans, "--format", "ab2013", "--info", str(info), "--out", str(ab))
+    _run("policy", "--scan", scans[1], "--info", str(info), "--out", str(out / "policy.md"))
+    key = load_public_key(pub)
+    results = [verify_run(d, pubkey=key) for d in scans]
+    console.print()
+    for res in results:
+        state = "[green]OK[/]" if res.ok else f"[red]{len(res.findings)} differences[/]"
+        console.print(
+            f"verify {res.dir.name}: {state} ({res.items} rows, run root {res.run_root[:16]}…, "
+            f"signed by key {res.key_id})"
+        )
+    console.print(f"EU summary: [bold]{eu}[/]  (AB 2013: {ab})")
 
 
 def run_demo(out: Path) -> int:

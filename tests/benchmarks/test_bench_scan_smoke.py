@@ -28,6 +28,7 @@ def test_bench_scan_runs_at_toy_sizes(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "CPU per image in one process" in out
     assert "120 URL rows over 6 origins" in out
     assert "HTTP requests the server saw" in out
+    assert out.count("evidence step (Merkle tree over") == 2
     assert "per-URL HEAD check (datadiligence-style) on 30 rows" in out
     # Every 10th photo is registered by an owner who denies TDM: the scan finds it.
     assert "'exclude': 1" in out

@@ -18,7 +18,10 @@ from clearance.cli import (
     audit,
     characters,
     check,
+    evidence,
     init,
+    keys,
+    report,
     scan,
     serve,
     signals,
@@ -56,6 +59,12 @@ app.command("inspect")(signals.inspect_command)
 app.command("check")(check.check_command)
 app.command("scan")(scan.scan_command)
 app.command("serve")(serve.serve_command)
+app.add_typer(keys.app, name="keys")
+app.command("verify")(evidence.verify_command)
+app.command("prove")(evidence.prove_command)
+app.command("verify-proof")(evidence.verify_proof_command)
+app.command("report")(report.report_command)
+app.command("policy")(report.policy_command)
 
 
 def main(argv: list[str] | None = None) -> int:

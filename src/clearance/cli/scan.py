@@ -93,6 +93,14 @@ def scan_command(
             envvar="CLEARANCE_INDEX_CACHE",
         ),
     ] = None,
+    sign_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--sign-key",
+            metavar="KEY",
+            help="Sign the manifest with this Ed25519 key (clearance keys generate).",
+        ),
+    ] = None,
     json: JsonOpt = False,
 ) -> None:
     """Decide, item by item, whether a dataset may be used for a purpose."""
@@ -115,6 +123,7 @@ def scan_command(
         workers=workers,
         shard_size=shard_size,
         index_cache=index_cache,
+        sign_key=str(sign_key) if sign_key is not None else None,
     )
     bar = Progress(
         TextColumn("[bold]scanning"),

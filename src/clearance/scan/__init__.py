@@ -45,10 +45,12 @@ def scan(
     ``purpose``: train-genai, train-ai, ai-input, search or tdm; ``mode``:
     opt-out or opt-in; ``web``: origin, head or off; ``match``: exact, pdq,
     regions or embedding; ``licensee``; ``base_dir``; ``engine``: local or
-    ray; ``workers``; ``ray_address``; ``shard_size``; ``index_cache``; ...),
-    which override the config's. ``resume`` continues an interrupted run in
-    ``out``. Raises ``UserError`` for a bad input or option, or a non-empty
-    ``out`` without ``resume``.
+    ray; ``workers``; ``ray_address``; ``shard_size``; ``index_cache``;
+    ``sign_key``: an Ed25519 private key file from ``clearance keys generate``,
+    which signs the manifest's root statement; ...), which override the
+    config's. ``resume`` continues an interrupted run in ``out``. Raises
+    ``UserError`` for a bad input or option, or a non-empty ``out`` without
+    ``resume``.
     """
     from clearance.scan.batch import scan_config
 

@@ -74,6 +74,8 @@ class ScanConfig:
     workers: int | None = _run(None)
     ray_address: str | None = _run(None)
     index_cache: str | None = _run(None)
+    sign_key: str | None = _run(None)
+    """An Ed25519 private key file: the manifest's root statement is signed with it."""
 
     @staticmethod
     def build(**options: Any) -> ScanConfig:
@@ -116,6 +118,7 @@ class ScanConfig:
             engine=engine,
             base_dir=os.fspath(self.base_dir) if self.base_dir else "",
             index_cache=os.fspath(self.index_cache) if self.index_cache else None,
+            sign_key=os.fspath(self.sign_key) if self.sign_key else None,
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -174,7 +174,9 @@ def build_manifest(
     outputs: dict[str, str],
     shards: Sequence[dict[str, Any]],
     index: dict[str, Any] | None,
+    merkle: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """The manifest; ``merkle``: the rows' roots (``clearance.evidence.merkle_section``)."""
     return {
         "format": "clearance.scan-manifest",
         "format_version": FORMAT_VERSION,
@@ -193,4 +195,5 @@ def build_manifest(
             }
             for s in shards
         ],
+        **({"merkle": merkle} if merkle is not None else {}),
     }

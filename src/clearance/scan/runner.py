@@ -31,10 +31,11 @@ from datetime import UTC, datetime
 from multiprocessing import get_all_start_methods, get_context
 from multiprocessing.context import BaseContext
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from clearance.core.errors import ClearanceError, UserError
 from clearance.core.files import atomic_write_text, within
+from clearance.evidence import attest, merkle_section
 from clearance.matching import EmbeddingModel, MatchIndex
 from clearance.matching.index import index_meta
 from clearance.registry.store import open_store
@@ -58,6 +59,9 @@ from clearance.scan.shard import (
     process_shard,
     release,
 )
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 RUN_FILE = ".run.json"
 ProgressFn = Callable[[int, int], None]
@@ -263,6 +267,13 @@ def run_scan(
         from clearance.scan.runner_ray import import_ray
 
         import_ray()  # fail before any work when Ray is missing
+    # Loaded (and so checked) before any work; never part of the configuration digest,
+    # so a resumed run may sign with the same key, another one, or none.
+    signer = None
+    if config.sign_key:
+        from clearance.evidence import load_signing_key
+
+        signer = load_signing_key(config.sign_key)
     spec = open_input(input, config.base_dir or None)
     shards: list[ShardSpec] = spec.plan(config.shard_size)
     out_dir = Path(out).expanduser().resolve()
@@ -315,7 +326,8 @@ def run_scan(
         if rec is None:  # written moments ago; vanished or changed under us
             raise ClearanceError(f"shard {s.index} record is missing", hint="rerun with --resume")
         records.append(rec)
-    return _finish(out_dir, spec, config, records, meta, len(shards) - len(pending))
+    resumed = len(shards) - len(pending)
+    return _finish(out_dir, spec, config, records, meta, resumed, signer)
 
 
 def _finish(
@@ -325,6 +337,7 @@ def _finish(
     records: list[dict[str, Any]],
     meta: dict[str, Any] | None,
     resumed: int,
+    signer: Ed25519PrivateKey | None = None,
 ) -> ScanResult:
     parts = out / PARTS_DIR
     rows = assemble_decisions(parts, records, out / "decisions.parquet")
@@ -349,6 +362,7 @@ def _finish(
         outputs=_output_digests(out),
         shards=records,
         index=meta,
+        merkle=merkle_section(out / "decisions.parquet", records),
     )
-    write_json(out / "manifest.json", manifest)
+    write_json(out / "manifest.json", attest(manifest, signer))
     return ScanResult(out, report, len(records), resumed)
