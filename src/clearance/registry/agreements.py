@@ -26,6 +26,15 @@ from sqlalchemy.orm import aliased
 from clearance.core.errors import ConflictError, NotFound, UserError
 from clearance.core.models import Agreement, AgreementStatus, UsageBasis, UsageEvent
 from clearance.core.usage import Usage, parse_usages
+from clearance.core.validation import (
+    check_count,
+    check_id,
+    clean_data_text,
+    clean_name,
+    clean_text_field,
+    utc_datetime,
+)
+from clearance.registry import ledger
 from clearance.registry import schema as s
 from clearance.registry.bulkreads import aware
 from clearance.registry.engine import database_errors
@@ -67,6 +76,10 @@ def parse_when(text: str, *, end_of_day: bool = False) -> datetime:
     except ValueError:
         raise UserError(
             f"not a date: {text!r}", hint="use YYYY-MM-DD or an ISO date-time"
+        ) from None
+    except OverflowError:  # --until 9999-12-31: the day after is past datetime's range
+        raise UserError(
+            f"the date {text!r} is out of range", hint="use a date before 9999-12-31"
         ) from None
 
 
@@ -123,17 +136,19 @@ def grant_agreement(
     licensee becomes a party if it is new. Raises ``NotFound`` or ``UserError``.
     """
     granted = parse_agreement_usages(usages)
-    start = aware(starts_at) if starts_at is not None else _now()
-    end = aware(ends_at) if ends_at is not None else None
+    start = utc_datetime(starts_at, "start") if starts_at is not None else _now()
+    end = utc_datetime(ends_at, "end") if ends_at is not None else None
     if end is not None and end <= start:
         raise UserError(
             f"the agreement would end ({end.isoformat()}) before it starts ({start.isoformat()})"
         )
-    if not licensee.strip():
-        raise UserError("a licensee name is required")
-    if licensee.strip() == owner.strip():
+    licensee = clean_name(licensee, "licensee name")
+    if work_id is not None:
+        check_id(work_id, "work id")
+    reference = clean_text_field(reference, "reference")
+    if licensee == owner.strip():
         raise UserError(f"{owner!r} owns these works and needs no licence for them")
-    with database_errors("write"), store._write_engine.begin() as conn:
+    with store._write() as conn:
         owner_id = store._party_id(conn, owner)
         if work_id is not None:
             holder = conn.execute(
@@ -166,7 +181,8 @@ def grant_agreement(
 
 def revoke_agreement(store: SqlStore, agreement_id: int, *, actor: str = "clearance") -> Agreement:
     """Revoke an agreement (it stays on record); ``ConflictError`` if already revoked."""
-    with database_errors("write"), store._write_engine.begin() as conn:
+    check_id(agreement_id, "agreement id")
+    with store._write() as conn:
         current = _get(conn, agreement_id)
         if current.status is AgreementStatus.REVOKED:
             raise ConflictError(f"agreement {agreement_id} is already revoked")
@@ -244,36 +260,41 @@ def record_usage_events(store: SqlStore, events: Iterable[UsageEvent]) -> int:
     """Append usage events to the ledger in one transaction; return how many.
 
     A licensee name the registry does not know is recorded as no licensee.
+    Labels come from data (an upload's file name), so control characters and
+    undecodable bytes in them are escaped rather than refused. Each event is
+    chained onto the ledger's hash chain (``registry.ledger``).
     """
     batch = list(events)
     if not batch:
         return 0
-    names = {e.licensee.strip() for e in batch if e.licensee}
-    with database_errors("write"), store._write_engine.begin() as conn:
+    for e in batch:
+        check_id(e.work_id, "work id")
+        if e.agreement_id is not None:
+            check_id(e.agreement_id, "agreement id")
+    names = {clean_data_text(e.licensee).strip() for e in batch if e.licensee}
+    with store._write() as conn:
         ids = {
             r.name: int(r.id)
             for r in conn.execute(
                 select(s.parties.c.id, s.parties.c.name).where(s.parties.c.name.in_(names))
             )
         }
-        conn.execute(
-            insert(s.usage_events),
-            [
-                {
-                    "at": aware(e.at),
-                    "kind": e.kind,
-                    "work_id": e.work_id,
-                    "licensee_id": ids.get(e.licensee.strip()) if e.licensee else None,
-                    "agreement_id": e.agreement_id,
-                    "basis": e.basis.value,
-                    "method": e.method,
-                    "score": float(e.score),
-                    "input_label": e.input_label,
-                    "verdict": e.verdict,
-                }
-                for e in batch
-            ],
-        )
+        rows = [
+            {
+                "at": aware(e.at),
+                "kind": clean_data_text(e.kind, limit=16),
+                "work_id": e.work_id,
+                "licensee_id": ids.get(clean_data_text(e.licensee).strip()) if e.licensee else None,
+                "agreement_id": e.agreement_id,
+                "basis": e.basis.value,
+                "method": clean_data_text(e.method, limit=32),
+                "score": float(e.score),
+                "input_label": clean_data_text(e.input_label),
+                "verdict": clean_data_text(e.verdict, limit=16),
+            }
+            for e in batch
+        ]
+        ledger.append(conn, s.usage_events, rows)
     return len(batch)
 
 
@@ -285,6 +306,10 @@ def list_usage_events(
     limit: int | None = None,
 ) -> list[UsageEvent]:
     """Recorded usage events, oldest first (the newest ``limit``), for a licensee and/or work."""
+    if work_id is not None:
+        check_id(work_id, "work id")
+    if limit is not None:
+        check_count(limit, "limit")
     query = (
         select(s.usage_events, s.parties.c.name.label("licensee"))
         .outerjoin(s.parties, s.parties.c.id == s.usage_events.c.licensee_id)
