@@ -87,3 +87,59 @@ def test_serve_bad_flags(tmp_path: Path, workers: str) -> None:
         timeout=60,
     )
     assert result.returncode == 2 and "--workers" in result.stderr
+
+
+def test_slow_headers_and_slow_bodies_are_cut_off(tmp_path: Path) -> None:
+    """Slowloris: one header line every 0.3 s used to hold a connection for ever."""
+    registry = str(tmp_path / "r.db")
+    init_store(registry).close()
+    port = _free_port()
+    env = {
+        **os.environ,
+        "CLEARANCE_REGISTRY": "",
+        "CLEARANCE_API_HEADER_TIMEOUT": "1",
+        "CLEARANCE_API_BODY_TIMEOUT": "1",
+    }
+    log = tmp_path / "serve.log"
+    with log.open("wb") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "clearance", "serve", "--port", str(port), "-r", registry],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+    try:
+        _wait_ready(f"http://127.0.0.1:{port}", proc, log)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(b"POST /v1/check HTTP/1.1\r\nHost: x\r\n")
+            started = time.monotonic()
+            answer = b""
+            while time.monotonic() - started < 8:
+                try:
+                    sock.sendall(b"X-Slow: 1\r\n")
+                except OSError:
+                    break
+                sock.settimeout(0.3)
+                try:
+                    chunk = sock.recv(4096)
+                except TimeoutError:
+                    continue
+                answer += chunk
+                if not chunk or b"408" in answer:
+                    break
+            assert time.monotonic() - started < 4, "a slow client kept its connection"
+            assert answer.startswith(b"HTTP/1.1 408") or answer == b""
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(
+                b"POST /v1/check HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\n"
+                b'content-length: 100\r\n\r\n{"text": '
+            )
+            sock.settimeout(5)
+            answer = sock.recv(4096)
+            while b"}" not in answer and (chunk := sock.recv(4096)):
+                answer += chunk
+            assert answer.startswith(b"HTTP/1.1 408"), answer
+            assert b'"type":"BodyTimeout"' in answer.replace(b" ", b"")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -122,4 +122,6 @@ def parse_target(text: str) -> Target:
     path = Path(text).expanduser()
     if not path.exists():
         raise InputNotFound(f"no such file or directory: {text}")
+    if not (path.is_file() or path.is_dir()):  # a FIFO would hang, /dev/zero never end
+        raise UserError(f"not a regular file or folder: {text}")
     return Target(path=path)
