@@ -303,7 +303,9 @@ class Fetcher:
                     error=f"timeout: {type(exc).__name__}",
                     redirects=tuple(hops),
                 )
-            except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
+            except (httpx.HTTPError, httpx.InvalidURL, UnicodeError, ValueError, OSError) as exc:
+                # UnicodeError: httpx decodes a server's Location with idna, which raises
+                # its own errors for hostile hosts (``http://xn--a/``)
                 return FetchResult(
                     url, current, None, error=f"{type(exc).__name__}: {exc}", redirects=tuple(hops)
                 )
