@@ -222,3 +222,41 @@ def test_the_decode_gate_bounds_concurrent_decodes() -> None:
         return order
 
     assert asyncio.run(scenario()) == ["first in", "third refused", "second in"]
+
+
+def test_docs_security_lists_every_limit_setting_with_its_default() -> None:
+    """docs/security.md's table of limits is held to ``SETTINGS``."""
+    from clearance.config import SETTINGS
+
+    doc = (Path(__file__).parents[2] / "docs" / "security.md").read_text(encoding="utf-8")
+    rows = {
+        cells[0].strip("` "): cells[1].split("(")[0].strip()
+        for line in doc.splitlines()
+        if line.startswith("| `") and len(cells := line.strip("|").split("|")) > 2
+    }
+    for name, default, _help in SETTINGS:
+        if name.startswith("api_") or name == "max_pixels":
+            assert name in rows, f"docs/security.md does not list {name}"
+            assert float(rows[name]) == float(default), (name, rows[name], default)  # type: ignore[arg-type]
+
+
+def test_a_nul_in_licensee_is_400_on_both_backends(registry_location: str) -> None:
+    """Was a 500 on PostgreSQL, which refuses NUL in text."""
+    init_store(registry_location).close()
+    app = create_app(Settings(registry=registry_location))
+    try:
+        client = TestClient(app)
+        for body in (
+            {"text": "a story", "licensee": "Gen\x00Co"},
+            {"prompt": "x", "licensee": "\x00"},
+        ):
+            _assert_error(client.post("/v1/check", json=body), 400)
+        assert (
+            client.post("/v1/check", json={"text": "a story", "licensee": "GenCo"}).status_code
+            == 200
+        )
+    finally:
+        guard = app.state.guard
+        guard.close()
+        if guard.store is not None:
+            guard.store.close()

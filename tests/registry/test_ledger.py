@@ -252,3 +252,43 @@ def test_audit_verify_cli_and_its_anchor(
     assert err.startswith("error:") and err.count("\n") == 1 and "rewritten" in err
     assert main(["audit", "-r", registry, "--limit", "1", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["entries"][0]["action"] == "work.create"
+
+
+def test_text_the_database_cannot_store_is_refused_or_escaped(store: SqlStore) -> None:
+    """Was: a 500 from PostgreSQL ("text fields cannot contain NUL") on a licensee or label."""
+    from clearance.core import NotFound, UserError
+
+    work = _work(store, "Ann", "a")
+    with pytest.raises(NotFound):
+        list_agreements(store, licensee="Gen\x00Co")
+    with pytest.raises(UserError, match="control character"):
+        grant_agreement(store, "Gen\x00Co", "Ann", work)
+    hostile = UsageEvent(
+        at=datetime.now(UTC),
+        work_id=work,
+        basis=UsageBasis.ATTRIBUTION,
+        method="pdq",
+        score=1.0,
+        input_label="out\x00\x1b[2J\udcff.png",
+        verdict="allow",
+        licensee="Gen\x00Co",
+    )
+    record_usage_events(store, [hostile])
+    (stored,) = list_usage_events(store)
+    assert stored.input_label == "out\\x00\\x1b[2J\ufffd.png" and stored.licensee is None
+    assert all(r.ok for r in store.verify_ledger())
+
+
+def test_a_price_stored_before_prices_were_bounded_still_reads(store: SqlStore) -> None:
+    """One registrant's old out-of-range price must not make every read fail."""
+    from clearance.core import Permission, Price, Usage
+    from clearance.registry import TermsChange
+
+    work = _work(store, "Ann", "a")
+    store.set_work_terms(
+        work, TermsChange({Usage.OUTPUT: Permission.LICENSE}, price=Price.parse("1", "EUR"))
+    )
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE terms SET price_amount = '1E+99999999999999'"))
+    price = store.get_work(work).terms.price
+    assert price is not None and price.amount > 10**12
