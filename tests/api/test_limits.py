@@ -76,6 +76,8 @@ def test_a_png_declaring_81_megapixels_is_refused_before_decoding(registry: str)
     bomb = png_bomb_header(9000, 9000)  # 81 MP, under 1 KB: 400 MB once decoded
     doc = _assert_error(client.post("/v1/check", files={"file": ("x.png", bomb)}), 413)
     assert "81000000 pixels" in doc["error"] and doc["type"] == "ImageTooLarge"
+    for disguise in ("clip.mp4", "song.wav", "notes"):  # a bomb under another name is one too
+        _assert_error(client.post("/v1/check", files={"file": (disguise, bomb)}), 413)
     small = _client(registry, api_max_pixels=1000)
     _assert_error(small.post("/v1/check", files={"file": ("x.png", _png())}), 413)
     assert _client(registry).post("/v1/check", files={"file": ("x.png", _png())}).status_code == 200

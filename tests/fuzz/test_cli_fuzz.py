@@ -251,7 +251,11 @@ def argv_for(draw: st.DrawFn, path: str, command: Any, world: World) -> list[str
     return argv
 
 
-KNOWN_SCAN_CHECK_FINDINGS: dict[str, str] = {}
+KNOWN_SCAN_CHECK_FINDINGS: dict[str, str] = {
+    "FileNotFoundError: [Errno 2] No such file or directory: '/proc/x'": (
+        "scan --out /proc/x: exit 1 (issue #11, scan side: --out /proc/x)"
+    ),
+}
 """Findings in the lead's ``scan``/``check`` (stderr fragment -> why), reported, not failed."""
 
 

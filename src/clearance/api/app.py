@@ -49,9 +49,6 @@ from clearance.service import build_embedder, open_registry
 
 from .limits import DecodeGate, RequestLimits, probe_upload
 
-MAX_UPLOAD_BYTES = Settings().api_max_body_bytes
-"""The default body limit (``Settings.api_max_body_bytes``)."""
-
 _FORM_FIELDS = ("file", "text", "prompt", "licensee")
 
 

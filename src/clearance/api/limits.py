@@ -144,12 +144,12 @@ def probe_upload(data: bytes, label: str, *, max_pixels: int, max_seconds: float
     """Refuse an upload whose header promises too much work; decode nothing.
 
     Bytes that cannot be probed pass: the guard then refuses them (415) itself.
+    Every upload is probed as an image, whatever its name: a PNG named
+    ``clip.mp4`` would otherwise be decoded, whole, as a video frame.
     """
-    kind = media_kind(data, label)
-    if kind == "image":
-        _probe_image(data, max_pixels)
-    else:
-        _probe_media(data, max_seconds)
+    _probe_image(data, max_pixels)
+    if media_kind(data, label) != "image":
+        _probe_media(data, max_seconds, max_pixels)
 
 
 def _probe_image(data: bytes, max_pixels: int) -> None:
@@ -171,17 +171,25 @@ def _probe_image(data: bytes, max_pixels: int) -> None:
         )
 
 
-def _probe_media(data: bytes, max_seconds: float) -> None:
+def _probe_media(data: bytes, max_seconds: float, max_pixels: int) -> None:
     import av
 
     try:
         with av.open(io.BytesIO(data)) as container:
             seconds = _duration(container)
+            frame = max(
+                (s.codec_context.width * s.codec_context.height for s in container.streams.video),
+                default=0,
+            )
     except Exception:  # not media FFmpeg reads: the guard says so (415)
         return
     if seconds is not None and seconds > max_seconds:
         raise MediaTooLong(
             f"media is {seconds:.0f} s long, over the per-request limit of {max_seconds:g} s"
+        )
+    if frame > max_pixels:
+        raise ImageTooLarge(
+            f"video frames are {frame} pixels, over the per-request limit of {max_pixels}"
         )
 
 
@@ -197,15 +205,24 @@ def _duration(container: Any) -> float | None:
 
 
 class DecodeGate:
-    """At most ``slots`` decodes at once and ``queue`` waiting, per worker; then ``Busy``."""
+    """At most ``slots`` decodes at once and ``queue`` waiting, per worker; then ``Busy``.
+
+    Per event loop, strictly (an asyncio semaphore belongs to one loop): a
+    server worker runs one loop; tests that start a loop per client get a
+    fresh gate with each.
+    """
 
     def __init__(self, slots: int, queue: int) -> None:
         self.slots = slots
         self.queue = queue
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._semaphore = asyncio.Semaphore(slots)
         self._waiting = 0
 
     async def __aenter__(self) -> None:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._loop, self._semaphore, self._waiting = loop, asyncio.Semaphore(self.slots), 0
         if self._semaphore.locked() and self._waiting >= self.queue:
             raise Busy(
                 f"all {self.slots} decode slots are busy and {self._waiting} requests wait",

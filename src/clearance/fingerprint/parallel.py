@@ -97,7 +97,9 @@ def _die_with(parent: int) -> None:
 
 def _watchdog(parent: int, pidfd: int | None) -> None:
     if pidfd is not None:
-        select.select([pidfd], [], [])  # readable once the process has exited
+        poller = select.poll()  # not select(): a pidfd may be numbered past FD_SETSIZE
+        poller.register(pidfd, select.POLLIN)
+        poller.poll()  # readable once the process has exited
     else:  # pragma: no cover - kernels without pidfd_open
         while True:
             time.sleep(1.0)
