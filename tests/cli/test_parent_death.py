@@ -60,7 +60,7 @@ def test_sigkilled_works_add_leaves_no_process(tmp_path: Path) -> None:
     words = ["".join(rng.choice("abcdefghij") for _ in range(6)) for _ in range(3000)]
     folder = tmp_path / "texts"
     folder.mkdir()
-    for i in range(160):
+    for i in range(120):
         (folder / f"t{i:03}.txt").write_text(" ".join(rng.choice(words) for _ in range(1200)))
     registry = str(tmp_path / "r.db")
     init_store(registry).close()

@@ -292,7 +292,7 @@ def no_server() -> Iterator[None]:
 @pytest.mark.parametrize(("path", "command"), COMMANDS, ids=[p or "root" for p, _ in COMMANDS])
 def test_every_command_survives_hostile_arguments(path: str, command: Any, world: World) -> None:
     @settings(
-        max_examples=EXAMPLES or (12 if path in ("scan", "check", "works add") else 6),
+        max_examples=EXAMPLES or (8 if path in ("scan", "check", "works add") else 5),
         deadline=None,
         derandomize=not LONG,
         database=None,
