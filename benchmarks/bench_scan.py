@@ -98,6 +98,7 @@ def image_registry(root: Path, codes: int, registered: list[Path], seed: int) ->
     from sqlalchemy import insert
 
     from clearance.fingerprint.image import image_hash
+    from clearance.registry import ledger
     from clearance.registry import schema as s
     from clearance.registry.store import init_store
 
@@ -133,14 +134,21 @@ def image_registry(root: Path, codes: int, registered: list[Path], seed: int) ->
             hashes = [image_hash(p) for p in registered]
             ids = range(codes + 1, codes + 1 + len(hashes))
             _bulk(conn, ids, [2] * len(ids), [h.pdq for h in hashes], [h.quality for h in hashes])
-            conn.execute(
-                insert(s.audit_log).values(
-                    at=now,
-                    actor="bench_scan",
-                    action="bench.bulk-load",
-                    entity="registry",
-                    detail=json.dumps({"codes": codes, "registered": len(hashes), "seed": seed}),
-                )
+            ledger.append(  # the audit log is hash-chained: rows go in through its writer
+                conn,
+                s.audit_log,
+                [
+                    {
+                        "at": now,
+                        "actor": "bench_scan",
+                        "action": "bench.bulk-load",
+                        "entity": "registry",
+                        "entity_id": None,
+                        "detail": json.dumps(
+                            {"codes": codes, "registered": len(hashes), "seed": seed}
+                        ),
+                    }
+                ],
             )
     finally:
         store.close()
