@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-deps demo test lint typecheck pytest bench clean
+.PHONY: install system-deps demo test lint typecheck pytest fuzz bench clean
 
 # Debian packages the project needs: Chromaprint's library and fpcalc (audio
 # fingerprints) and wrk (the HTTP load generator `make bench` uses).
@@ -42,6 +42,11 @@ pytest: install
 	$(BIN)/pytest
 
 test: lint typecheck pytest
+
+# The fuzzers of tests/fuzz with many examples, randomly (make test runs a few, the same ones).
+FUZZ_EXAMPLES ?= 300
+fuzz: install
+	CLEARANCE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/fuzz -q
 
 bench: install
 	$(BIN)/python -m benchmarks

@@ -110,6 +110,7 @@ def image_registry(
     from sqlalchemy import insert
 
     from clearance.fingerprint.regions import image_fingerprints
+    from clearance.registry import ledger
     from clearance.registry import schema as s
     from clearance.registry.store import init_store
 
@@ -157,14 +158,21 @@ def image_registry(
                 _regions(conn, regions)
                 regions = []
             _regions(conn, regions)
-            conn.execute(
-                insert(s.audit_log).values(
-                    at=now,
-                    actor="bench_scan",
-                    action="bench.bulk-load",
-                    entity="registry",
-                    detail=json.dumps({"codes": codes, "registered": len(hashes), "seed": seed}),
-                )
+            ledger.append(  # the audit log is hash-chained: rows go in through its writer
+                conn,
+                s.audit_log,
+                [
+                    {
+                        "at": now,
+                        "actor": "bench_scan",
+                        "action": "bench.bulk-load",
+                        "entity": "registry",
+                        "entity_id": None,
+                        "detail": json.dumps(
+                            {"codes": codes, "registered": len(hashes), "seed": seed}
+                        ),
+                    }
+                ],
             )
     finally:
         store.close()

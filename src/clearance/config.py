@@ -2,17 +2,25 @@
 
 Precedence: defaults < ``CLEARANCE_*`` environment variables < command-line flags.
 Each setting is declared once in ``SETTINGS`` with its default and help, so the
-docs and the faces cannot drift from the code.
+docs and the faces cannot drift from the code (a test holds docs/security.md's
+table of limits to it).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from clearance.core.errors import UserError
+from clearance.core.validation import clean_name
 from clearance.fingerprint.image import DEFAULT_MAX_PIXELS
 from clearance.registry.engine import DEFAULT_REGISTRY
+
+API_MAX_BODY_BYTES = 20 * 1024 * 1024
+API_MAX_PIXELS = 25_000_000
+API_MAX_SECONDS = 600.0
 
 SETTINGS: tuple[tuple[str, object, str], ...] = (
     ("registry", DEFAULT_REGISTRY, "Registry location: a SQLite file path or a postgresql:// URL."),
@@ -37,6 +45,40 @@ SETTINGS: tuple[tuple[str, object, str], ...] = (
         "check; never misses a committed registration) or 'poll' (every second, in the "
         "background).",
     ),
+    ("api_max_body_bytes", API_MAX_BODY_BYTES, "Largest HTTP request body, in bytes (413 above)."),
+    (
+        "api_max_pixels",
+        API_MAX_PIXELS,
+        "Largest image one HTTP request may have decoded, in pixels (413 above); "
+        "checked on the image's header, before decoding.",
+    ),
+    (
+        "api_max_seconds",
+        API_MAX_SECONDS,
+        "Longest audio or video one HTTP request may have decoded, in seconds (413 above).",
+    ),
+    (
+        "api_decode_slots",
+        0,
+        "Uploads decoded at once per server worker (0: one per CPU the worker may use); "
+        "others wait their turn.",
+    ),
+    (
+        "api_decode_queue",
+        64,
+        "Uploads that may wait for a decode slot per worker; more get 503 at once.",
+    ),
+    (
+        "api_header_timeout",
+        10.0,
+        "Seconds a client has to send a request's headers (the connection is closed after).",
+    ),
+    ("api_body_timeout", 60.0, "Seconds a client has to send a request's body (408 after)."),
+    (
+        "api_max_connections",
+        256,
+        "Open connections per server worker; more are answered 503 (uvicorn's limit).",
+    ),
 )
 
 
@@ -51,14 +93,59 @@ class Settings:
     embedder_threads: int = 0
     guard_sync: str = "check"
     mode: str = "opt-out"
+    api_max_body_bytes: int = API_MAX_BODY_BYTES
+    api_max_pixels: int = API_MAX_PIXELS
+    api_max_seconds: float = API_MAX_SECONDS
+    api_decode_slots: int = 0
+    api_decode_queue: int = 64
+    api_header_timeout: float = 10.0
+    api_body_timeout: float = 60.0
+    api_max_connections: int = 256
+
+    def __post_init__(self) -> None:
+        clean_name(self.actor, "actor (CLEARANCE_ACTOR)")
+        if self.mode.strip().lower() not in ("opt-out", "opt-in"):
+            raise UserError(f"CLEARANCE_MODE must be 'opt-out' or 'opt-in', not {self.mode!r}")
+        if self.guard_sync not in ("check", "poll"):
+            raise UserError(
+                f"CLEARANCE_GUARD_SYNC must be 'check' or 'poll', not {self.guard_sync!r}"
+            )
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.type in ("int", "float") and (
+                not math.isfinite(value) or value < (0 if f.name in _MAY_BE_ZERO else 1e-3)
+            ):
+                raise UserError(
+                    f"CLEARANCE_{f.name.upper()} must be a positive number, not {value!r}"
+                )
 
     @staticmethod
     def from_env(environ: Mapping[str, str], **overrides: Any) -> Settings:
-        """Defaults, then ``CLEARANCE_<NAME>`` variables, then non-None ``overrides``."""
+        """Defaults, then ``CLEARANCE_<NAME>`` variables, then non-None ``overrides``.
+
+        A variable that is not a number where a number is expected is a ``UserError``.
+        """
         values: dict[str, Any] = {}
         for f in fields(Settings):
-            raw = environ.get(f"CLEARANCE_{f.name.upper()}")
-            if raw is not None and raw != "":
-                values[f.name] = int(raw) if f.type in ("int", int) else raw
+            name = f"CLEARANCE_{f.name.upper()}"
+            raw = environ.get(name)
+            if raw is None or raw == "":
+                continue
+            try:
+                if f.type == "int":
+                    values[f.name] = int(raw)
+                elif f.type == "float":
+                    values[f.name] = float(raw)
+                else:
+                    values[f.name] = raw
+            except ValueError:
+                raise UserError(f"{name} must be a number, not {raw[:40]!r}") from None
         values.update({k: v for k, v in overrides.items() if v is not None})
         return replace(Settings(), **values)
+
+    def environment(self) -> dict[str, str]:
+        """These settings as ``CLEARANCE_*`` variables (how ``serve`` hands them to workers)."""
+        return {f"CLEARANCE_{f.name.upper()}": str(getattr(self, f.name)) for f in fields(self)}
+
+
+_MAY_BE_ZERO = frozenset({"embedder_threads", "api_decode_slots", "api_decode_queue"})

@@ -7,6 +7,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -35,14 +37,28 @@ def _wait_ready(base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     raise AssertionError("clearance serve did not start")
 
 
-def test_serve_picks_up_a_registration_without_restart(tmp_path: Path) -> None:
-    registry = str(tmp_path / "r.db")
+@dataclass(frozen=True)
+class Served:
+    base: str
+    port: int
+    registry: str
+    root: Path
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """One ``clearance serve`` process for the module, with 1-second header and body deadlines."""
+    root = tmp_path_factory.mktemp("serve")
+    registry = str(root / "r.db")
     init_store(registry).close()
-    image = tmp_path / "art.png"
-    textured_image(71, (400, 300)).save(image)
     port = _free_port()
-    env = {**os.environ, "CLEARANCE_REGISTRY": ""}
-    log = tmp_path / "serve.log"
+    env = {
+        **os.environ,
+        "CLEARANCE_REGISTRY": "",
+        "CLEARANCE_API_HEADER_TIMEOUT": "1",
+        "CLEARANCE_API_BODY_TIMEOUT": "1",
+    }
+    log = root / "serve.log"
     with log.open("wb") as err:
         proc = subprocess.Popen(
             [sys.executable, "-m", "clearance", "serve", "--port", str(port), "-r", registry],
@@ -53,18 +69,25 @@ def test_serve_picks_up_a_registration_without_restart(tmp_path: Path) -> None:
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(base, proc, log)
-        files = {"file": ("art.png", image.read_bytes(), "image/png")}
-        assert httpx.post(f"{base}/v1/check", files=files).json()["verdict"] == "allow"
-        with init_store(registry) as store:
-            add_works(
-                store, [str(image)], owner="Ada", terms=TermsChange({Usage.OUTPUT: Permission.DENY})
-            )
-        verdict = httpx.post(f"{base}/v1/check", files=files).json()
-        assert verdict["verdict"] == "block" and verdict["matches"][0]["owner"] == "Ada"
-        assert httpx.get(f"{base}/healthz").json()["works"] == 1
+        yield Served(base, port, registry, root)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_serve_picks_up_a_registration_without_restart(served: Served) -> None:
+    image = served.root / "art.png"
+    textured_image(71, (400, 300)).save(image)
+    base = served.base
+    files = {"file": ("art.png", image.read_bytes(), "image/png")}
+    assert httpx.post(f"{base}/v1/check", files=files).json()["verdict"] == "allow"
+    with init_store(served.registry) as store:
+        add_works(
+            store, [str(image)], owner="Ada", terms=TermsChange({Usage.OUTPUT: Permission.DENY})
+        )
+    verdict = httpx.post(f"{base}/v1/check", files=files).json()
+    assert verdict["verdict"] == "block" and verdict["matches"][0]["owner"] == "Ada"
+    assert httpx.get(f"{base}/healthz").json()["works"] == 1
 
 
 def test_serve_refuses_a_missing_registry(tmp_path: Path) -> None:
@@ -87,3 +110,38 @@ def test_serve_bad_flags(tmp_path: Path, workers: str) -> None:
         timeout=60,
     )
     assert result.returncode == 2 and "--workers" in result.stderr
+
+
+def test_slow_headers_and_slow_bodies_are_cut_off(served: Served) -> None:
+    """Slowloris: one header line every 0.3 s used to hold a connection for ever."""
+    port = served.port
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"POST /v1/check HTTP/1.1\r\nHost: x\r\n")
+        started = time.monotonic()
+        answer = b""
+        while time.monotonic() - started < 8:
+            try:
+                sock.sendall(b"X-Slow: 1\r\n")
+            except OSError:
+                break
+            sock.settimeout(0.3)
+            try:
+                chunk = sock.recv(4096)
+            except TimeoutError:
+                continue
+            answer += chunk
+            if not chunk or b"408" in answer:
+                break
+        assert time.monotonic() - started < 4, "a slow client kept its connection"
+        assert answer.startswith(b"HTTP/1.1 408") or answer == b""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(
+            b"POST /v1/check HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\n"
+            b'content-length: 100\r\n\r\n{"text": '
+        )
+        sock.settimeout(5)
+        answer = sock.recv(4096)
+        while b"}" not in answer and (chunk := sock.recv(4096)):
+            answer += chunk
+        assert answer.startswith(b"HTTP/1.1 408"), answer
+        assert b'"type":"BodyTimeout"' in answer.replace(b" ", b"")

@@ -233,3 +233,45 @@ def test_cli_inspect_reads_embedded_signals(capsys: pytest.CaptureFixture[str]) 
     assert doc[files[1]]["usages"]["tdm"]["permission"] == "deny"
     assert all(v["permission"] == "unknown" for v in doc[files[2]]["usages"].values())
     assert main(["inspect", "missing.jpg"]) == 2
+
+
+def test_a_robots_redirect_loop_is_reported_as_what_it_is() -> None:
+    """Was: a warning saying "crawling disallowed", crawl.allowed true, and a 404 never answered."""
+    with serve(LocalSite()) as s:
+        s.routes["/robots.txt"] = (302, {"Location": "/robots.txt"}, b"")
+        s.routes["/page.html"] = (200, {"Content-Type": "text/html"}, b"<html></html>")
+        run = evaluate_urls(
+            [s.url("/page.html")], FetchConfig(allow_private=True, timeout=2), web=WebMode.ORIGIN
+        )
+    doc = run.results[0].to_dict()
+    assert doc["crawl"]["allowed"] is True  # RFC 9309: past 5 redirects, unavailable
+    detail = doc["crawl"]["evidence"][0]["detail"]
+    assert "redirects" in detail and "404" not in detail
+    robots_warnings = [w for w in doc["warnings"] if w.startswith("robots.txt")]
+    assert robots_warnings and all("disallowed" not in w for w in robots_warnings)
+    assert all("crawling allowed" in w for w in robots_warnings)
+
+
+def test_a_tdmrep_policy_url_that_is_not_a_url_is_a_warning() -> None:
+    with serve(LocalSite()) as s:
+        s.routes["/.well-known/tdmrep.json"] = (
+            200,
+            {"Content-Type": "application/json"},
+            json.dumps(
+                [{"location": "/*", "tdm-reservation": 1, "tdm-policy": "https://[::1/p"}]
+            ).encode(),
+        )
+        s.routes["/page.html"] = (200, {"Content-Type": "text/html"}, b"<html></html>")
+        run = evaluate_urls(
+            [s.url("/page.html")], FetchConfig(allow_private=True, timeout=2), web=WebMode.ORIGIN
+        )
+    assert any("TDMRep policy" in w for w in run.results[0].warnings)
+
+
+@pytest.mark.parametrize("bad", ["notaurl", "https://[::1", "https://x.example:99999/", "ftp://x/"])
+def test_signals_refuses_a_bad_url_before_fetching(
+    bad: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["signals", bad, "--json"]) == 2  # was: exit 0, with a table of unknowns
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("error:") and err.count("\n") == 1

@@ -175,6 +175,15 @@ def test_ssrf_guard_checks_resolved_addresses_not_names() -> None:
         "::ffff:127.0.0.1",
         "100.64.0.1",
         "224.0.0.1",
+        # IPv6 addresses that carry to a private IPv4 one (issue #11)
+        "64:ff9b::7f00:1",  # NAT64 (RFC 6052) of 127.0.0.1
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254, the cloud metadata service
+        "64:ff9b:1::808:808",  # local-use NAT64 (RFC 8215): translated to anything
+        "::127.0.0.1",  # IPv4-compatible
+        "::a00:1",  # IPv4-compatible 10.0.0.1
+        "2002:7f00:1::1",  # 6to4 of 127.0.0.1
+        "2002:a9fe:a9fe::",  # 6to4 of 169.254.169.254
+        "2001::1",  # Teredo
     ],
 )
 def test_non_public_addresses_are_blocked(address: str) -> None:
@@ -185,11 +194,39 @@ def test_non_public_addresses_are_blocked(address: str) -> None:
 
 def test_public_addresses_pass_and_mixed_answers_are_refused() -> None:
     assert check_addresses("h", ["93.184.216.34"], AddressPolicy()) == "93.184.216.34"
+    for wrapped in ("64:ff9b::5db8:d822", "2002:5db8:d822::1", "::ffff:93.184.216.34"):
+        assert check_addresses("h", [wrapped], AddressPolicy()) == wrapped
     with pytest.raises(AddressBlocked):
         check_addresses("h", ["93.184.216.34", "127.0.0.1"], AddressPolicy())
 
 
-@pytest.mark.parametrize("url", ["ftp://x/y", "not a url", "http://", "http://h:99999/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://x/y",
+        "not a url",
+        "http://",
+        "http://h:99999/",
+        "https://[::1",  # urlsplit's ValueError (issue #11)
+        "https://x.example:99999/",
+        "https://☃.net/",  # IDNA 2008 refuses it (httpx would, later)
+        "https://ex\u2100ample.com/",  # NFKC-normalises into the host's syntax
+        "http://a\x00b.example/",
+    ],
+)
 def test_bad_urls_are_user_errors(url: str) -> None:
     with pytest.raises(UserError):
         origin_of(url)
+
+
+def test_a_redirect_to_an_unusable_url_is_an_error_result(site: LocalSite) -> None:
+    site.routes["/bad-host"] = (302, {"Location": "https://[::1/x"}, b"")
+    site.routes["/bad-idna"] = (302, {"Location": "http://xn--a/"}, b"")
+
+    async def go() -> None:
+        async with fetcher() as f:
+            for path in ("/bad-host", "/bad-idna"):
+                r = await f.get(site.url(path))
+                assert r.status is None and r.error, r  # a result, not an exception
+
+    run(go())

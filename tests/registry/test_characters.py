@@ -108,3 +108,42 @@ def test_cli_characters_add(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
         )
         == 2
     )
+
+
+def test_new_reference_art_for_an_existing_character_is_stored_and_matched(
+    store: SqlStore, tmp_path: Path
+) -> None:
+    """Was: "added 1 reference image" while nothing was stored, so the new art never matched."""
+    from clearance.guard import GuardIndex, check
+
+    first = tmp_path / "first"
+    first.mkdir()
+    write_image(first / "a.png", 51, "PNG")
+    made = add_character(
+        store,
+        "Pikachu",
+        owner="Games Co",
+        images=first,
+        terms=TermsChange({Usage.OUTPUT: Permission.DENY}),
+    )
+    later = tmp_path / "later"
+    later.mkdir()
+    new_art = write_image(later / "b.png", 77, "PNG")
+    again = add_character(store, "Pikachu", owner="Games Co", images=later)
+    assert again.registration.status is RegistrationStatus.EXISTING
+    assert again.images == 1 and again.registration.fingerprints_added >= 2  # sha256 + pdq...
+    work_id = made.registration.work.id
+    assert len([1 for wid, _ in store.iter_fingerprints("pdq") if wid == work_id]) == 2
+    verdict = check(GuardIndex.from_store(store), new_art)
+    assert verdict.verdict == "block" and verdict.matches[0].work_id == work_id
+    same = add_character(store, "Pikachu", owner="Games Co", images=later)
+    assert same.registration.fingerprints_added == 0  # nothing twice
+    assert [e.action for e in store.audit_log()].count("fingerprints.add") == 1
+
+
+@pytest.mark.parametrize("name", ["Pika\x1b[31mchu", "Pika\u202echu", "Pika\x00chu"])
+def test_character_names_refuse_control_characters(store: SqlStore, name: str) -> None:
+    with pytest.raises(UserError, match="control character"):
+        add_character(store, name, owner="Games Co")
+    with pytest.raises(UserError, match="control character"):
+        add_character(store, "Pikachu", owner="Games Co", aliases=[name])

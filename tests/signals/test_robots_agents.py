@@ -242,7 +242,12 @@ def test_train_ai_checks_each_table_token_on_its_own() -> None:
 # --- properties ---------------------------------------------------------------
 
 _TOKEN = st.text("abcXYZ_-", min_size=1, max_size=8)
-_NAME_CHARS = st.characters(min_codepoint=0x21, max_codepoint=0x24F, blacklist_characters="#/(;,:*")
+_NAME_CHARS = st.characters(
+    min_codepoint=0x21,
+    max_codepoint=0x24F,
+    blacklist_characters="#/(;,:*",
+    blacklist_categories=("Zs", "Zl", "Zp", "Cc", "Cf"),  # a written name has no blanks
+)
 _NAME = st.lists(st.text(_NAME_CHARS, min_size=1, max_size=6), min_size=1, max_size=3).map(" ".join)
 
 

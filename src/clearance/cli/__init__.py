@@ -2,16 +2,29 @@
 
 ``main`` runs the app and maps errors to exit codes: 0 success, 2 user error
 (bad flag, unknown usage, missing file), 3 external failure (database
-unreachable), 1 internal error. Messages are one line; ``--debug`` adds the
-traceback.
+unreachable), 4 a ledger that fails its hash chain (``audit verify``), 1
+internal error. Messages are one line, Click's usage errors included (with
+control characters and markup in them escaped); ``--debug`` adds the traceback.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 
 import typer
+from rich.markup import escape
+from typer import Abort, Exit
+
+try:  # recent Typer vendors Click as typer._click; older ones use Click itself
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+except ImportError:  # pragma: no cover - depends on the Typer release
+    from click.exceptions import (  # type: ignore[assignment]
+        ClickException,
+        NoArgsIsHelpError,
+        UsageError,
+    )
 
 from clearance.cli import (
     agreements,
@@ -30,6 +43,7 @@ from clearance.cli import (
 )
 from clearance.cli.output import stderr
 from clearance.core.errors import ClearanceError
+from clearance.core.validation import clean_data_text
 
 app = typer.Typer(
     name="clearance",
@@ -53,7 +67,7 @@ app.add_typer(terms.app, name="terms")
 app.add_typer(characters.app, name="characters")
 app.add_typer(agreements.app, name="agreements")
 app.add_typer(agreements.usage_app, name="usage")
-app.command("audit")(audit.audit_command)
+app.add_typer(audit.app, name="audit")
 app.command("signals")(signals.signals_command)
 app.command("inspect")(signals.inspect_command)
 app.command("check")(check.check_command)
@@ -67,34 +81,57 @@ app.command("report")(report.report_command)
 app.command("policy")(report.policy_command)
 
 
+def _say(prefix: str, message: str) -> None:
+    """One line on stderr: escapes, newlines and Rich markup in ``message`` are neutralised."""
+    stderr.print(
+        f"[bold red]{prefix}[/] {escape(clean_data_text(message, limit=2000))}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI with ``argv`` (default ``sys.argv[1:]``) and return the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     try:
-        app(args=args, prog_name="clearance")
-    except SystemExit as exc:  # Typer's standalone mode: usage errors exit 2, success 0
-        code = exc.code
-        return code if isinstance(code, int) else (0 if code is None else 1)
+        result = app(args=args, prog_name="clearance", standalone_mode=False)
+    except NoArgsIsHelpError as exc:  # the group's help is already printed
+        _say(
+            "error:",
+            f"missing command (see '{exc.ctx.command_path if exc.ctx else 'clearance'} --help')",
+        )
+        return 2
+    except UsageError as exc:  # bad flags and arguments: one line, not Click's boxed usage
+        where = exc.ctx.command_path if exc.ctx is not None else "clearance"
+        _say("error:", f"{exc.format_message()} (try '{where} --help')")
+        return 2
+    except ClickException as exc:
+        _say("error:", exc.format_message())
+        return exc.exit_code
+    except Exit as exc:
+        return exc.exit_code
     except ClearanceError as exc:
         if debug:
             traceback.print_exc()
-        stderr.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
+        _say("error:", str(exc))
         return exc.exit_code
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Abort):
         stderr.print("interrupted")
         return 130
+    except BrokenPipeError:  # `clearance ... | head`: the reader left; nothing more to say
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps Python's exit flush quiet
+        return 141
     except Exception as exc:
         if debug:
             traceback.print_exc()
-        stderr.print(
-            f"[bold red]internal error:[/] {type(exc).__name__}: {exc} "
+        _say(
+            "internal error:",
+            f"{type(exc).__name__}: {exc} "
             "(run with --debug for the traceback, and please report it)",
-            highlight=False,
-            soft_wrap=True,
         )
         return 1
-    return 0
+    return result if isinstance(result, int) else 0
 
 
 def run() -> None:

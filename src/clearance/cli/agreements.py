@@ -13,8 +13,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from clearance.cli.options import JsonOpt, RegistryOpt, settings
-from clearance.cli.output import emit_json, stdout
+from clearance.cli.options import CountOpt, IdArg, IdOpt, JsonOpt, RegistryOpt, settings
+from clearance.cli.output import emit_json, safe, stdout
 from clearance.core.models import Agreement
 from clearance.registry.agreements import (
     grant_agreement,
@@ -39,8 +39,8 @@ def _describe(a: Agreement) -> str:
     until = a.ends_at.isoformat(timespec="seconds") if a.ends_at else "open-ended"
     usages = ",".join(u.value for u in a.usages)
     return (
-        f"agreement {a.id} [{a.status.value}]: {a.licensee} may use {a.owner}'s {scope} "
-        f"for {usages} until {until}"
+        f"agreement {a.id} \\[{a.status.value}]: {safe(a.licensee)} may use {safe(a.owner)}'s "
+        f"{scope} for {usages} until {until}"
     )
 
 
@@ -48,9 +48,7 @@ def _describe(a: Agreement) -> str:
 def grant(
     licensee: Annotated[str, typer.Option("--licensee", metavar="PARTY", help="Who is licensed.")],
     owner: Annotated[str, typer.Option("--owner", metavar="PARTY", help="The rights holder.")],
-    work: Annotated[
-        int | None, typer.Option("--work", metavar="ID", help="One work (default: all works).")
-    ] = None,
+    work: Annotated[int | None, IdOpt("--work", help="One work (default: all works).")] = None,
     usage: Annotated[
         list[str] | None,
         typer.Option("--usage", metavar="USAGES", help="Usages granted (default output)."),
@@ -90,14 +88,16 @@ def list_(
         emit_json({"agreements": [a.to_dict() for a in found]})
         return
     for a in found:
-        stdout().print(_describe(a) + (f" ({a.reference})" if a.reference else ""), highlight=False)
+        stdout().print(
+            _describe(a) + (f" ({safe(a.reference)})" if a.reference else ""), highlight=False
+        )
     if not found:
         stdout().print("no agreements")
 
 
 @app.command("revoke")
 def revoke(
-    agreement_id: Annotated[int, typer.Argument(metavar="ID", help="The agreement to revoke.")],
+    agreement_id: Annotated[int, IdArg("The agreement to revoke.")],
     registry: RegistryOpt = None,
     json: JsonOpt = False,
 ) -> None:
@@ -114,10 +114,8 @@ def revoke(
 @usage_app.command("list")
 def usage_list(
     licensee: LicenseeOpt = None,
-    work: Annotated[
-        int | None, typer.Option("--work", metavar="ID", help="Only this work's.")
-    ] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="Newest N events.")] = 100,
+    work: Annotated[int | None, IdOpt("--work", help="Only this work's.")] = None,
+    limit: Annotated[int, CountOpt("--limit", help="Newest N events.")] = 100,
     registry: RegistryOpt = None,
     json: JsonOpt = False,
 ) -> None:
@@ -135,10 +133,10 @@ def usage_list(
             str(e.id),
             e.at.isoformat(timespec="seconds"),
             str(e.work_id),
-            e.licensee or "",
+            safe(e.licensee or ""),
             e.basis.value,
             str(e.agreement_id or ""),
-            e.method,
-            e.input_label,
+            safe(e.method),
+            safe(e.input_label),
         )
     stdout().print(table)

@@ -1,23 +1,43 @@
-"""``clearance audit``: read the append-only audit log."""
+"""``clearance audit`` (read the append-only audit log) and ``clearance audit verify``.
+
+``verify`` recomputes the hash chains of the audit log and the usage ledger
+(``clearance.registry.ledger``) and, with ``--anchor FILE``, compares them with
+the heads recorded by the previous run, then records the new heads there.
+A broken chain exits 4 (``LedgerTampered``).
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+import json as jsonlib
+import os
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from clearance.cli.options import JsonOpt, RegistryOpt, settings
-from clearance.cli.output import emit_json, stdout
+from clearance.cli.options import CountOpt, JsonOpt, RegistryOpt, settings
+from clearance.cli.output import emit_json, safe, stdout
+from clearance.core.errors import LedgerTampered, UserError
+from clearance.registry.ledger import anchor_of, check_anchor
 from clearance.service import open_registry
 
+app = typer.Typer(
+    help="Read and verify the append-only audit log.",
+    invoke_without_command=True,
+)
 
+
+@app.callback()
 def audit_command(
-    limit: Annotated[int, typer.Option("--limit", min=1, help="Newest N entries.")] = 50,
+    ctx: typer.Context,
+    limit: Annotated[int, CountOpt("--limit", help="Newest N entries.")] = 50,
     registry: RegistryOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    """Show the newest entries of the registry's audit log."""
+    """Show the newest entries of the registry's audit log (``verify``: check its hash chain)."""
+    if ctx.invoked_subcommand is not None:
+        return
     with open_registry(settings(registry)) as store:
         entries = store.audit_log(limit=limit)
     if json:
@@ -45,8 +65,73 @@ def audit_command(
         table.add_row(
             str(e.id),
             e.at.isoformat(timespec="seconds"),
-            e.actor,
-            e.action,
-            f"{e.entity} {e.entity_id or ''}",
+            safe(e.actor),
+            safe(e.action),
+            f"{safe(e.entity)} {e.entity_id or ''}",
         )
     stdout().print(table)
+
+
+def _read_anchor(path: Path) -> dict[str, Any] | None:
+    if not path.exists():
+        return None
+    if not path.is_file():
+        raise UserError(f"the anchor {path} is not a regular file")
+    try:
+        doc = jsonlib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot read the anchor {path}: {exc}") from None
+    if not isinstance(doc, dict):
+        raise UserError(f"the anchor {path} is not a JSON object")
+    return doc
+
+
+def _write_anchor(path: Path, doc: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(jsonlib.dumps(doc, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise UserError(f"cannot write the anchor {path}: {exc.strerror or exc}") from None
+
+
+@app.command("verify")
+def verify(
+    anchor: Annotated[
+        Path | None,
+        typer.Option(
+            "--anchor",
+            metavar="FILE",
+            help="Heads recorded by the last run: compare with them, then record the new ones.",
+        ),
+    ] = None,
+    registry: RegistryOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Recompute the hash chains of the audit log and the usage ledger; exit 4 if broken."""
+    previous = _read_anchor(anchor) if anchor is not None else None
+    with open_registry(settings(registry)) as store:
+        reports = store.verify_ledger()
+        anchor_problems = check_anchor(store.engine, reports, previous) if previous else []
+    problems = [r.problem for r in reports if r.problem] + anchor_problems
+    if json:
+        emit_json(
+            {
+                "ok": not problems,
+                "ledgers": [r.to_dict() for r in reports],
+                "anchor": str(anchor) if anchor is not None else None,
+                "anchor_problems": anchor_problems,
+            }
+        )
+    else:
+        out = stdout()
+        for r in reports:
+            state = "[green]ok[/]" if r.ok else "[red]BROKEN[/]"
+            out.print(f"{r.table}: {state}, {r.rows} rows verified, head {r.head[:16]}…")
+        for p in anchor_problems:
+            out.print(f"anchor: [red]{safe(p)}[/]")
+    if problems:
+        raise LedgerTampered("; ".join(problems))
+    if anchor is not None:
+        _write_anchor(anchor, anchor_of(reports))

@@ -19,7 +19,7 @@ from clearance.cli.options import (
     settings,
     terms_change,
 )
-from clearance.cli.output import emit_json, stdout, work_detail
+from clearance.cli.output import emit_json, safe, stdout, work_detail
 from clearance.registry.characters import add_character
 from clearance.service import build_embedder, open_registry
 
@@ -70,14 +70,16 @@ def add(
             {
                 "work": work.to_dict() | {"status": summary.registration.status.value},
                 "images": summary.images,
+                "fingerprints_added": summary.registration.fingerprints_added,
                 "skipped": [{"path": s.path, "reason": s.reason} for s in summary.skipped],
             }
         )
         return
     stdout().print(work_detail(work))
     stdout().print(
-        f"{summary.registration.status.value}: {summary.images} reference images, "
+        f"{summary.registration.status.value}: {summary.images} reference images "
+        f"({summary.registration.fingerprints_added} new fingerprints stored), "
         f"{len(summary.skipped)} skipped"
     )
     for s in summary.skipped:
-        stdout().print(f"  skipped {s.path}: {s.reason}", highlight=False)
+        stdout().print(f"  skipped {safe(s.path)}: {safe(s.reason)}", highlight=False)

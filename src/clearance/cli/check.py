@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from clearance.cli.options import JsonOpt, RegistryOpt, settings
-from clearance.cli.output import emit_json, stdout
+from clearance.cli.output import emit_json, safe, stdout
 from clearance.core.errors import InputNotFound, UserError
 from clearance.core.policy import Mode
 from clearance.guard import GuardIndex, check
@@ -97,8 +97,8 @@ def check_command(
     for r in results:
         colour = {"block": "red", "review": "yellow", "allow": "green"}[r.verdict]
         stdout().print(
-            f"[bold {colour}]{r.verdict}[/] {r.input} "
+            f"[bold {colour}]{r.verdict}[/] {safe(r.input)} "
             f"({r.latency_ms:.1f} ms; checks: {', '.join(r.checks_run)})"
         )
         for reason in r.reasons:
-            stdout().print(f"  {reason}", highlight=False)
+            stdout().print(f"  {safe(reason)}", highlight=False)

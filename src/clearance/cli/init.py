@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from clearance.cli.options import JsonOpt, RegistryOpt, settings
-from clearance.cli.output import emit_json, stdout
+from clearance.cli.output import emit_json, safe, stdout
 from clearance.registry import schema
 from clearance.registry.engine import redact, registry_url, sqlite_path
 from clearance.service import init_registry
@@ -32,6 +32,6 @@ def init_command(registry: RegistryOpt = None, json: JsonOpt = False) -> None:
         emit_json(doc)
     else:
         stdout().print(
-            f"Registry ready at [bold]{doc['registry']}[/] ({doc['backend']}, "
+            f"Registry ready at [bold]{safe(doc['registry'])}[/] ({doc['backend']}, "
             f"schema {doc['revision']}, {works} works)"
         )

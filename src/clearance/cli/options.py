@@ -2,15 +2,48 @@
 
 from __future__ import annotations
 
+import math
 import os
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from clearance.config import Settings
 from clearance.core.models import Price
 from clearance.core.usage import parse_usages
+from clearance.core.validation import MAX_COUNT, MAX_ID
 from clearance.registry.records import TermsChange
+
+MAX_WORKERS = 256
+"""The most worker processes a flag may ask for."""
+
+
+def IdArg(help: str = "The id.") -> Any:
+    """A positional row id, bounded so it can name a row (1..2147483647)."""
+    return typer.Argument(metavar="ID", min=1, max=MAX_ID, help=help)
+
+
+def IdOpt(*names: str, help: str) -> Any:
+    """An optional row-id flag (``--work ID``), bounded like ``IdArg``."""
+    return typer.Option(*names, metavar="ID", min=1, max=MAX_ID, help=help)
+
+
+def CountOpt(*names: str, help: str, minimum: int = 1) -> Any:
+    """A ``--limit``/``--offset`` flag, bounded to what every backend accepts."""
+    return typer.Option(*names, min=minimum, max=MAX_COUNT, help=help)
+
+
+def WorkersOpt(help: str) -> Any:
+    """A ``--workers`` flag: 1..256 processes."""
+    return typer.Option("--workers", min=1, max=MAX_WORKERS, help=help)
+
+
+def finite_seconds(value: float | None) -> float | None:
+    """Typer callback: refuse NaN and infinity, which pass any min/max range check."""
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter("must be a finite number of seconds")
+    return value
+
 
 RegistryOpt = Annotated[
     str | None,

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -24,8 +25,19 @@ from rich.progress import (
 from rich.table import Table
 
 from clearance.core.models import Work
+from clearance.core.validation import clean_data_text
 
 stderr = Console(stderr=True)
+
+
+def safe(text: object) -> str:
+    """Text from the registry or from data, made safe to print in a terminal.
+
+    Control characters (terminal escape sequences), bidi overrides and
+    undecodable bytes are shown escaped, and Rich markup in it is escaped too,
+    so a name like ``\x1b]0;owned\x07`` or ``[blink]`` prints as what it is.
+    """
+    return escape(clean_data_text(str(text), limit=10_000))
 
 
 def stdout() -> Console:
@@ -33,8 +45,17 @@ def stdout() -> Console:
 
 
 def emit_json(document: Any) -> None:
-    """Print exactly one JSON document to stdout."""
-    sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n")
+    """Print exactly one JSON document to stdout.
+
+    Text that cannot be written as UTF-8 (undecodable bytes in a file name)
+    falls back to ASCII JSON, where it is a ``\\udcXX`` escape: still one valid document.
+    """
+    try:
+        text = json.dumps(document, indent=2, ensure_ascii=False, default=str)
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(document, indent=2, ensure_ascii=True, default=str)
+    sys.stdout.write(text + "\n")
     sys.stdout.flush()
 
 
@@ -48,8 +69,8 @@ def works_table(works: list[Work], title: str | None = None) -> Table:
         table.add_row(
             str(w.id),
             w.kind.value,
-            w.owner.name,
-            label,
+            safe(w.owner.name),
+            safe(label),
             stated,
             "[red]yes[/red]" if w.disputed else "",
         )
@@ -61,10 +82,10 @@ def work_detail(work: Work) -> Table:
     table.add_column("field", style="bold")
     table.add_column("value")
     table.add_row("kind", work.kind.value)
-    table.add_row("title", work.title or "")
-    table.add_row("owner", work.owner.name)
+    table.add_row("title", safe(work.title or ""))
+    table.add_row("owner", safe(work.owner.name))
     for ident in work.identifiers:
-        table.add_row(ident.scheme.value, ident.value)
+        table.add_row(ident.scheme.value, safe(ident.value))
     for usage, perm in work.terms.effective().items():
         stated = "" if usage in work.terms.permissions else " (implied/unset)"
         table.add_row(f"terms.{usage.value}", f"{perm.value}{stated}")
@@ -75,9 +96,9 @@ def work_detail(work: Work) -> Table:
         style = "red" if claim.status.value == "disputed" else ""
         table.add_row(
             "claim",
-            f"[{style}]{claim.party}: {claim.status.value}[/{style}]"
+            f"[{style}]{safe(claim.party)}: {claim.status.value}[/{style}]"
             if style
-            else f"{claim.party}: {claim.status.value}",
+            else f"{safe(claim.party)}: {claim.status.value}",
         )
     table.add_row("registered", work.created_at.isoformat())
     return table

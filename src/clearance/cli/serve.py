@@ -2,48 +2,58 @@
 
 The settings travel to uvicorn's worker processes as ``CLEARANCE_*``
 environment variables; each worker builds the app with
-``clearance.api.app_from_env`` and keeps its own live guard index.
+``clearance.api.app_from_env`` and keeps its own live guard index. The limits
+on what one client may cost (body size and time, header time, decodes,
+pixels, seconds) are settings too: docs/security.md.
 """
 
 from __future__ import annotations
 
-import os
+import ipaddress
+import re
 from typing import Annotated
 
 import typer
 
-from clearance.cli.options import RegistryOpt, settings
+from clearance.cli.options import MAX_WORKERS, RegistryOpt, settings
 from clearance.core.errors import UserError
 from clearance.service import open_registry
 
 
 def serve_command(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port.")] = 8000,
     workers: Annotated[
-        int, typer.Option("--workers", help="Worker processes (each holds the index).")
+        int,
+        typer.Option(
+            "--workers", min=1, max=MAX_WORKERS, help="Worker processes (each holds the index)."
+        ),
     ] = 1,
     registry: RegistryOpt = None,
 ) -> None:
     """Serve the guard over HTTP until interrupted."""
     try:
-        import uvicorn
+        from clearance.api.server import serve
     except ImportError:
         raise UserError(
             "the HTTP API needs its extra", hint="pip install 'clearance[api]'"
         ) from None
-    if workers < 1 or not 0 < port < 65536:
-        raise UserError("--workers must be >= 1 and --port within 1..65535")
+    _check_host(host)
     config = settings(registry)
     with open_registry(config):  # fail here, with a clear message, not in every worker
         pass
-    os.environ["CLEARANCE_REGISTRY"] = config.registry
-    uvicorn.run(
-        "clearance.api:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="warning",
-        access_log=False,
-    )
+    serve(config, host=host, port=port, workers=workers)
+
+
+_HOSTNAME = re.compile(
+    r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+)
+
+
+def _check_host(host: str) -> None:
+    """An IP address or a host name: anything else would fail deep inside uvicorn."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if not _HOSTNAME.fullmatch(host):
+            raise UserError(f"--host {host[:80]!r} is not an IP address or a host name") from None

@@ -8,10 +8,11 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from clearance.cli.options import JsonOpt
-from clearance.cli.output import emit_json, progress_bar, stdout
+from clearance.cli.options import JsonOpt, finite_seconds
+from clearance.cli.output import emit_json, progress_bar, safe, stdout
 from clearance.core import Mode, resolve
 from clearance.fetch import FetchConfig
+from clearance.fetch.client import origin_of
 from clearance.fetch.evaluate import UrlSignals, WebMode, evaluate_urls
 from clearance.signals.embedded import inspect_file
 from clearance.signals.mapping import PROTOCOL_USAGES
@@ -35,7 +36,10 @@ def signals_command(
     ] = WebMode.FULL,
     allow_private: PrivateOpt = False,
     timeout: Annotated[
-        float, typer.Option("--timeout", min=0.1, help="Seconds per request.")
+        float,
+        typer.Option(
+            "--timeout", min=0.1, max=600, callback=finite_seconds, help="Seconds per request."
+        ),
     ] = 10.0,
     cache_dir: Annotated[
         Path | None, typer.Option("--cache-dir", help="Keep policy files here for 24 h.")
@@ -43,6 +47,8 @@ def signals_command(
     json: JsonOpt = False,
 ) -> None:
     """Fetch and evaluate every opt-out signal that applies to each URL."""
+    for url in urls:  # a bad URL is a bad argument: say so before fetching anything
+        origin_of(url)
     config = FetchConfig(
         agent=agent, allow_private=allow_private, timeout=timeout, cache_dir=cache_dir
     )
@@ -64,21 +70,23 @@ def signals_command(
 
 
 def _table(result: UrlSignals) -> Table:
-    table = Table(title=f"{result.url}  (agent {result.agent})", title_justify="left")
+    table = Table(title=f"{safe(result.url)}  (agent {safe(result.agent)})", title_justify="left")
     table.add_column("usage")
     table.add_column("permission")
     table.add_column("evidence")
     crawl = "[green]allowed[/]" if result.crawl_allowed else "[red]disallowed[/]"
-    table.add_row("crawl", crawl, "; ".join(e["detail"] for e in result.crawl_evidence))
+    table.add_row("crawl", crawl, safe("; ".join(e["detail"] for e in result.crawl_evidence)))
     for usage in PROTOCOL_USAGES:
         d = resolve(result.evidence, usage, Mode.OPT_OUT)
         colour = {"deny": "red", "license": "yellow", "allow": "green"}.get(d.permission.value, "")
         perm = f"[{colour}]{d.permission.value}[/]" if colour else d.permission.value
-        table.add_row(usage.value, perm, "\n".join(f"{e.source}: {e.detail}" for e in d.evidence))
+        table.add_row(
+            usage.value, perm, "\n".join(safe(f"{e.source}: {e.detail}") for e in d.evidence)
+        )
     for lic in result.licenses:
-        table.add_row("licence", lic.get("source", ""), str(lic.get("payment", "")))
+        table.add_row("licence", safe(lic.get("source", "")), safe(lic.get("payment", "")))
     for w in (*result.warnings, *([result.error] if result.error else [])):
-        table.add_row("warning", "", w)
+        table.add_row("warning", "", safe(w))
     return table
 
 
@@ -109,14 +117,16 @@ def inspect_command(
         emit_json(doc)
         return
     for name, info in doc.items():
-        table = Table(title=name, title_justify="left")
+        table = Table(title=safe(name), title_justify="left")
         table.add_column("usage")
         table.add_column("permission")
         table.add_column("evidence")
         for usage, entry in info["usages"].items():
             table.add_row(
-                usage, entry["permission"], "\n".join(e["detail"] for e in entry["evidence"])
+                usage,
+                entry["permission"],
+                "\n".join(safe(e["detail"]) for e in entry["evidence"]),
             )
         for w in info["warnings"]:
-            table.add_row("warning", "", w)
+            table.add_row("warning", "", safe(w))
         stdout().print(table)

@@ -10,6 +10,7 @@ from clearance.cli.options import (
     AllowOpt,
     CurrencyOpt,
     DenyOpt,
+    IdOpt,
     JsonOpt,
     LicenseOpt,
     PerOpt,
@@ -18,16 +19,14 @@ from clearance.cli.options import (
     settings,
     terms_change,
 )
-from clearance.cli.output import emit_json, stdout, work_detail
+from clearance.cli.output import emit_json, safe, stdout, work_detail
 from clearance.core.errors import UserError
 from clearance.core.models import Terms
 from clearance.service import open_registry
 
 app = typer.Typer(help="Set and show terms per work or per owner.", no_args_is_help=True)
 
-WorkOpt = Annotated[
-    int | None, typer.Option("--work", metavar="ID", help="The work whose terms change.")
-]
+WorkOpt = Annotated[int | None, IdOpt("--work", help="The work whose terms change.")]
 OwnerOpt = Annotated[
     str | None,
     typer.Option("--owner", help="Change this owner's default terms for all their works."),
@@ -90,7 +89,7 @@ def set_(
 
 def _print_terms(owner: str, terms: Terms) -> None:
     pairs = ", ".join(f"{u.value}={p.value}" for u, p in terms.effective().items())
-    stdout().print(f"default terms for {owner}: {pairs}", highlight=False)
+    stdout().print(f"default terms for {safe(owner)}: {pairs}", highlight=False)
 
 
 @app.command("show")

@@ -8,17 +8,27 @@ import typer
 
 from clearance.cli.options import (
     AllowOpt,
+    CountOpt,
     CurrencyOpt,
     DenyOpt,
+    IdArg,
     JsonOpt,
     LicenseOpt,
     PerOpt,
     PriceOpt,
     RegistryOpt,
+    WorkersOpt,
     settings,
     terms_change,
 )
-from clearance.cli.output import emit_json, progress_bar, stdout, work_detail, works_table
+from clearance.cli.output import (
+    emit_json,
+    progress_bar,
+    safe,
+    stdout,
+    work_detail,
+    works_table,
+)
 from clearance.core.models import WorkKind
 from clearance.registry import add_works, parse_identifier
 from clearance.service import build_embedder, open_registry
@@ -57,10 +67,7 @@ def add(
         ),
     ] = None,
     workers: Annotated[
-        int | None,
-        typer.Option(
-            "--workers", min=1, help="Processes that fingerprint files (default: all CPUs)."
-        ),
+        int | None, WorkersOpt("Processes that fingerprint files (default: all CPUs).")
     ] = None,
     registry: RegistryOpt = None,
     json: JsonOpt = False,
@@ -108,15 +115,15 @@ def add(
     parts = [f"{n} {status}" for status, n in sorted(counts.items())] or ["0 registered"]
     out.print(f"{', '.join(parts)}; {len(summary.skipped)} skipped")
     for s in summary.skipped:
-        out.print(f"  skipped {s.path}: {s.reason}", highlight=False)
+        out.print(f"  skipped {safe(s.path)}: {safe(s.reason)}", highlight=False)
 
 
 @app.command("list")
 def list_(
     owner: Annotated[str | None, typer.Option("--owner", help="Only this owner's works.")] = None,
     kind: KindOpt = None,
-    limit: Annotated[int | None, typer.Option("--limit", min=1)] = None,
-    offset: Annotated[int, typer.Option("--offset", min=0)] = 0,
+    limit: Annotated[int | None, CountOpt("--limit", help="At most N works.")] = None,
+    offset: Annotated[int, CountOpt("--offset", help="Skip the first N.", minimum=0)] = 0,
     registry: RegistryOpt = None,
     json: JsonOpt = False,
 ) -> None:
@@ -131,7 +138,7 @@ def list_(
 
 @app.command("show")
 def show(
-    work_id: Annotated[int, typer.Argument(metavar="ID")],
+    work_id: Annotated[int, IdArg("The work.")],
     registry: RegistryOpt = None,
     json: JsonOpt = False,
 ) -> None:
@@ -146,7 +153,7 @@ def show(
 
 @app.command("remove")
 def remove(
-    work_id: Annotated[int, typer.Argument(metavar="ID")],
+    work_id: Annotated[int, IdArg("The work to remove.")],
     registry: RegistryOpt = None,
     json: JsonOpt = False,
 ) -> None:
@@ -158,5 +165,7 @@ def remove(
         emit_json({"removed": work.to_dict()})
     else:
         stdout().print(
-            f"removed work {work.id} ({work.title or work.kind.value}, owner {work.owner.name})"
+            f"removed work {work.id} ({safe(work.title or work.kind.value)}, "
+            f"owner {safe(work.owner.name)})",
+            highlight=False,
         )

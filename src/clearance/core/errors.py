@@ -20,6 +20,7 @@ errors in one place instead of guessing::
     ├── ExternalError                   exit 3, HTTP 503   (something outside us failed)
     │   ├── RegistryUnavailable                            database unreachable
     │   └── FetchError                  HTTP 502           a remote server failed us
+    ├── LedgerTampered                  exit 4, HTTP 409   a ledger fails its hash chain
     └── InternalError                   exit 1, HTTP 500   (a bug: please report)
 """
 
@@ -126,6 +127,17 @@ class FetchError(ExternalError):
     """A remote server could not be reached or answered unusably."""
 
     http_status = 502
+
+
+class LedgerTampered(ClearanceError):
+    """The audit log or the usage ledger fails its hash chain: history was rewritten.
+
+    Its own exit code (4), so a scheduled ``clearance audit verify`` can tell a
+    broken ledger from a bad flag (2) or an unreachable database (3).
+    """
+
+    exit_code = 4
+    http_status = 409
 
 
 class InternalError(ClearanceError):

@@ -15,12 +15,18 @@ lines of standard library, so they live at the bottom, once.
 * ``within(base, path)`` is that last check for a path built elsewhere.
 * ``atomic_write_bytes`` / ``atomic_write_text`` / ``atomic_path`` write next
   to the target under a unique temporary name and ``os.replace`` it into place.
+* ``read_regular`` reads a file a user or a dataset named: regular files only
+  (a FIFO, a socket, ``/dev/zero`` is refused before a byte is read, never
+  waited on), and never past a limit.
 """
 
 from __future__ import annotations
 
+import errno
+import io
 import os
 import secrets
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -95,6 +101,60 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def _open_fd(path: Path | str, follow: bool) -> int:
+    """A non-blocking read descriptor; ``follow`` resolves links first (a loop is ELOOP)."""
+    target = os.path.realpath(path) if follow else path
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
+    return os.open(target, flags)
+
+
+def open_regular(path: Path | str, *, follow: bool = True) -> io.BufferedReader:
+    """A regular file opened for reading (without blocking, whatever it is); ``OSError`` for a
+    FIFO, a socket, a device, a directory or a link loop, before anything is read.
+
+    ``follow=False`` refuses a final symbolic link instead of following it.
+    """
+    fd = _open_fd(path, follow)
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, "is a directory")
+        if not stat.S_ISREG(mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        return os.fdopen(fd, "rb", closefd=True)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_regular(path: Path | str, limit: int, *, follow: bool = True) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes; ``OSError`` (with a reason)
+    for anything else.
+
+    Opened without blocking (links resolved first unless ``follow`` is False),
+    then checked with ``fstat``: a FIFO, a socket or a device is refused before
+    a single byte is read, a link loop is ELOOP, and no file is read past ``limit``.
+    """
+    fd = _open_fd(path, follow)
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError(errno.EISDIR, "is a directory")
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        if info.st_size > limit:
+            raise OSError(errno.EFBIG, f"file is {info.st_size} bytes, over the {limit} limit")
+        with os.fdopen(fd, "rb", closefd=True) as fh:
+            fd = -1
+            data = fh.read(limit + 1)
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    if len(data) > limit:
+        raise OSError(errno.EFBIG, f"file is over the {limit} byte limit")
+    return data
+
+
 __all__ = [
     "UnsafePath",
     "atomic_path",
@@ -102,5 +162,7 @@ __all__ = [
     "atomic_write_text",
     "check_relative",
     "confined",
+    "open_regular",
+    "read_regular",
     "within",
 ]

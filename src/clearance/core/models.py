@@ -17,6 +17,7 @@ from typing import Any
 
 from clearance.core.errors import InvalidTerms
 from clearance.core.usage import ALL_USAGES, Permission, Usage, narrower_usages
+from clearance.core.validation import MAX_PRICE, MAX_PRICE_DECIMALS
 
 
 class WorkKind(StrEnum):
@@ -73,6 +74,7 @@ class ClaimStatus(StrEnum):
 
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
+_PRICE_QUANTUM = Decimal(1).scaleb(-MAX_PRICE_DECIMALS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,12 +88,29 @@ class Price:
     @staticmethod
     def parse(amount: str | Decimal | float, currency: str, per: str = "item") -> Price:
         """Validate and build a price from user input; raise ``InvalidTerms``."""
+        text = str(amount).strip()
+        if len(text) > 64:
+            raise InvalidTerms(f"price {text[:20]!r}... is not a plain amount ({len(text)} chars)")
         try:
-            value = Decimal(str(amount))
+            value = Decimal(text)
         except (InvalidOperation, ValueError):
             raise InvalidTerms(f"price {amount!r} is not a number") from None
         if not value.is_finite() or value < 0:
             raise InvalidTerms(f"price {amount!r} must be a finite amount >= 0")
+        if value >= MAX_PRICE:
+            raise InvalidTerms(f"price {amount!r} must be below {MAX_PRICE:,}")
+        if value != value.quantize(_PRICE_QUANTUM):
+            raise InvalidTerms(
+                f"price {amount!r} has more than {MAX_PRICE_DECIMALS} decimal places"
+            )
+        exponent = value.as_tuple().exponent
+        assert isinstance(exponent, int)  # finite
+        if exponent > 0:  # 1E+3 -> 1000: stored and shown in plain notation
+            value = value.quantize(Decimal(1))
+        elif -exponent > MAX_PRICE_DECIMALS:  # 0.50000000000000 -> 0.500000000
+            value = value.quantize(_PRICE_QUANTUM)
+        if value == 0:
+            value = Decimal(0)  # -0, 0E-9 -> 0
         cur = currency.strip().upper()
         if not _CURRENCY.match(cur):
             raise InvalidTerms(f"currency {currency!r} is not a 3-letter ISO 4217 code")
@@ -101,8 +120,13 @@ class Price:
             raise InvalidTerms(f"--per must be 'item' or 'run', not {per!r}") from None
         return Price(value, cur, unit)
 
+    @property
+    def amount_text(self) -> str:
+        """The amount in plain notation (``0.000000001``, never ``1E-9``)."""
+        return format(self.amount, "f")
+
     def to_dict(self) -> dict[str, str]:
-        return {"amount": str(self.amount), "currency": self.currency, "per": self.per.value}
+        return {"amount": self.amount_text, "currency": self.currency, "per": self.per.value}
 
 
 @dataclass(frozen=True, slots=True)

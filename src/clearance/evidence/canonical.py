@@ -23,6 +23,7 @@ from typing import Any
 import rfc8785
 
 from clearance.core.errors import InputNotFound
+from clearance.core.files import read_regular
 from clearance.evidence.errors import MalformedEvidence
 
 
@@ -65,11 +66,15 @@ def parse_json(data: bytes | str, what: str) -> Any:
         raise MalformedEvidence(f"{what} is not valid JSON: {exc}") from None
 
 
+MAX_JSON_FILE = 256 * 1024 * 1024
+"""The largest manifest or proof file read."""
+
+
 def read_json(path: Path, what: str | None = None) -> Any:
     """Read and strictly parse the JSON file at ``path``."""
     label = what or str(path)
     try:
-        data = path.read_bytes()
+        data = read_regular(path, MAX_JSON_FILE)
     except FileNotFoundError:
         raise InputNotFound(f"{label} does not exist") from None
     except IsADirectoryError:

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 from clearance.core.errors import InputNotFound, UserError
+from clearance.core.files import atomic_write_bytes, read_regular
 from clearance.evidence.canonical import b64decode, b64encode
 from clearance.evidence.errors import MalformedEvidence
 
@@ -67,24 +68,26 @@ def generate_keypair(out: str | os.PathLike[str], *, force: bool = False) -> tup
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    tmp = private.with_name(f".{private.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(pem)
-    os.replace(tmp, private)
     pub_pem = key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    public.write_bytes(pub_pem)
+    tmp = private.with_name(f".{private.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(pem)
+        os.replace(tmp, private)
+        atomic_write_bytes(public, pub_pem)
+    except OSError as exc:  # a read-only or pseudo file system (/proc), no permission
+        Path(tmp).unlink(missing_ok=True)
+        raise UserError(f"cannot write the key to {private}: {exc.strerror or exc}") from None
     return private, public
 
 
 def _read_key_file(path: str | os.PathLike[str], what: str) -> bytes:
     p = Path(path)
     try:
-        if p.stat().st_size > _MAX_KEY_FILE:
-            raise MalformedEvidence(f"{what} {p} is too large to be a key file")
-        return p.read_bytes()
+        return read_regular(p, _MAX_KEY_FILE)
     except FileNotFoundError:
         raise InputNotFound(f"{what} {p} does not exist") from None
     except IsADirectoryError:

@@ -36,6 +36,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from clearance.core.errors import UnsafePath
+from clearance.core.files import confined, open_regular
 from clearance.evidence import keys
 from clearance.evidence.attest import field_digests, manifest_body
 from clearance.evidence.canonical import digest_json
@@ -371,7 +373,7 @@ def _authentic_part(out: Path, recorded: RecordedShard) -> Shard | None:
     name, digest = recorded.decisions_part
     path = out / PARTS_DIR / name
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
             if hashlib.file_digest(fh, "sha256").hexdigest() != digest:
                 return None
         return next(iter_shards(path, [recorded.items]))
@@ -432,7 +434,7 @@ def _changed_columns(before: bytes, after: bytes) -> list[str]:
 
 
 def _sha256(path: Path) -> str:
-    with open(path, "rb") as fh:
+    with open_regular(path) as fh:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
@@ -441,13 +443,22 @@ def _check_files(
 ) -> int:
     checked = 0
     for name, want in sorted(manifest.outputs.items()):
-        path = out / name
+        try:
+            path = confined(out, name, what="output file name")
+        except UnsafePath as exc:  # a manifest is evidence to check, not to trust
+            findings.append(Finding("manifest-field-edited", "/outputs", exc.message))
+            continue
         if not path.is_file():
             if name != DECISIONS:  # a missing decisions file is already a finding
                 findings.append(Finding("file-missing", name, "listed in the manifest"))
             continue
         checked += 1
-        if _sha256(path) != want:
+        try:
+            digest = _sha256(path)
+        except OSError as exc:
+            findings.append(Finding("file-changed", name, f"cannot be read: {exc.strerror or exc}"))
+            continue
+        if digest != want:
             if name == DECISIONS:
                 if not rows_differ:
                     findings.append(

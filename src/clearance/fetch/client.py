@@ -20,7 +20,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import math
 import os
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,8 +35,10 @@ import httpx
 
 from clearance import __version__
 from clearance.core.errors import AddressBlocked, UserError
+from clearance.core.validation import split_http_url
 from clearance.fetch.ssrf import AddressPolicy, GuardedTransport, Resolver, system_resolver
 
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 PRODUCT = (
     f"Clearance/{__version__} (+https://github.com/clearance-project/clearance; rights clearance)"
 )
@@ -62,6 +66,17 @@ class FetchConfig:
     cache_ttl: float = DEFAULT_TTL
     cache_dir: Path | None = None
     extra_allowed_addresses: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        if not _TOKEN.fullmatch(self.agent):
+            raise UserError(
+                f"--agent {self.agent[:80]!r} is not a robots.txt product token",
+                hint="letters, digits, '_' and '-' only, at most 64",
+            )
+        for name in ("timeout", "connect_timeout", "deadline"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and 0 < value <= 3600):
+                raise UserError(f"{name} must be between 0 and 3600 seconds, not {value!r}")
 
     @property
     def user_agent(self) -> str:
@@ -132,19 +147,24 @@ class FetchResult:
 
 
 def origin_of(url: str) -> str:
-    """``scheme://host[:port]`` of an http(s) URL; raises ``UserError`` for anything else."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UserError(f"not an http(s) URL: {url!r}")
-    default = 80 if parts.scheme == "http" else 443
+    """``scheme://host[:port]`` of an http(s) URL; raises ``UserError`` for anything else.
+
+    The URL must also be one httpx will request (its IDNA 2008 host rules are
+    stricter than ``urlsplit``), so a bad host fails here, as a user error,
+    not later inside a fetch.
+    """
+    parts = split_http_url(url)
     try:
-        port = parts.port
-    except ValueError:
-        raise UserError(f"bad port in URL: {url!r}") from None
+        httpx.URL(url.strip())
+    except (httpx.InvalidURL, UnicodeError, ValueError) as exc:
+        raise UserError(f"not a valid URL ({exc}): {url!r}") from None
+    default = 80 if parts.scheme.lower() == "http" else 443
+    port = parts.port
     host = parts.hostname
+    assert host is not None  # split_http_url checked it
     if ":" in host:
         host = f"[{host}]"
-    return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
+    return f"{parts.scheme.lower()}://{host}" + (f":{port}" if port and port != default else "")
 
 
 class _DiskCache:
@@ -153,7 +173,12 @@ class _DiskCache:
     def __init__(self, root: Path, ttl: float) -> None:
         self.root = root
         self.ttl = ttl
-        root.mkdir(parents=True, exist_ok=True)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"cannot use {root} as the cache directory: {exc.strerror}") from None
+        if not root.is_dir():
+            raise UserError(f"cannot use {root} as the cache directory: not a directory")
 
     def _path(self, url: str) -> Path:
         return self.root / (hashlib.sha256(url.encode()).hexdigest() + ".json")
@@ -172,11 +197,16 @@ class _DiskCache:
     def put(self, result: FetchResult) -> None:
         path = self._path(result.url)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(
-            json.dumps({"format_version": 1, "meta": result.to_json(), "body": result.body.hex()}),
-            encoding="utf-8",
-        )
-        os.replace(tmp, path)
+        try:  # a cache: a full disk or a vanished directory costs a refetch, not the run
+            tmp.write_text(
+                json.dumps(
+                    {"format_version": 1, "meta": result.to_json(), "body": result.body.hex()}
+                ),
+                encoding="utf-8",
+            )
+            os.replace(tmp, path)
+        except OSError:
+            tmp.unlink(missing_ok=True)
 
 
 class Fetcher:
@@ -273,19 +303,35 @@ class Fetcher:
                     error=f"timeout: {type(exc).__name__}",
                     redirects=tuple(hops),
                 )
-            except (httpx.HTTPError, OSError) as exc:
+            except (httpx.HTTPError, httpx.InvalidURL, UnicodeError, ValueError, OSError) as exc:
+                # UnicodeError: httpx decodes a server's Location with idna, which raises
+                # its own errors for hostile hosts (``http://xn--a/``)
                 return FetchResult(
                     url, current, None, error=f"{type(exc).__name__}: {exc}", redirects=tuple(hops)
                 )
             location = response.headers.get("location")
             if response.status_code in (301, 302, 303, 307, 308) and location:
-                nxt = urljoin(current, location)
-                if urlsplit(nxt).scheme not in ("http", "https"):
+                try:  # the Location header is the server's: any string at all
+                    nxt = urljoin(current, location)
+                    scheme = urlsplit(nxt).scheme
+                except ValueError:
+                    nxt, scheme = location, ""
+                if scheme not in ("http", "https"):
                     return FetchResult(
                         url,
                         current,
                         None,
-                        error=f"redirect to non-http URL {nxt!r}",
+                        error=f"redirect to non-http URL {nxt[:200]!r}",
+                        redirects=tuple(hops),
+                    )
+                try:
+                    origin_of(nxt)
+                except UserError as exc:
+                    return FetchResult(
+                        url,
+                        current,
+                        None,
+                        error=f"redirect to an invalid URL: {exc}",
                         redirects=tuple(hops),
                     )
                 hops.append(nxt)

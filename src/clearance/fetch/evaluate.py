@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, MutableMapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
-from clearance.core import Evidence, Mode, Permission, Usage, resolve
+from clearance.core import Evidence, Mode, Permission, Usage, UserError, resolve
 from clearance.fetch.client import FetchConfig, Fetcher, FetchResult, origin_of
 from clearance.signals.agents import training_tokens
 from clearance.signals.aipref import parse_content_usage_fields
@@ -203,10 +203,24 @@ class SignalEvaluator:
         if robots_r.status is not None and 200 <= robots_r.status < 300:
             robots = parse_robots(robots_r.body)
         elif robots_r.too_many_redirects:
-            robots = robots_for_status(404)
+            # RFC 9309 2.3.1.2: past five redirects the file MAY be taken as
+            # unavailable, which (like a 4xx) allows crawling. Say so as it is:
+            # no 404 was ever answered.
+            robots = replace(
+                robots_for_status(404),
+                status=None,
+                reason=(
+                    f"robots.txt: more than {f.config.max_redirects} redirects, "
+                    "treated as unavailable (RFC 9309): allow all"
+                ),
+            )
+            warnings.append(
+                f"robots.txt unavailable ({robots_r.error}): treated as unavailable, "
+                "crawling allowed"
+            )
         else:
             robots = robots_for_status(robots_r.status)
-        if robots_r.status is None or robots_r.status >= 500:
+        if not robots_r.too_many_redirects and (robots_r.status is None or robots_r.status >= 500):
             warnings.append(
                 f"robots.txt unavailable ({robots_r.error or robots_r.status}): "
                 "crawling disallowed, usages unknown"
@@ -286,8 +300,16 @@ class SignalEvaluator:
             combined = combine(*tdm_layers)
             policy = None
             if combined.effective_policy:
-                pr = await self.fetcher.policy_file(combined.effective_policy)
-                policy = parse_tdm_policy(pr.body) if pr.status == 200 else None
+                try:  # the URL is the site's (TDMRep's tdm-policy): it may be anything
+                    origin_of(combined.effective_policy)
+                except UserError:
+                    warnings.append(
+                        f"ignored TDMRep policy with an invalid URL: "
+                        f"{combined.effective_policy[:200]!r}"
+                    )
+                else:
+                    pr = await self.fetcher.policy_file(combined.effective_policy)
+                    policy = parse_tdm_policy(pr.body) if pr.status == 200 else None
             evidence += evidence_from_tdmrep(combined, policy)
         return UrlSignals(
             url,

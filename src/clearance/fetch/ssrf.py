@@ -41,9 +41,35 @@ class AddressPolicy:
     def permits(self, address: IPAddress) -> bool:
         if self.allow_private or str(address) in self.extra_allowed:
             return True
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
+        if isinstance(address, ipaddress.IPv6Address):
+            if address in _NAT64_LOCAL:
+                return False  # RFC 8215 local-use NAT64: translates to anything, even private
+            embedded = embedded_ipv4(address)
+            if embedded is not None:
+                # the packet goes to the IPv4 address inside: judge that one
+                return embedded.is_global and not embedded.is_multicast
         return address.is_global and not address.is_multicast
+
+
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address carries to, if any.
+
+    IPv4-mapped (``::ffff:a.b.c.d``), IPv4-compatible (``::a.b.c.d``, deprecated
+    but still routed by some stacks), NAT64 well-known prefix
+    (``64:ff9b::a.b.c.d``, RFC 6052) and 6to4 (``2002:AABB:CCDD::/48``, RFC
+    3056). Teredo (``2001::/32``) needs no unwrapping: Python already counts
+    ``2001::/23`` as not global.
+    """
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address in _NAT64 or (address in _IPV4_COMPATIBLE and int(address) > 1):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return address.sixtofour
 
 
 async def system_resolver(host: str, port: int) -> list[str]:

@@ -10,16 +10,26 @@ aborts a batch of a million (the img2dataset lesson: a status per row).
 Workers are started with ``forkserver`` where the platform has it (else
 ``spawn``): forking a process that already runs threads (faiss, BLAS, an HTTP
 client) can deadlock, and Python 3.14 makes ``forkserver`` the default anyway.
+``process_context()`` is the one context every pool uses: its workers exit
+when the process that started them dies, even by SIGKILL.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import multiprocessing
+import multiprocessing.context
 import os
+import select
+import signal
+import sys
+import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from PIL import Image
 
@@ -54,13 +64,102 @@ def _run_chunk(
     return [(i, _safe(fn, source)) for i, source in chunk]
 
 
-def process_context() -> multiprocessing.context.BaseContext:
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _die_with(parent: int) -> None:
+    """In a worker: exit as soon as ``parent`` (the process that asked for it) dies.
+
+    A SIGKILLed ``works add`` or ``scan`` cannot shut its pool down, and
+    multiprocessing's own machinery never notices: forkserver workers are the
+    server's children, hold the server's "alive" pipe open (so the server
+    waits for them) and block forever on a task queue they hold both ends of.
+    So each worker watches its requester itself: a pidfd (Linux 5.3+; else a
+    once-a-second poll) in a daemon thread, and where the requester is also
+    the parent (``spawn``), the kernel's parent-death signal. Once the workers
+    are gone the forkserver sees its pipe close and exits, and the resource
+    tracker follows when the last holder of its pipe is gone.
+    """
+    if os.getppid() == parent and sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    try:
+        watch: int | None = os.pidfd_open(parent)
+    except ProcessLookupError:
+        os._exit(1)  # the requester died before we started
+    except (AttributeError, OSError):
+        watch = None
+    threading.Thread(
+        target=_watchdog, args=(parent, watch), name="clearance-lifeline", daemon=True
+    ).start()
+
+
+def _watchdog(parent: int, pidfd: int | None) -> None:
+    if pidfd is not None:
+        poller = select.poll()  # not select(): a pidfd may be numbered past FD_SETSIZE
+        poller.register(pidfd, select.POLLIN)
+        poller.poll()  # readable once the process has exited
+    else:  # pragma: no cover - kernels without pidfd_open
+        while True:
+            time.sleep(1.0)
+            try:
+                os.kill(parent, 0)
+            except ProcessLookupError:
+                break
+            except PermissionError:
+                continue
+    os._exit(1)
+
+
+class _LifelineForkServerProcess(multiprocessing.context.ForkServerProcess):
+    """A forkserver worker that exits when the process that started it dies."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._clearance_requester = os.getpid()
+
+    def run(self) -> None:
+        _die_with(self._clearance_requester)
+        super().run()
+
+
+class _LifelineSpawnProcess(multiprocessing.context.SpawnProcess):
+    """A spawned worker that exits when the process that started it dies."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._clearance_requester = os.getpid()
+
+    def run(self) -> None:
+        _die_with(self._clearance_requester)
+        super().run()
+
+
+class _ForkServerContext(multiprocessing.context.ForkServerContext):
+    Process = _LifelineForkServerProcess
+
+
+class _SpawnContext(multiprocessing.context.SpawnContext):
+    Process = _LifelineSpawnProcess
+
+
+def process_context(
+    preload: Sequence[str] = ("clearance.fingerprint.regions",),
+) -> multiprocessing.context.BaseContext:
+    """The start context for every Clearance process pool: workers die with their requester.
+
+    ``forkserver`` where the platform has it (workers fork from a server that
+    has already imported ``preload``, once: the hashers by default, the scan's
+    shard code for a scan), else ``spawn``; in both, a worker exits when the
+    process that asked for it dies, so a SIGKILLed run leaves no forkserver,
+    worker or resource tracker behind (see ``_die_with``).
+    """
     if "forkserver" in multiprocessing.get_all_start_methods():
-        ctx = multiprocessing.get_context("forkserver")
-        # Workers fork from a server that has already imported the hashers (once).
-        ctx.set_forkserver_preload(["clearance.fingerprint.regions"])
+        ctx = _ForkServerContext()
+        ctx.set_forkserver_preload(list(preload))
         return ctx
-    return multiprocessing.get_context("spawn")  # pragma: no cover - not Linux
+    return _SpawnContext()  # pragma: no cover - not Linux
 
 
 def default_workers() -> int:

@@ -20,12 +20,20 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, insert, or_, select, update
-from sqlalchemy.orm import aliased
+from sqlalchemy import Connection, and_, insert, or_, select, update
 
 from clearance.core.errors import ConflictError, NotFound, UserError
 from clearance.core.models import Agreement, AgreementStatus, UsageBasis, UsageEvent
 from clearance.core.usage import Usage, parse_usages
+from clearance.core.validation import (
+    check_count,
+    check_id,
+    clean_data_text,
+    clean_name,
+    clean_text_field,
+    utc_datetime,
+)
+from clearance.registry import agreement_rows, ledger
 from clearance.registry import schema as s
 from clearance.registry.bulkreads import aware
 from clearance.registry.engine import database_errors
@@ -68,34 +76,14 @@ def parse_when(text: str, *, end_of_day: bool = False) -> datetime:
         raise UserError(
             f"not a date: {text!r}", hint="use YYYY-MM-DD or an ISO date-time"
         ) from None
+    except OverflowError:  # --until 9999-12-31: the day after is past datetime's range
+        raise UserError(
+            f"the date {text!r} is out of range", hint="use a date before 9999-12-31"
+        ) from None
 
 
-_licensee = aliased(s.parties)
-_owner = aliased(s.parties)
-
-
-def _agreements_query() -> Select[Any]:
-    return (
-        select(s.agreements, _licensee.c.name.label("licensee"), _owner.c.name.label("owner"))
-        .join(_licensee, _licensee.c.id == s.agreements.c.licensee_id)
-        .join(_owner, _owner.c.id == s.agreements.c.owner_id)
-        .order_by(s.agreements.c.id)
-    )
-
-
-def _agreement(row: Any) -> Agreement:
-    return Agreement(
-        id=int(row.id),
-        licensee=row.licensee,
-        owner=row.owner,
-        work_id=row.work_id,
-        usages=parse_usages([row.usages]),
-        starts_at=aware(row.starts_at),
-        ends_at=aware(row.ends_at) if row.ends_at is not None else None,
-        status=AgreementStatus(row.status),
-        reference=row.reference,
-        created_at=aware(row.created_at),
-    )
+_agreements_query = agreement_rows.agreements_query
+_agreement = agreement_rows.agreement_from_row
 
 
 def _get(conn: Connection, agreement_id: int) -> Agreement:
@@ -123,17 +111,19 @@ def grant_agreement(
     licensee becomes a party if it is new. Raises ``NotFound`` or ``UserError``.
     """
     granted = parse_agreement_usages(usages)
-    start = aware(starts_at) if starts_at is not None else _now()
-    end = aware(ends_at) if ends_at is not None else None
+    start = utc_datetime(starts_at, "start") if starts_at is not None else _now()
+    end = utc_datetime(ends_at, "end") if ends_at is not None else None
     if end is not None and end <= start:
         raise UserError(
             f"the agreement would end ({end.isoformat()}) before it starts ({start.isoformat()})"
         )
-    if not licensee.strip():
-        raise UserError("a licensee name is required")
-    if licensee.strip() == owner.strip():
+    licensee = clean_name(licensee, "licensee name")
+    if work_id is not None:
+        check_id(work_id, "work id")
+    reference = clean_text_field(reference, "reference")
+    if licensee == owner.strip():
         raise UserError(f"{owner!r} owns these works and needs no licence for them")
-    with database_errors("write"), store._write_engine.begin() as conn:
+    with store._write() as conn:
         owner_id = store._party_id(conn, owner)
         if work_id is not None:
             holder = conn.execute(
@@ -166,7 +156,8 @@ def grant_agreement(
 
 def revoke_agreement(store: SqlStore, agreement_id: int, *, actor: str = "clearance") -> Agreement:
     """Revoke an agreement (it stays on record); ``ConflictError`` if already revoked."""
-    with database_errors("write"), store._write_engine.begin() as conn:
+    check_id(agreement_id, "agreement id")
+    with store._write() as conn:
         current = _get(conn, agreement_id)
         if current.status is AgreementStatus.REVOKED:
             raise ConflictError(f"agreement {agreement_id} is already revoked")
@@ -183,21 +174,8 @@ def revoke_work_agreements(
     store: SqlStore, conn: Connection, work_id: int, *, actor: str, reason: str
 ) -> list[int]:
     """Inside an open write transaction: revoke every active agreement on one work."""
-    ids = [
-        int(i)
-        for i in conn.execute(
-            select(s.agreements.c.id).where(
-                s.agreements.c.work_id == work_id,
-                s.agreements.c.status == AgreementStatus.ACTIVE.value,
-            )
-        ).scalars()
-    ]
+    ids = agreement_rows.revoke_on_work(conn, work_id)
     for agreement_id in ids:
-        conn.execute(
-            update(s.agreements)
-            .where(s.agreements.c.id == agreement_id)
-            .values(status=AgreementStatus.REVOKED.value)
-        )
         store._audit(conn, actor, "agreement.revoke", "agreement", agreement_id, {"reason": reason})
     return ids
 
@@ -226,54 +204,49 @@ def active_agreements(store: SqlStore, at: datetime) -> list[Agreement]:
 
 
 def current_agreements(store: SqlStore, at: datetime) -> list[Agreement]:
-    """Active agreements not yet ended at ``at``, including those that start later.
-
-    The guard loads these once and checks each agreement's period per output,
-    so an agreement that starts or ends while the index is loaded is honoured.
-    """
-    at = aware(at)
-    query = _agreements_query().where(
-        s.agreements.c.status == AgreementStatus.ACTIVE.value,
-        or_(s.agreements.c.ends_at.is_(None), s.agreements.c.ends_at > at),
-    )
-    with database_errors("read"), store.engine.connect() as conn:
-        return [_agreement(r) for r in conn.execute(query)]
+    """Active agreements not yet ended at ``at``, including those that start later."""
+    return store.current_agreements(at)
 
 
 def record_usage_events(store: SqlStore, events: Iterable[UsageEvent]) -> int:
     """Append usage events to the ledger in one transaction; return how many.
 
     A licensee name the registry does not know is recorded as no licensee.
+    Labels come from data (an upload's file name), so control characters and
+    undecodable bytes in them are escaped rather than refused. Each event is
+    chained onto the ledger's hash chain (``registry.ledger``).
     """
     batch = list(events)
     if not batch:
         return 0
-    names = {e.licensee.strip() for e in batch if e.licensee}
-    with database_errors("write"), store._write_engine.begin() as conn:
+    for e in batch:
+        check_id(e.work_id, "work id")
+        if e.agreement_id is not None:
+            check_id(e.agreement_id, "agreement id")
+    names = {clean_data_text(e.licensee).strip() for e in batch if e.licensee}
+    with store._write() as conn:
         ids = {
             r.name: int(r.id)
             for r in conn.execute(
                 select(s.parties.c.id, s.parties.c.name).where(s.parties.c.name.in_(names))
             )
         }
-        conn.execute(
-            insert(s.usage_events),
-            [
-                {
-                    "at": aware(e.at),
-                    "kind": e.kind,
-                    "work_id": e.work_id,
-                    "licensee_id": ids.get(e.licensee.strip()) if e.licensee else None,
-                    "agreement_id": e.agreement_id,
-                    "basis": e.basis.value,
-                    "method": e.method,
-                    "score": float(e.score),
-                    "input_label": e.input_label,
-                    "verdict": e.verdict,
-                }
-                for e in batch
-            ],
-        )
+        rows = [
+            {
+                "at": aware(e.at),
+                "kind": clean_data_text(e.kind, limit=16),
+                "work_id": e.work_id,
+                "licensee_id": ids.get(clean_data_text(e.licensee).strip()) if e.licensee else None,
+                "agreement_id": e.agreement_id,
+                "basis": e.basis.value,
+                "method": clean_data_text(e.method, limit=32),
+                "score": float(e.score),
+                "input_label": clean_data_text(e.input_label),
+                "verdict": clean_data_text(e.verdict, limit=16),
+            }
+            for e in batch
+        ]
+        ledger.append(conn, s.usage_events, rows)
     return len(batch)
 
 
@@ -285,6 +258,10 @@ def list_usage_events(
     limit: int | None = None,
 ) -> list[UsageEvent]:
     """Recorded usage events, oldest first (the newest ``limit``), for a licensee and/or work."""
+    if work_id is not None:
+        check_id(work_id, "work id")
+    if limit is not None:
+        check_count(limit, "limit")
     query = (
         select(s.usage_events, s.parties.c.name.label("licensee"))
         .outerjoin(s.parties, s.parties.c.id == s.usage_events.c.licensee_id)

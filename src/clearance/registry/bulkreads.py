@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, func, select
 
 from clearance.core.models import IdentifierScheme
+from clearance.core.validation import check_count
 from clearance.registry import schema as s
 from clearance.registry.engine import database_errors
 from clearance.registry.records import AuditEntry, FingerprintRecord
@@ -93,7 +94,7 @@ class BulkReads:
     def audit_log(self, *, limit: int | None = None) -> list[AuditEntry]:
         query = select(s.audit_log).order_by(s.audit_log.c.id.desc())
         if limit is not None:
-            query = query.limit(limit)
+            query = query.limit(check_count(limit, "limit"))
         with database_errors("read"), self.engine.connect() as conn:
             rows = conn.execute(query).all()
         return [

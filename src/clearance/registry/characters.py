@@ -20,6 +20,7 @@ from pathlib import Path
 
 from clearance.core.errors import InputNotFound, UserError
 from clearance.core.models import Identifier, IdentifierScheme, WorkKind
+from clearance.core.validation import clean_name
 from clearance.fingerprint.embedding import ImageEmbedder
 from clearance.fingerprint.image import DEFAULT_MAX_PIXELS
 from clearance.registry.records import FingerprintRecord, Registration, TermsChange, WorkSpec
@@ -43,7 +44,7 @@ def _clean(name: str) -> str:
     text = " ".join(name.split())
     if len(text) < 2:
         raise UserError(f"a character name or alias needs at least 2 characters: {name!r}")
-    return text
+    return clean_name(text, "character name")
 
 
 def add_character(
@@ -63,6 +64,7 @@ def add_character(
     With ``embedder``, each reference image also stores its embedding vector.
     """
     names = list(dict.fromkeys(_clean(n) for n in (name, *aliases)))
+    owner = clean_name(owner, "owner name")
     records: list[FingerprintRecord] = []
     skipped: list[Skipped] = []
     count = 0
@@ -70,6 +72,8 @@ def add_character(
         root = Path(images)
         if not root.exists():
             raise InputNotFound(f"no such file or directory: {root}")
+        if not (root.is_file() or root.is_dir()):
+            raise UserError(f"not a regular file or folder: {root}")
         files = (
             [root]
             if root.is_file()

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError, DataError, DBAPIError, OperationalError
 
 from clearance.core.errors import ClearanceError, RegistryUnavailable, UserError
 
@@ -88,18 +88,44 @@ def make_engine(url: str) -> Engine:
 
 @contextlib.contextmanager
 def database_errors(where: str) -> Iterator[None]:
-    """Translate driver errors into ``RegistryUnavailable`` with one clear line."""
+    """Translate driver errors into our errors, each one clear line.
+
+    Unreachable or locked databases become ``RegistryUnavailable`` (exit 3).
+    Values the database refuses (a number past a column's range, a NUL in
+    text on PostgreSQL, undecodable text) and a file that is not a database
+    become ``UserError`` (exit 2): the faces validate input first, and this is
+    the net under them. Anything else is a bug and stays as it is.
+    """
     try:
         yield
     except ClearanceError:
         raise
     except OperationalError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        reason = _first_line(exc)
+        if "not a database" in reason or "file is encrypted" in reason:
+            raise UserError(f"the registry is not a SQLite database ({reason})") from exc
         raise RegistryUnavailable(f"cannot reach the registry ({where}): {reason}") from exc
-    except DBAPIError as exc:
+    except DataError as exc:
+        raise UserError(f"the registry refused a value: {_first_line(exc)}") from exc
+    except DatabaseError as exc:
+        reason = _first_line(exc)
         if exc.connection_invalidated:
             raise RegistryUnavailable(f"registry {where}: connection lost") from exc
+        if "not a database" in reason or "file is encrypted" in reason:
+            raise UserError(
+                f"the registry is not a SQLite database ({reason})",
+                hint="pass the path of a registry made by `clearance init`",
+            ) from exc
         raise
+    except OverflowError as exc:  # sqlite3: "Python int too large to convert to SQLite INTEGER"
+        raise UserError(f"a number is too large for the registry ({exc})") from exc
+    except UnicodeEncodeError:  # undecodable bytes (surrogate escapes) in text
+        raise UserError("text with undecodable bytes cannot be stored in the registry") from None
+
+
+def _first_line(exc: DBAPIError) -> str:
+    text = str(exc.orig).strip() if exc.orig is not None else str(exc)
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def redact(url: str) -> str:

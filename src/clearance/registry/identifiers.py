@@ -12,10 +12,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlunsplit
 
 from clearance.core.errors import InputNotFound, UserError
 from clearance.core.models import Identifier, IdentifierScheme
+from clearance.core.validation import split_http_url
 
 _HOST = re.compile(
     r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"
@@ -45,9 +46,8 @@ def _host(text: str) -> str:
 
 def normalise_url(url: str) -> str:
     """Lower-case scheme and host, drop default ports and the fragment."""
-    parts = urlsplit(url.strip())
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise UserError(f"not an http(s) URL: {url!r}")
+    parts = split_http_url(url)
+    assert parts.hostname is not None  # split_http_url checked it
     host = _host(parts.hostname)
     port = (
         parts.port
@@ -122,4 +122,6 @@ def parse_target(text: str) -> Target:
     path = Path(text).expanduser()
     if not path.exists():
         raise InputNotFound(f"no such file or directory: {text}")
+    if not (path.is_file() or path.is_dir()):  # a FIFO would hang, /dev/zero never end
+        raise UserError(f"not a regular file or folder: {text}")
     return Target(path=path)

@@ -14,7 +14,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, insert, inspect, select, update
+from sqlalchemy import Connection, Engine, insert, inspect, select, update
 
 from clearance.core.errors import RegistryNotInitialised, RegistryVersionError
 from clearance.registry import schema
@@ -40,13 +40,28 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+def _sqlite_pragma(conn: Connection, statement: str) -> None:
+    """Run a PRAGMA on the driver connection, outside any transaction."""
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    raw.execute(statement)
+
+
 def upgrade(engine: Engine) -> str:
     """Create or upgrade the schema to the newest revision; return that revision."""
     with database_errors("migration"):
-        with engine.begin() as conn:
-            cfg = _config()
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+        with engine.connect() as conn:
+            sqlite = engine.dialect.name == "sqlite"
+            if sqlite:  # table rebuilds (0003) must not cascade; only settable outside BEGIN
+                _sqlite_pragma(conn, "PRAGMA foreign_keys=OFF")
+            try:
+                with conn.execution_options(clearance_write=True).begin():
+                    cfg = _config()
+                    cfg.attributes["connection"] = conn
+                    command.upgrade(cfg, "head")
+            finally:
+                if sqlite:
+                    _sqlite_pragma(conn, "PRAGMA foreign_keys=ON")
         with engine.begin() as conn:
             existing = conn.execute(
                 select(schema.meta.c.value).where(schema.meta.c.key == "format_version")

@@ -105,6 +105,8 @@ class Registration:
 
     work: Work
     status: RegistrationStatus
+    fingerprints_added: int = 0
+    """Fingerprints stored by this call (all of them for a new work; the new ones otherwise)."""
 
 
 @dataclass(frozen=True, slots=True)

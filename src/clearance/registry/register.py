@@ -13,6 +13,7 @@ a user error raised before anything is written.
 
 from __future__ import annotations
 
+import stat
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from urllib.parse import urlsplit
 
 from clearance.core.errors import UserError
 from clearance.core.models import Identifier, IdentifierScheme, WorkKind
+from clearance.core.validation import clean_name
 from clearance.fingerprint import DEFAULT_MAX_PIXELS, sha256_file, text_fingerprint
 from clearance.fingerprint.audio import audio_fingerprint
 from clearance.fingerprint.embedding import (
@@ -97,6 +99,8 @@ def fingerprint_file(
 ) -> tuple[str, list[FingerprintRecord]]:
     """SHA-256 plus the kind's fingerprints; raises ``ClearanceError`` for a bad file."""
     try:
+        if not stat.S_ISREG(path.stat().st_mode):  # swapped for a FIFO or device meanwhile
+            raise UserError("not a regular file")
         digest = sha256_file(path)
     except OSError as exc:
         raise UserError(f"cannot read file: {exc.strerror or exc}") from None
@@ -210,12 +214,13 @@ def add_works(
         raise UserError("nothing to add: name files, folders or identifiers")
     if not owner.strip():
         raise UserError("an owner is required", hint="pass --owner NAME")
+    owner = clean_name(owner, "owner name")  # before hours of hashing, not after
     targets, summary_skipped = _expand([parse_target(i) for i in items], kind)
     summary = AddSummary(skipped=summary_skipped)
     total = len(targets)
-    n_workers = default_workers() if workers is None else max(1, workers)
-    job = _FingerprintJob(kind, max_pixels)
     n_files = sum(1 for t in targets if t.path is not None)
+    n_workers = min(default_workers() if workers is None else max(1, workers), max(1, n_files))
+    job = _FingerprintJob(kind, max_pixels)
     for done, (target, fingerprinted) in enumerate(
         _fingerprinted(targets, job, n_workers if n_files > 1 else 1), start=1
     ):

@@ -1,5 +1,10 @@
 """The registry's tables as SQLAlchemy Core objects, used by the store's queries.
 
+Since revision ``0003`` no id is ever reused (``AUTOINCREMENT`` on SQLite,
+sequences on PostgreSQL), and the two ledgers (``audit_log``,
+``usage_events``) carry a hash chain (``prev_hash``, ``row_hash``; see
+``registry.ledger``).
+
 The schema itself is created and evolved only by the Alembic migrations in
 ``migrations/versions``; this module mirrors the newest revision so queries
 are checked by SQLAlchemy. ``FORMAT_VERSION`` is written to the ``meta`` table
@@ -25,7 +30,7 @@ from sqlalchemy import (
 )
 
 FORMAT_VERSION = 1
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 
 metadata = MetaData()
 
@@ -43,6 +48,7 @@ parties = Table(
     Column("name", String(255), nullable=False, unique=True),
     Column("contact", Text),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    sqlite_autoincrement=True,
 )
 
 works = Table(
@@ -54,6 +60,7 @@ works = Table(
     Column("owner_id", Integer, ForeignKey("parties.id"), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_works_owner", "owner_id"),
+    sqlite_autoincrement=True,
 )
 
 identifiers = Table(
@@ -65,6 +72,7 @@ identifiers = Table(
     Column("value", Text, nullable=False),
     UniqueConstraint("work_id", "scheme", "value", name="uq_identifiers_work_scheme_value"),
     Index("ix_identifiers_scheme_value", "scheme", "value"),
+    sqlite_autoincrement=True,
 )
 
 fingerprints = Table(
@@ -79,6 +87,7 @@ fingerprints = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_fingerprints_algo", "algo"),
     Index("ix_fingerprints_work", "work_id"),
+    sqlite_autoincrement=True,
 )
 
 terms = Table(
@@ -96,6 +105,7 @@ terms = Table(
     CheckConstraint("(work_id IS NULL) <> (party_id IS NULL)", name="ck_terms_one_scope"),
     UniqueConstraint("work_id", "usage", name="uq_terms_work_usage"),
     UniqueConstraint("party_id", "usage", name="uq_terms_party_usage"),
+    sqlite_autoincrement=True,
 )
 
 claims = Table(
@@ -108,6 +118,7 @@ claims = Table(
     Column("note", Text),
     Column("created_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("work_id", "party_id", name="uq_claims_work_party"),
+    sqlite_autoincrement=True,
 )
 
 audit_log = Table(
@@ -120,6 +131,9 @@ audit_log = Table(
     Column("entity", String(32), nullable=False),
     Column("entity_id", Integer),
     Column("detail", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("row_hash", String(64), nullable=False),
+    sqlite_autoincrement=True,
 )
 
 agreements = Table(
@@ -139,6 +153,7 @@ agreements = Table(
     CheckConstraint("ends_at IS NULL OR ends_at > starts_at", name="ck_agreements_period"),
     Index("ix_agreements_licensee", "licensee_id"),
     Index("ix_agreements_owner", "owner_id"),
+    sqlite_autoincrement=True,
 )
 
 usage_events = Table(
@@ -155,7 +170,10 @@ usage_events = Table(
     Column("score", Float, nullable=False),
     Column("input_label", Text, nullable=False),
     Column("verdict", String(16), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("row_hash", String(64), nullable=False),
     CheckConstraint("basis IN ('licence', 'attribution')", name="ck_usage_events_basis"),
     Index("ix_usage_events_work", "work_id"),
     Index("ix_usage_events_licensee", "licensee_id"),
+    sqlite_autoincrement=True,
 )

@@ -14,16 +14,21 @@ disputed too. Nothing is overwritten silently.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import stat
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select, text, update
 
-from clearance.core.errors import NotFound, UserError
+from clearance.core.errors import InvalidTerms, NotFound, UserError
 from clearance.core.models import (
     Agreement,
     Claim,
@@ -38,6 +43,15 @@ from clearance.core.models import (
     WorkKind,
 )
 from clearance.core.usage import Permission, Usage
+from clearance.core.validation import (
+    MAX_ID,
+    check_count,
+    check_id,
+    clean_data_text,
+    clean_name,
+    storable,
+)
+from clearance.registry import agreement_rows, ledger
 from clearance.registry import schema as s
 from clearance.registry.bulkreads import BulkReads, aware
 from clearance.registry.engine import database_errors, make_engine, redact, registry_url
@@ -50,6 +64,9 @@ from clearance.registry.records import (
     TermsChange,
     WorkSpec,
 )
+
+MAX_IDENTIFIER_CHARS = 8192
+"""The longest identifier value (a URL, usually)."""
 
 
 class RegistryStore(Protocol):
@@ -87,8 +104,24 @@ class RegistryStore(Protocol):
     def close(self) -> None: ...
 
 
+_PENDING_AUDIT = "clearance_pending_audit"
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _stored_price(row: Any) -> Price:
+    """A price read back from the registry.
+
+    Prices are bounded when they are set (``Price.parse``); one stored by an
+    older Clearance may lie outside today's bounds and is still read as it is,
+    so one registrant's old row cannot make every read of the registry fail.
+    """
+    try:
+        return Price.parse(row.price_amount, row.price_currency, row.price_per)
+    except InvalidTerms:
+        return Price(Decimal(row.price_amount), row.price_currency, PricePer(row.price_per))
 
 
 def _lock_key(scheme: str, value: str) -> int:
@@ -123,6 +156,17 @@ class SqlStore(BulkReads):
 
     # -- helpers -----------------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """One write transaction; its audit rows are chained onto the log just before commit."""
+        with database_errors("write"), self._write_engine.begin() as conn:
+            conn.info[_PENDING_AUDIT] = []
+            try:
+                yield conn
+                ledger.append(conn, s.audit_log, conn.info[_PENDING_AUDIT])
+            finally:
+                conn.info.pop(_PENDING_AUDIT, None)
+
     def _audit(
         self,
         conn: Connection,
@@ -132,21 +176,22 @@ class SqlStore(BulkReads):
         entity_id: int | None,
         detail: dict[str, Any],
     ) -> None:
-        conn.execute(
-            insert(s.audit_log).values(
-                at=_now(),
-                actor=actor,
-                action=action,
-                entity=entity,
-                entity_id=entity_id,
-                detail=json.dumps(detail, sort_keys=True, default=str),
-            )
-        )
+        row = {
+            "at": _now(),
+            "actor": actor,
+            "action": action,
+            "entity": entity,
+            "entity_id": entity_id,
+            "detail": json.dumps(detail, sort_keys=True, default=str),
+        }
+        pending = conn.info.get(_PENDING_AUDIT)
+        if pending is None:  # a transaction not opened by ``_write``: append at once
+            ledger.append(conn, s.audit_log, [row])
+        else:
+            pending.append(row)
 
     def _ensure_party(self, conn: Connection, name: str, actor: str) -> int:
-        clean = name.strip()
-        if not clean:
-            raise UserError("an owner name is required")
+        clean = clean_name(name, "owner name")
         found = conn.execute(select(s.parties.c.id).where(s.parties.c.name == clean)).scalar()
         if found is not None:
             return int(found)
@@ -157,9 +202,12 @@ class SqlStore(BulkReads):
         return int(pid)
 
     def _party_id(self, conn: Connection, name: str) -> int:
-        found = conn.execute(
-            select(s.parties.c.id).where(s.parties.c.name == name.strip())
-        ).scalar()
+        key = name.strip()
+        found = (
+            conn.execute(select(s.parties.c.id).where(s.parties.c.name == key)).scalar()
+            if storable(key)
+            else None
+        )
         if found is None:
             raise NotFound(f"no party named {name!r}")
         return int(found)
@@ -172,7 +220,7 @@ class SqlStore(BulkReads):
             perm = Permission(row.permission)
             perms[Usage(row.usage)] = perm
             if perm is Permission.LICENSE and price is None and row.price_amount is not None:
-                price = Price.parse(row.price_amount, row.price_currency, row.price_per)
+                price = _stored_price(row)
         return Terms(perms, price)
 
     def _load_works(self, conn: Connection, ids: Sequence[int]) -> list[Work]:
@@ -244,7 +292,7 @@ class SqlStore(BulkReads):
         if price is None:
             for row in current:
                 if row.permission == Permission.LICENSE.value and row.price_amount is not None:
-                    price = Price.parse(row.price_amount, row.price_currency, row.price_per)
+                    price = _stored_price(row)
                     break
         if price is None and existing is not None:
             price = existing.price
@@ -281,7 +329,7 @@ class SqlStore(BulkReads):
                 update(s.terms)
                 .where(scope, s.terms.c.permission == Permission.LICENSE.value)
                 .values(
-                    price_amount=str(price.amount),
+                    price_amount=price.amount_text,
                     price_currency=price.currency,
                     price_per=price.per.value,
                 )
@@ -292,8 +340,13 @@ class SqlStore(BulkReads):
     def register(self, spec: WorkSpec, *, actor: str = "clearance") -> Registration:
         if not spec.identifiers:
             raise UserError("a work needs at least one identifier")
+        for ident in spec.identifiers:
+            if not storable(ident.value, limit=MAX_IDENTIFIER_CHARS):
+                raise UserError(f"identifier {ident.value[:80]!r} cannot be stored")
+        if spec.title is not None:
+            spec = replace(spec, title=clean_data_text(spec.title))
         key = spec.identifiers[0]
-        with database_errors("write"), self._write_engine.begin() as conn:
+        with self._write() as conn:
             if self.dialect == "postgresql":
                 conn.execute(
                     text("SELECT pg_advisory_xact_lock(:k)"),
@@ -314,13 +367,25 @@ class SqlStore(BulkReads):
                 added = self._add_identifiers(conn, work_id, spec.identifiers)
                 if added:
                     self._audit(conn, actor, "identifiers.add", "work", work_id, {"added": added})
+                new_fps = self._add_fingerprints(conn, work_id, spec.fingerprints)
+                if new_fps:  # e.g. new reference art for an existing character
+                    self._audit(
+                        conn,
+                        actor,
+                        "fingerprints.add",
+                        "work",
+                        work_id,
+                        {"added": sorted({fp.algo for fp in new_fps}), "count": len(new_fps)},
+                    )
                 if spec.terms is not None and not spec.terms.empty:
                     self._apply_terms(conn, work_id=work_id, party_id=None, change=spec.terms)
                     self._audit(
                         conn, actor, "terms.set", "work", work_id, _change_detail(spec.terms)
                     )
                 return Registration(
-                    self._load_works(conn, [work_id])[0], RegistrationStatus.EXISTING
+                    self._load_works(conn, [work_id])[0],
+                    RegistrationStatus.EXISTING,
+                    fingerprints_added=len(new_fps),
                 )
             if matches:
                 work_id = matches[0].id
@@ -369,17 +434,7 @@ class SqlStore(BulkReads):
                 .returning(s.works.c.id)
             ).scalar_one()
             self._add_identifiers(conn, work_id, spec.identifiers)
-            for fp in spec.fingerprints:
-                conn.execute(
-                    insert(s.fingerprints).values(
-                        work_id=work_id,
-                        algo=fp.algo,
-                        format_version=fp.format_version,
-                        data=fp.data,
-                        quality=fp.quality,
-                        created_at=_now(),
-                    )
-                )
+            stored = self._add_fingerprints(conn, work_id, spec.fingerprints)
             conn.execute(
                 insert(s.claims).values(
                     work_id=work_id,
@@ -405,7 +460,11 @@ class SqlStore(BulkReads):
                     "terms": _change_detail(spec.terms) if spec.terms else None,
                 },
             )
-            return Registration(self._load_works(conn, [work_id])[0], RegistrationStatus.CREATED)
+            return Registration(
+                self._load_works(conn, [work_id])[0],
+                RegistrationStatus.CREATED,
+                fingerprints_added=len(stored),
+            )
 
     def _add_identifiers(
         self, conn: Connection, work_id: int, idents: Iterable[Identifier]
@@ -431,9 +490,45 @@ class SqlStore(BulkReads):
                 added.append(f"{ident.scheme.value}:{ident.value}")
         return added
 
+    def _add_fingerprints(
+        self, conn: Connection, work_id: int, records: Sequence[FingerprintRecord]
+    ) -> list[FingerprintRecord]:
+        """Insert the fingerprints the work does not hold yet (same algo and bytes); return them."""
+        have = {
+            (r.algo, bytes(r.data))
+            for r in conn.execute(
+                select(s.fingerprints.c.algo, s.fingerprints.c.data).where(
+                    s.fingerprints.c.work_id == work_id
+                )
+            )
+        }
+        new: list[FingerprintRecord] = []
+        for fp in records:
+            if (fp.algo, fp.data) in have:
+                continue
+            have.add((fp.algo, fp.data))
+            new.append(fp)
+        if new:
+            conn.execute(
+                insert(s.fingerprints),
+                [
+                    {
+                        "work_id": work_id,
+                        "algo": fp.algo,
+                        "format_version": fp.format_version,
+                        "data": fp.data,
+                        "quality": fp.quality,
+                        "created_at": _now(),
+                    }
+                    for fp in new
+                ],
+            )
+        return new
+
     # -- reads -------------------------------------------------------------------------------
 
     def get_work(self, work_id: int) -> Work:
+        check_id(work_id, "work id")
         with database_errors("read"), self.engine.connect() as conn:
             found = self._load_works(conn, [work_id])
         if not found:
@@ -448,6 +543,9 @@ class SqlStore(BulkReads):
         limit: int | None = None,
         offset: int = 0,
     ) -> list[Work]:
+        if limit is not None:
+            check_count(limit, "limit")
+        check_count(offset, "offset", minimum=0)
         query = select(s.works.c.id).order_by(s.works.c.id)
         with database_errors("read"), self.engine.connect() as conn:
             if owner is not None:
@@ -477,7 +575,11 @@ class SqlStore(BulkReads):
 
     def get_party(self, name: str) -> Party:
         with database_errors("read"), self.engine.connect() as conn:
-            row = conn.execute(select(s.parties).where(s.parties.c.name == name.strip())).first()
+            row = (
+                conn.execute(select(s.parties).where(s.parties.c.name == name.strip())).first()
+                if storable(name.strip())
+                else None
+            )
         if row is None:
             raise NotFound(f"no party named {name!r}")
         return Party(row.id, row.name, row.contact)
@@ -491,6 +593,7 @@ class SqlStore(BulkReads):
 
     def works_by_ids(self, ids: Sequence[int]) -> list[Work]:
         """The works with these ids that still exist, in the order given."""
+        ids = [i for i in ids if 1 <= i <= MAX_ID]  # an id out of range names no work
         with database_errors("read"), self.engine.connect() as conn:
             out: list[Work] = []
             for start in range(0, len(ids), 500):
@@ -498,14 +601,22 @@ class SqlStore(BulkReads):
             return out
 
     def current_agreements(self, at: datetime) -> list[Agreement]:
-        """Active agreements not yet ended at ``at`` (see ``registry.agreements``)."""
-        from clearance.registry.agreements import current_agreements
+        """Active agreements not yet ended at ``at``, including those that start later.
 
-        return current_agreements(self, at)
+        The guard loads these once and checks each agreement's period per output,
+        so an agreement that starts or ends while the index is loaded is honoured.
+        """
+        with database_errors("read"), self.engine.connect() as conn:
+            return agreement_rows.current(conn, at)
 
     def count_works(self) -> int:
         with database_errors("read"), self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(s.works)).scalar_one())
+
+    def verify_ledger(self) -> list[ledger.ChainReport]:
+        """Check the hash chains of the audit log and the usage ledger (``registry.ledger``)."""
+        with database_errors("read"):
+            return ledger.verify_ledger(self.engine)
 
     def state_digest(self) -> str:
         """A digest that changes whenever the registry changes (every change is audited)."""
@@ -518,7 +629,8 @@ class SqlStore(BulkReads):
     # -- changes -----------------------------------------------------------------------------
 
     def remove_work(self, work_id: int, *, actor: str = "clearance") -> Work:
-        with database_errors("write"), self._write_engine.begin() as conn:
+        check_id(work_id, "work id")
+        with self._write() as conn:
             found = self._load_works(conn, [work_id])
             if not found:
                 raise NotFound(f"no work with id {work_id}")
@@ -526,9 +638,9 @@ class SqlStore(BulkReads):
                 conn.execute(delete(table).where(table.c.work_id == work_id))
             conn.execute(delete(s.works).where(s.works.c.id == work_id))
             work = found[0]
-            from clearance.registry.agreements import revoke_work_agreements
-
-            revoke_work_agreements(self, conn, work_id, actor=actor, reason="work removed")
+            for agreement_id in agreement_rows.revoke_on_work(conn, work_id):
+                detail = {"reason": "work removed"}
+                self._audit(conn, actor, "agreement.revoke", "agreement", agreement_id, detail)
             self._audit(
                 conn,
                 actor,
@@ -547,7 +659,8 @@ class SqlStore(BulkReads):
     def set_work_terms(
         self, work_id: int, change: TermsChange, *, actor: str = "clearance"
     ) -> Work:
-        with database_errors("write"), self._write_engine.begin() as conn:
+        check_id(work_id, "work id")
+        with self._write() as conn:
             found = self._load_works(conn, [work_id])
             if not found:
                 raise NotFound(f"no work with id {work_id}")
@@ -560,7 +673,7 @@ class SqlStore(BulkReads):
     def set_party_terms(
         self, owner: str, change: TermsChange, *, actor: str = "clearance"
     ) -> Terms:
-        with database_errors("write"), self._write_engine.begin() as conn:
+        with self._write() as conn:
             pid = self._ensure_party(conn, owner, actor)
             self._apply_terms(conn, work_id=None, party_id=pid, change=change)
             self._audit(conn, actor, "terms.set", "party", pid, _change_detail(change))
@@ -590,7 +703,23 @@ def open_store(location: str, *, check: bool = True) -> SqlStore:
         raise RegistryNotInitialised(
             f"no registry at {path}", hint="run `clearance init` or pass --registry"
         )
+    if path is not None:
+        _regular_or_absent(path)
     return SqlStore(make_engine(url), check=check)
+
+
+def _regular_or_absent(path: Path) -> None:
+    """Refuse a registry path that is a directory, FIFO or device (SQLite would hang or fail)."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise UserError(f"cannot use {path} as the registry: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(mode):
+        raise UserError(f"{path} is a directory", hint="give a file path for the registry")
+    if not stat.S_ISREG(mode):
+        raise UserError(f"{path} is not a regular file", hint="give a file path for the registry")
 
 
 def init_store(location: str) -> SqlStore:
@@ -601,8 +730,7 @@ def init_store(location: str) -> SqlStore:
     url = registry_url(location)
     path = sqlite_path(url)
     if path is not None:
-        if path.is_dir():
-            raise UserError(f"{path} is a directory", hint="give a file path for the registry")
+        _regular_or_absent(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from clearance.core.errors import InputNotFound, UserError
+from clearance.core.files import read_regular
 from clearance.reports.ab2013 import build_ab2013
 from clearance.reports.document import Document
 from clearance.reports.eu_summary import build_eu_summary
@@ -52,7 +53,8 @@ def copyright_policy(
     if scan_dir is not None:
         path = Path(scan_dir) / "manifest.json"
         try:
-            config = json.loads(path.read_text(encoding="utf-8")).get("config") or {}
+            raw = read_regular(path, 256 * 1024 * 1024).decode("utf-8")
+            config = json.loads(raw).get("config") or {}
         except FileNotFoundError:
             raise InputNotFound(f"{path} does not exist", hint="give a scan output DIR") from None
         except (OSError, ValueError, AttributeError) as exc:

@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from clearance.core.errors import InputNotFound, UserError
+from clearance.core.files import read_regular
 
 COLUMNS = ("source", "outcome", "reasons", "evidence")
 BLOCKING = ("deny", "license")
@@ -91,9 +92,12 @@ def _media(source: str) -> str:
     return _media_of_suffix().get(suffix, "other" if suffix else "unknown")
 
 
+MAX_JSON_BYTES = 256 * 1024 * 1024
+
+
 def _read_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(read_regular(path, MAX_JSON_BYTES).decode("utf-8"))
     except FileNotFoundError:
         raise InputNotFound(
             f"{path} does not exist", hint="is it a scan output directory?"

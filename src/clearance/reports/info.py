@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from clearance.core.errors import InputNotFound, UserError
+from clearance.core.files import read_regular
 
 MAX_INFO_BYTES = 1 << 20
 
@@ -87,9 +88,7 @@ def load_info(path: str | os.PathLike[str] | None) -> ModelInfo:
         return ModelInfo(source="(no --info file)")
     p = Path(path)
     try:
-        if p.stat().st_size > MAX_INFO_BYTES:
-            raise UserError(f"{p} is larger than 1 MiB", hint="an info file is a short YAML")
-        text = p.read_text(encoding="utf-8")
+        text = read_regular(p, MAX_INFO_BYTES).decode("utf-8")
     except FileNotFoundError:
         raise InputNotFound(f"info file {p} does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:

@@ -28,7 +28,6 @@ from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from multiprocessing import get_all_start_methods, get_context
 from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from clearance.core.errors import ClearanceError, UserError
 from clearance.core.files import atomic_write_text, within
 from clearance.evidence import attest, merkle_section
+from clearance.fingerprint.parallel import process_context
 from clearance.matching import EmbeddingModel, MatchIndex
 from clearance.matching.index import index_meta
 from clearance.registry.store import open_store
@@ -166,7 +166,7 @@ def _run_pool(
         finally:
             release()
         return failures
-    with ProcessPoolExecutor(max_workers=workers, mp_context=_context()) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context()) as pool:
         futures: dict[Future[dict[str, Any]], ShardTask] = {
             pool.submit(process_shard, t): t for t in tasks
         }
@@ -184,19 +184,15 @@ def _run_pool(
     return failures
 
 
-def _context() -> BaseContext:
-    """A fork server that has imported the shard code once, so workers start warm.
+def _pool_context() -> BaseContext:
+    """A fork server that has imported the shard code once, so workers start warm, and whose
+    workers exit when this process dies (``fingerprint.parallel.process_context``).
 
     Plain ``fork`` would copy whatever threads the caller runs (a progress bar,
     a web server) mid-state; ``spawn`` would re-import numpy, pyarrow and the
-    fingerprinting stack in every worker. Where there is no fork server
-    (Windows, macOS defaults aside), ``spawn`` is used.
+    fingerprinting stack in every worker.
     """
-    if "forkserver" in get_all_start_methods():
-        ctx = get_context("forkserver")
-        ctx.set_forkserver_preload(["clearance.scan.shard"])
-        return ctx
-    return get_context("spawn")
+    return process_context(["clearance.scan.shard"])
 
 
 def _raise_failures(failures: list[tuple[int, BaseException]], total: int) -> None:

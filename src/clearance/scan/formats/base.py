@@ -24,17 +24,14 @@ blocking (a FIFO or a device is refused, never read).
 
 from __future__ import annotations
 
-import errno
 import hashlib
-import os
-import stat
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from clearance.core.files import within
+from clearance.core.files import read_regular, within
 from clearance.core.models import Identifier, IdentifierScheme
 from clearance.registry.register import (
     AUDIO_EXTENSIONS,
@@ -126,32 +123,6 @@ def media_for(name: str) -> str:
     return "other"
 
 
-def read_regular(path: Path, limit: int = MAX_ITEM_BYTES) -> bytes:
-    """The bytes of a regular file; ``OSError`` (with a reason) for anything else.
-
-    Opened non-blocking and without following a final symbolic link, then
-    checked with ``fstat``: a FIFO, a socket or a device is refused before a
-    single byte is read, and no file is read past ``limit``.
-    """
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
-    fd = os.open(path, flags)
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise OSError(errno.EINVAL, "not a regular file")
-        if info.st_size > limit:
-            raise OSError(errno.EFBIG, f"file is {info.st_size} bytes, over the {limit} limit")
-        with os.fdopen(fd, "rb", closefd=True) as fh:
-            fd = -1
-            data = fh.read(limit + 1)
-    finally:
-        if fd >= 0:
-            os.close(fd)
-    if len(data) > limit:
-        raise OSError(errno.EFBIG, f"file is over the {limit} byte limit")
-    return data
-
-
 def read_into(item: Item, path: Path, base: Path) -> None:
     """Read the file ``path`` (links resolved, which must stay in ``base``) into ``item``.
 
@@ -169,7 +140,7 @@ def read_into(item: Item, path: Path, base: Path) -> None:
         )
         return
     try:
-        item.data = read_regular(real)
+        item.data = read_regular(real, MAX_ITEM_BYTES, follow=False)
     except (OSError, ValueError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
         item.error = f"cannot read {path}: {reason}"

@@ -1,0 +1,106 @@
+"""Running the API under uvicorn, with a deadline on request headers (slowloris).
+
+Why a module: uvicorn has a keep-alive timeout but none for a request's
+headers, so a client that sends one header byte every few seconds holds a
+connection (and a slot of ``limit_concurrency``) forever, and a few hundred
+of them take a server off the air. ``GuardedHttpProtocol`` is uvicorn's own
+HTTP protocol plus a once-a-second check: a connection that has been waiting
+for a request's headers longer than ``Settings.api_header_timeout`` gets a 408
+and is closed. The body has its own deadline (``clearance.api.limits``).
+
+``serve`` hands the settings to uvicorn's worker processes as ``CLEARANCE_*``
+variables; each worker builds the app with ``clearance.api.app_from_env`` and
+its protocol reads the same variables.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from functools import cache
+from typing import Any
+
+from clearance.config import Settings
+
+try:  # uvicorn picks httptools when it is installed ("auto"); so do we
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as _Base
+except ImportError:  # pragma: no cover - without uvicorn[standard]
+    from uvicorn.protocols.http.h11_impl import H11Protocol as _Base  # type: ignore[assignment]
+
+_TIMEOUT_BODY = b'{"error": "the request headers did not arrive in time", "type": "Timeout"}'
+_TIMEOUT_RESPONSE = (
+    b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\nconnection: close\r\n"
+    + f"content-length: {len(_TIMEOUT_BODY)}\r\n\r\n".encode()
+    + _TIMEOUT_BODY
+)
+
+
+@cache
+def _header_timeout() -> float:
+    return Settings.from_env(os.environ).api_header_timeout
+
+
+class GuardedHttpProtocol(_Base):
+    """uvicorn's HTTP protocol with a deadline for each request's headers."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._clearance_timeout = _header_timeout()
+        self._clearance_since: float | None = None
+        self._clearance_tick: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._clearance_since = self.loop.time()
+        self._clearance_schedule()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._clearance_tick is not None:
+            self._clearance_tick.cancel()
+            self._clearance_tick = None
+        super().connection_lost(exc)
+
+    def _clearance_schedule(self) -> None:
+        self._clearance_tick = self.loop.call_later(
+            min(1.0, self._clearance_timeout / 4), self._clearance_check
+        )
+
+    def _clearance_check(self) -> None:
+        self._clearance_tick = None
+        if self.transport.is_closing():
+            return
+        now = self.loop.time()
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            self._clearance_since = None  # a request is in hand; its body has its own deadline
+        elif self._clearance_since is None:
+            self._clearance_since = now  # waiting for the next request's headers from now
+        elif now - self._clearance_since > self._clearance_timeout:
+            self.transport.write(_TIMEOUT_RESPONSE)
+            self.transport.close()
+            return
+        self._clearance_schedule()
+
+
+PROTOCOL = f"{__name__}:GuardedHttpProtocol"
+
+
+def serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
+    """Serve ``POST /v1/check`` until interrupted (``clearance serve``)."""
+    import uvicorn
+
+    os.environ.update(settings.environment())  # what every worker's app and protocol read
+    _header_timeout.cache_clear()
+    uvicorn.run(
+        "clearance.api:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        http=PROTOCOL,
+        limit_concurrency=settings.api_max_connections,
+        timeout_keep_alive=5,
+        h11_max_incomplete_event_size=16 * 1024,
+        log_level="warning",
+        access_log=False,
+    )
