@@ -1,7 +1,7 @@
 """Output guard latency: image and hash checks against 1M fingerprints, text against 100k texts.
 
 * in process: ``check`` on a ~1 MP JPEG (decode included) and ``check_pdq`` on a
-  client-side hash, p50/p99, against a ``GuardIndex`` holding ``--codes`` PDQ
+  client-side hash, p50/p99, against a ``RegistryView`` holding ``--codes`` PDQ
   codes (families of near-duplicates) and their region codes for a few works;
 * over HTTP: the FastAPI app under uvicorn (one worker, in another process),
   hash-only ``POST /v1/check`` requests from ``wrk`` on loopback;
@@ -35,8 +35,11 @@ import numpy as np
 from clearance.core.models import Party, Terms, Work, WorkKind
 from clearance.core.usage import Permission, Usage
 from clearance.fingerprint.text import ngram_hashes, word_hashes
-from clearance.guard import GuardIndex, check, check_pdq
-from clearance.matching.segments import HammingSegments, TextSegment
+from clearance.guard import check, check_pdq
+from clearance.matching import MatchIndex, RegistryView
+from clearance.matching.image import RegionIndex
+from clearance.matching.segments import HammingSegments
+from clearance.matching.text import ShingleIndex
 
 
 def _clustered_codes(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -63,17 +66,16 @@ def _work(work_id: int) -> Work:
     )
 
 
-def build_index(codes: int, texts: int, seed: int = 0) -> tuple[GuardIndex, list[bytes], str]:
+def build_index(codes: int, texts: int, seed: int = 0) -> tuple[RegistryView, list[bytes], str]:
     from PIL import Image
 
     from clearance.fingerprint.regions import image_fingerprints
 
     rng = np.random.default_rng(seed)
-    index = GuardIndex()
+    works: dict[int, Work] = {}
     pdq_ids = [np.arange(codes, dtype=np.int64) + 1_000_000]
     pdq_codes = [_clustered_codes(codes, rng)]
-    region_ids: list[list[int]] = []
-    region_codes: list[np.ndarray] = []
+    region_records: list[tuple[int, bytes]] = []
     jpegs: list[bytes] = []
     for i in range(10):
         y, x = np.mgrid[0:960, 0:1080]
@@ -95,31 +97,29 @@ def build_index(codes: int, texts: int, seed: int = 0) -> tuple[GuardIndex, list
         h, regions = image_fingerprints(buf.getvalue())
         pdq_ids.append(np.array([i], np.int64))
         pdq_codes.append(np.frombuffer(h.pdq, np.uint8).reshape(1, 32))
-        region_ids.append([i] * len(regions))
-        region_codes.append(regions.array())
-        index.works[i] = _work(i)
-    index.pdq = HammingSegments.build(np.concatenate(pdq_ids), np.concatenate(pdq_codes))
-    index.regions = HammingSegments.build(
-        np.array([i for ids in region_ids for i in ids], np.int64), np.concatenate(region_codes)
-    )
+        region_records.append((i, regions.to_bytes()))
+        works[i] = _work(i)
     vocab = [f"w{i}" for i in range(50_000)]
     probs = 1.0 / np.arange(1, len(vocab) + 1)
     probs /= probs.sum()
-    texts_parts: list[tuple[int, np.ndarray]] = []
+    text_records: list[tuple[int, bytes]] = []
     passage = ""
     for t in range(texts):
         words = [vocab[k] for k in rng.choice(len(vocab), size=300, p=probs)]
         grams = np.unique(ngram_hashes(word_hashes(words), 8))
-        texts_parts.append((t + 10, grams))
-        index.text_sizes[t + 10] = len(grams)
-        index.works[t + 10] = _work(t + 10)
+        text_records.append((t + 10, grams.astype("<u8").tobytes()))
+        works[t + 10] = _work(t + 10)
         if t == texts // 2:
             passage = " ".join(words)
-    segment = TextSegment.build(texts_parts)
-    index.text = (segment,) if segment is not None else ()
+    index = MatchIndex(
+        pdq=HammingSegments.build(np.concatenate(pdq_ids), np.concatenate(pdq_codes)),
+        regions=RegionIndex.build(region_records),
+        text=ShingleIndex.build(text_records),
+    )
+    view = RegistryView(index, works)
     filler = " ".join(vocab[k] for k in rng.choice(len(vocab), size=1700, p=probs))
     return (
-        index,
+        view,
         jpegs,
         filler[: len(filler) // 2] + " " + passage + " " + filler[len(filler) // 2 :],
     )

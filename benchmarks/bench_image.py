@@ -44,6 +44,7 @@ from clearance.fingerprint.image import MIN_QUALITY, ImageHash, image_hash
 from clearance.fingerprint.parallel import image_hashes, map_sources
 from clearance.fingerprint.regions import (
     PDQ_THRESHOLD,
+    QUERY_SEARCHES,
     REGION_THRESHOLD,
     Kind,
     RegionHashes,
@@ -344,8 +345,12 @@ def _pair_min(
     return best
 
 
-def _region_codes(fps: list[Fingerprint]) -> tuple[NDArray[np.uint8], NDArray[np.int64]]:
-    codes = [fp[1].array() for fp in fps]
+def _region_codes(
+    fps: list[Fingerprint], region_class: str
+) -> tuple[NDArray[np.uint8], NDArray[np.int64]]:
+    """Every code of one region class, and which fingerprint it belongs to."""
+    empty = np.zeros((0, 32), np.uint8)
+    codes = [fp[1].by_class().get(region_class, empty) for fp in fps]
     owner = np.concatenate([np.full(len(c), i) for i, c in enumerate(codes)])
     return np.concatenate(codes), owner.astype(np.int64)
 
@@ -369,9 +374,14 @@ def pair_distances(
     )
     glob[low] = SEARCH_RADIUS + 1
     dih[low] = SEARCH_RADIUS + 1
-    qc, qo = _region_codes(queries)
-    rc, ro = _region_codes(refs)
-    reg = _pair_min(qc, qo, rc, ro, nq, nr)
+    # regions are compared class by class, as the matching core does (QUERY_SEARCHES)
+    reg = np.full((nq, nr), SEARCH_RADIUS + 1, dtype=np.int32)
+    for query_class, targets in QUERY_SEARCHES.items():
+        qc, qo = _region_codes(queries, query_class)
+        for target in targets:
+            rc, ro = _region_codes(refs, target)
+            if len(qc) and len(rc):
+                reg = np.minimum(reg, _pair_min(qc, qo, rc, ro, nq, nr))
     return glob, dih, reg
 
 

@@ -147,9 +147,15 @@ def decode_image(
     return img, width, height
 
 
-def hash_rgb(img: Image.Image, width: int, height: int) -> ImageHash:
-    """PDQ (with dihedrals) of an already decoded RGB image; width/height are recorded as given."""
-    pixels = np.asarray(img, dtype=np.uint8)
+def hash_rgb(
+    img: Image.Image, width: int, height: int, pixels: np.ndarray | None = None
+) -> ImageHash:
+    """PDQ (with dihedrals) of an already decoded RGB image; width/height are recorded as given.
+
+    ``pixels`` is ``np.asarray(img)`` when the caller already has it (regions read the
+    same array, so one decode is copied out of Pillow once).
+    """
+    pixels = np.asarray(img, dtype=np.uint8) if pixels is None else pixels
     if pixels.ndim != 3 or pixels.shape[0] == 0 or pixels.shape[1] == 0:
         raise UnsupportedInput("image has no pixels")
     hashes, quality = pdqhash.compute_dihedral(np.ascontiguousarray(pixels))

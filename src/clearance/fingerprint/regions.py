@@ -19,6 +19,17 @@ and 1% for 20% padding). This module adds a second signal:
   of the whole (a padded *and* rotated copy, or one whose global dihedral
   hash landed just over 31 bits).
 
+**Which regions are compared.** Regions belong to classes: *whole* (the
+whole image, trimmed or raw, and the 95%/90% windows), *part* (halves and
+the top/bottom 40%), *centre* (the 70% and 50% centre crops, at any angle)
+and, for a query, *turn* (the whole, rotated or flipped). A query's whole is
+compared with every registered region (a copy cropped to a half or to a
+centre crop is one of them); a query's parts with registered parts, its
+centre crops with registered centre crops, its turns with registered wholes.
+Other pairs never line up (a rotated centre crop is not a 95% window), so
+they are not compared: a quarter of the comparisons, and fewer chances for a
+false match (``QUERY_SEARCHES``, ``region_class``).
+
 Each region is resampled (area-averaging) to 64x64 luma and hashed with PDQ's
 own DCT and median rule: the codes are bit-for-bit what ``pdqhash.compute``
 returns for that 64x64 image (a test holds us to it), computed in one batch.
@@ -42,7 +53,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image
 
 from clearance.fingerprint.image import (
     DEFAULT_MAX_PIXELS,
@@ -138,6 +149,29 @@ QUERY_LAYOUT: tuple[Region, ...] = (
 assert len(REGISTERED_LAYOUT) <= 256
 
 
+REGION_CLASSES = ("whole", "part", "centre")
+"""The classes of registered regions (an index keeps one segment list per class)."""
+
+QUERY_SEARCHES: dict[str, tuple[str, ...]] = {
+    "whole": ("whole", "part", "centre"),
+    "turn": ("whole",),
+    "part": ("part",),
+    "centre": ("centre",),
+}
+"""For a query region's class, the registered classes it is compared with."""
+
+
+def region_class(region: Region) -> str:
+    """``whole``, ``part``, ``centre`` or (a query's turned whole) ``turn``."""
+    if region.turn:
+        return "turn"
+    if region.name.startswith("c"):
+        return "centre"
+    if region.name in ("full", "full-raw") or region.name.startswith("w"):
+        return "whole"
+    return "part"
+
+
 @dataclass(frozen=True, slots=True)
 class RegionHashes:
     """PDQ codes of the regions of one image that passed the quality filter.
@@ -164,6 +198,15 @@ class RegionHashes:
     def array(self) -> np.ndarray:
         """The codes as an ``(n, 32)`` uint8 array."""
         return np.frombuffer(self.codes, dtype=np.uint8).reshape(len(self.ids), 32)
+
+    def by_class(self) -> dict[str, np.ndarray]:
+        """The codes of each region class present, as ``(n, 32)`` uint8 arrays."""
+        layout = self.layout
+        arr = self.array()
+        out: dict[str, list[int]] = {}
+        for k, region_id in enumerate(self.ids):
+            out.setdefault(region_class(layout[region_id]), []).append(k)
+        return {c: arr[rows] for c, rows in out.items()}
 
     def to_bytes(self) -> bytes:
         """Stored form: 32-byte presence bitmap, then the codes (see module docstring)."""
@@ -288,9 +331,9 @@ def _sample(
 
     A rotated region is sampled in one affine step (``_rotated``): its 64x64
     grid is mapped back through the rotation about the frame centre into a
-    lightly blurred copy of ``luma`` (``ROTATION_BLUR``; bilinear sampling
-    does not average, and the blur stands in for the averaging the axis-aligned
-    resize does). That replaces rotating the whole image first and then
+    lightly blurred copy of ``luma`` (``_soften``; bilinear sampling does not
+    average, and the blur stands in for the averaging the axis-aligned resize
+    does). That replaces rotating the whole image first and then
     cropping and shrinking, at a few percent of the pixels, with the same
     recall on rotated copies (benchmarks/bench_image.py).
     """
@@ -304,7 +347,7 @@ def _sample(
         x0, y0, x1, y1 = region.box
         box = (fl + x0 * fw, ft + y0 * fh, fl + x1 * fw, ft + y1 * fh)
         if region.angle:
-            soft = soft or luma.filter(ImageFilter.GaussianBlur(ROTATION_BLUR))
+            soft = soft or _soften(luma)
             sample = np.asarray(_rotated(soft, box, region.angle, (cx, cy)))
         else:  # the turns of one box share its sample
             if box not in plain:
@@ -314,11 +357,23 @@ def _sample(
     return out
 
 
-ROTATION_BLUR = 0.7
-"""Gaussian radius (pixels of the 192-pixel working image) before rotated regions are sampled.
-Measured on bench_image's 4-degree rotations: 0.7 keeps recall at 1.0 where no blur (or
-sampling at 1.5x) loses a tenth; 1.0 loses a little again. Sampling at 2x and averaging
-matched it at three times the cost."""
+def _soften(luma: Image.Image) -> Image.Image:
+    """``luma`` through a [1, 2, 1] / 4 binomial filter along each axis (a Gaussian of
+    sigma ~0.71 px), as a float image, so rotated regions are averaged, not point-sampled.
+
+    Measured on bench_image's 4-degree rotations: this keeps recall at 1.0 where no blur
+    (or sampling at 1.5x) loses a tenth and a sigma of 1.0 loses a little again; sampling
+    at 2x and averaging matched it at three times the cost, Pillow's GaussianBlur at
+    five times this filter's.
+    """
+    a = np.asarray(luma, dtype=np.float32)
+    if a.shape[0] > 2:
+        a = np.concatenate([a[:1], (a[:-2] + 2 * a[1:-1] + a[2:]) * 0.25, a[-1:]], axis=0)
+    if a.shape[1] > 2:
+        a = np.concatenate(
+            [a[:, :1], (a[:, :-2] + 2 * a[:, 1:-1] + a[:, 2:]) * 0.25, a[:, -1:]], axis=1
+        )
+    return Image.fromarray(a, mode="F")
 
 
 def _rotated(
@@ -355,11 +410,16 @@ def _turn(a: np.ndarray, turn: int) -> np.ndarray:
     return (a[:, ::-1], a[::-1], a.T, np.rot90(a, 2).T)[turn - 4]
 
 
-def regions_of_image(rgb: Image.Image, kind: Kind = "registered") -> RegionHashes:
-    """Region hashes of an already decoded RGB image (see ``region_hashes``)."""
+def regions_of_image(
+    rgb: Image.Image, kind: Kind = "registered", pixels: np.ndarray | None = None
+) -> RegionHashes:
+    """Region hashes of an already decoded RGB image (see ``region_hashes``).
+
+    ``pixels`` is ``np.asarray(rgb)`` when the caller already has it.
+    """
     layout = REGISTERED_LAYOUT if kind == "registered" else QUERY_LAYOUT
     w, h = rgb.size
-    trimmed = trim_box(np.asarray(rgb))
+    trimmed = trim_box(np.asarray(rgb) if pixels is None else pixels)
     raw = (0, 0, w, h)
     luma = rgb.convert("L")
     scale = min(1.0, WORK_SIDE / min(w, h))
@@ -412,7 +472,8 @@ def image_fingerprints(
 ) -> tuple[ImageHash, RegionHashes]:
     """``image_hash`` and ``region_hashes`` from one decode."""
     rgb, width, height = decode_image(source, max_pixels=max_pixels)
-    return hash_rgb(rgb, width, height), regions_of_image(rgb, kind)
+    pixels = np.asarray(rgb, dtype=np.uint8)
+    return hash_rgb(rgb, width, height, pixels), regions_of_image(rgb, kind, pixels)
 
 
 # --- comparison ----------------------------------------------------------------------
@@ -455,11 +516,16 @@ def compare_regions(
     """Brute-force comparison of a query's regions with a registered image's regions.
 
     The reference any faster index must agree with. Both sets hold only
-    quality >= 50 codes, so a flat region can never be the evidence.
+    quality >= 50 codes, so a flat region can never be the evidence. Only the
+    class pairs of ``QUERY_SEARCHES`` are compared; the others count as 257 bits.
     """
     if not len(query) or not len(registered):
         return RegionMatch(257, None, None, ())
     d = distance_matrix(query.array(), registered.array())
+    q_class = [region_class(query.layout[i]) for i in query.ids]
+    r_class = [region_class(registered.layout[j]) for j in registered.ids]
+    allowed = np.array([[rc in QUERY_SEARCHES[qc] for rc in r_class] for qc in q_class], dtype=bool)
+    d = np.where(allowed, d, 257)
     qi, ri = np.unravel_index(int(np.argmin(d)), d.shape)
     qlay, rlay = query.layout, registered.layout
     pairs = tuple(

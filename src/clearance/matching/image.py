@@ -24,7 +24,7 @@ agree with them.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,7 +42,13 @@ from clearance.fingerprint.image import (
     hamming,
     hash_rgb,
 )
-from clearance.fingerprint.regions import REGION_THRESHOLD, RegionHashes, regions_of_image
+from clearance.fingerprint.regions import (
+    QUERY_SEARCHES,
+    REGION_CLASSES,
+    REGION_THRESHOLD,
+    RegionHashes,
+    regions_of_image,
+)
 from clearance.fingerprint.windows import best_similarities, decode_query
 from clearance.matching.segments import HammingSegments
 from clearance.matching.types import Match, Thresholds
@@ -63,17 +69,19 @@ class ImageQuery:
     rgb: Image.Image
     hash: ImageHash
     max_pixels: int = DEFAULT_MAX_PIXELS
+    pixels: npt.NDArray[np.uint8] | None = field(default=None, repr=False)
     _regions: RegionHashes | None = field(default=None, repr=False)
 
     @staticmethod
     def decode(source: bytes | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageQuery:
         """Decode and hash; raises like ``image_hash`` (``UnsupportedInput``, ``ImageTooLarge``)."""
         rgb, width, height = decode_image(source, max_pixels=max_pixels)
-        return ImageQuery(source, rgb, hash_rgb(rgb, width, height), max_pixels)
+        pixels = np.asarray(rgb, dtype=np.uint8)
+        return ImageQuery(source, rgb, hash_rgb(rgb, width, height, pixels), max_pixels, pixels)
 
     def regions(self) -> RegionHashes:
         if self._regions is None:
-            self._regions = regions_of_image(self.rgb, "query")
+            self._regions = regions_of_image(self.rgb, "query", self.pixels)
         return self._regions
 
     def pixels_for_windows(self) -> npt.NDArray[np.uint8]:
@@ -92,18 +100,64 @@ def pdq_codes(records: Iterable[tuple[int, bytes, int | None]]) -> tuple[list[in
     return ids, codes
 
 
-def region_codes(records: Iterable[tuple[int, bytes]]) -> tuple[list[int], list[bytes]]:
-    """The ``(work_id, code)`` pairs of ``pdq-regions`` records (malformed records skipped)."""
-    ids: list[int] = []
-    codes: list[bytes] = []
-    for work_id, data in records:
-        try:
-            regions = RegionHashes.from_bytes(data)
-        except ValueError:
-            continue
-        ids.extend([work_id] * len(regions))
-        codes.append(regions.codes)
-    return ids, codes
+@dataclass(frozen=True)
+class RegionIndex:
+    """Registered region codes, one ``HammingSegments`` per region class (``whole``, ``part``,
+    ``centre``), so each query region is searched only where it can line up
+    (``fingerprint.regions.QUERY_SEARCHES``)."""
+
+    classes: Mapping[str, HammingSegments] = field(
+        default_factory=lambda: {c: HammingSegments() for c in REGION_CLASSES}
+    )
+
+    @staticmethod
+    def build(records: Iterable[tuple[int, bytes]]) -> RegionIndex:
+        return RegionIndex().with_records(records, base=True)
+
+    def with_records(
+        self, records: Iterable[tuple[int, bytes]], *, base: bool = False
+    ) -> RegionIndex:
+        """A new index: these codes plus those of the ``pdq-regions`` records (malformed
+        records skipped), in a new segment per class (``base``: as the base segments)."""
+        ids: dict[str, list[np.ndarray]] = {c: [] for c in REGION_CLASSES}
+        codes: dict[str, list[np.ndarray]] = {c: [] for c in REGION_CLASSES}
+        for work_id, data in records:
+            try:
+                regions = RegionHashes.from_bytes(data)
+            except ValueError:
+                continue
+            for cls, arr in regions.by_class().items():
+                ids[cls].append(np.full(len(arr), work_id, dtype=np.int64))
+                codes[cls].append(arr)
+        out = dict(self.classes)
+        for cls in REGION_CLASSES:
+            if not ids[cls]:
+                continue
+            new_ids, new_codes = np.concatenate(ids[cls]), np.concatenate(codes[cls])
+            if base and not len(out[cls]):
+                out[cls] = HammingSegments.build(new_ids, new_codes)
+            else:
+                out[cls] = out[cls].with_codes(new_ids, new_codes)
+        return RegionIndex(out)
+
+    def __len__(self) -> int:
+        return sum(len(s) for s in self.classes.values())
+
+    @property
+    def small_codes(self) -> int:
+        return sum(s.small_codes for s in self.classes.values())
+
+    def save(self, root: Path) -> None:
+        for cls in REGION_CLASSES:
+            self.classes[cls].save(root / f"regions.{cls}.hidx")
+
+    @staticmethod
+    def load(root: Path) -> RegionIndex:
+        return RegionIndex(
+            {c: HammingSegments.load(root / f"regions.{c}.hidx") for c in REGION_CLASSES}
+        )
+
+    FILES = tuple(f"regions.{c}.hidx" for c in REGION_CLASSES)
 
 
 def as_codes(chunks: list[bytes]) -> npt.NDArray[np.uint8]:
@@ -133,14 +187,24 @@ def search_image_pdq(index: HammingSegments, query: ImageQuery) -> list[Match]:
     return search_pdq(index, as_codes(list(query.hash.dihedral)))
 
 
-def search_regions(index: HammingSegments, query: ImageQuery) -> list[Match]:
-    """Works with a registered region within ``REGIONS`` of a query region."""
+def search_regions(index: RegionIndex, query: ImageQuery) -> list[Match]:
+    """Works with a registered region within ``REGIONS`` of a query region of a class that
+    can line up with it (``fingerprint.regions.QUERY_SEARCHES``)."""
     if not len(index):
         return []
     regions = query.regions()
     if not len(regions):
         return []
-    best = _nearest(index.search(regions.array(), radius=int(REGIONS.strong)))
+    queries: dict[str, list[npt.NDArray[np.uint8]]] = {}
+    for cls, codes in regions.by_class().items():
+        for target in QUERY_SEARCHES[cls]:
+            queries.setdefault(target, []).append(codes)
+    hits: list[list[tuple[int, int]]] = []
+    for target, parts in queries.items():  # one search per registered class
+        segments = index.classes[target]
+        if len(segments):
+            hits += segments.search(np.concatenate(parts), radius=int(REGIONS.strong))
+    best = _nearest(hits)
     return [Match(w, "region", 1 - d / 256, d) for w, d in sorted(best.items())]
 
 

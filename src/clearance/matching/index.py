@@ -37,9 +37,9 @@ from clearance.matching.image import (
     REGIONS,
     REGIONS_ALGO,
     EmbeddingIndex,
+    RegionIndex,
     as_codes,
     pdq_codes,
-    region_codes,
 )
 from clearance.matching.media import build_media, save_media
 from clearance.matching.names import NameMatcher
@@ -51,10 +51,9 @@ from clearance.registry.records import FingerprintRecord
 from clearance.registry.store import RegistryStore
 
 FORMAT = "clearance.match-index"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 META = "index.json"
 _PDQ_FILE = "pdq.hidx"
-_REGIONS_FILE = "regions.hidx"
 _NAMES_FILE = "names.json"
 
 _FINGERPRINT_ALGOS = (PDQ_ALGO, REGIONS_ALGO, TEXT_ALGO, AUDIO_ALGO, VIDEO_ALGO)
@@ -75,7 +74,7 @@ class MatchIndex:
     level: MatchLevel = MatchLevel.EMBEDDING
     identifiers: IdentifierIndex = field(default_factory=IdentifierIndex)
     pdq: HammingSegments = field(default_factory=HammingSegments)
-    regions: HammingSegments = field(default_factory=HammingSegments)
+    regions: RegionIndex = field(default_factory=RegionIndex)
     text: ShingleIndex = field(default_factory=ShingleIndex)
     audio: tuple[AudioIndex, ...] = ()
     video: tuple[VideoIndex, ...] = ()
@@ -113,12 +112,11 @@ class MatchIndex:
             for w, r in store.iter_fingerprints(algo)
         )
         names = _names(store.iter_identifiers(IdentifierScheme.NAME))
-        regions = HammingSegments()
+        regions = RegionIndex()
         if level.reaches(MatchLevel.REGIONS):
-            rids, rcodes = region_codes(
+            regions = RegionIndex.build(
                 (w, r.data) for w, r in store.iter_fingerprints(REGIONS_ALGO)
             )
-            regions = HammingSegments.build(rids, as_codes(rcodes))
         embeddings = EmbeddingIndex()
         if level.reaches(MatchLevel.EMBEDDING) and embedding is not None:
             embeddings = EmbeddingIndex.empty(embedding.model_id, embedding.dim)
@@ -175,8 +173,10 @@ class MatchIndex:
             names=names,
         )
         if reach(MatchLevel.REGIONS):
-            rids, rcodes = region_codes((w, r.data) for w, r in by_algo.get(REGIONS_ALGO, []))
-            out = replace(out, regions=self.regions.with_codes(rids, as_codes(rcodes)))
+            regions = self.regions.with_records(
+                (w, r.data) for w, r in by_algo.get(REGIONS_ALGO, [])
+            )
+            out = replace(out, regions=regions)
         if reach(MatchLevel.EMBEDDING) and self.embeddings.model_id:
             algo = self.embeddings.algo
             vectors = ((w, r.data, r.format_version) for w, r in by_algo.get(algo, []))
@@ -216,7 +216,7 @@ class MatchIndex:
         root.mkdir(parents=True, exist_ok=True)
         self.identifiers.save(root)
         self.pdq.save(root / _PDQ_FILE)
-        self.regions.save(root / _REGIONS_FILE)
+        self.regions.save(root)
         self.text.save(root)
         self.embeddings.save(root)
         audio = save_media(root, "audio", self.audio)
@@ -251,7 +251,7 @@ class MatchIndex:
             level=MatchLevel.parse(meta["level"]),
             identifiers=IdentifierIndex.load(root),
             pdq=HammingSegments.load(root / _PDQ_FILE),
-            regions=HammingSegments.load(root / _REGIONS_FILE),
+            regions=RegionIndex.load(root),
             text=ShingleIndex.load(root),
             audio=tuple(
                 AudioIndex.load(root / f"audio.{i}.idx") for i in range(segments.get("audio", 0))
@@ -275,7 +275,7 @@ def index_files(root: Path) -> list[Path]:
     names = [
         *IdentifierIndex.FILES,
         _PDQ_FILE,
-        _REGIONS_FILE,
+        *RegionIndex.FILES,
         *ShingleIndex.FILES,
         *EmbeddingIndex.FILES,
         _NAMES_FILE,
@@ -304,7 +304,7 @@ def index_meta(root: Path) -> dict[str, Any] | None:
     names = [
         *IdentifierIndex.FILES,
         _PDQ_FILE,
-        _REGIONS_FILE,
+        *RegionIndex.FILES,
         *ShingleIndex.FILES,
         *EmbeddingIndex.FILES,
         _NAMES_FILE,

@@ -117,6 +117,8 @@ class NameMatcher:
 
     def find(self, text: str) -> list[NameMatch]:
         """Every name occurrence, longest first at each position, in text order."""
+        if not self._by_fold:
+            return []
         tokens = [(m.start(), m.end(), fold_name(m.group())) for m in _TOKEN.finditer(text)]
         out: list[NameMatch] = []
         seen: set[tuple[int, int, int]] = set()

@@ -135,6 +135,13 @@ class ShingleIndex:
 
     segments: tuple[TextSegment, ...] = ()
     sizes: Mapping[int, int] = field(default_factory=dict)
+    short: int = -1
+    """How many works have a single 8-gram hash (texts of 8 words or fewer): the short-text
+    lookups are skipped when there are none. -1: count it from ``sizes``."""
+
+    def __post_init__(self) -> None:
+        if self.short < 0:
+            object.__setattr__(self, "short", sum(1 for n in self.sizes.values() if n == 1))
 
     @staticmethod
     def build(records: Iterable[tuple[int, bytes]]) -> ShingleIndex:
@@ -158,7 +165,8 @@ class ShingleIndex:
         unique = [(w, np.unique(g)) for w, g in sorted(parts.items())]
         sizes = dict(self.sizes)
         sizes.update({w: len(g) for w, g in unique})
-        return ShingleIndex(merge_text(self.segments, TextSegment.build(unique)), sizes)
+        short = self.short + sum(1 for _, g in unique if len(g) == 1)
+        return ShingleIndex(merge_text(self.segments, TextSegment.build(unique)), sizes, short)
 
     def __len__(self) -> int:
         return len(self.sizes)
@@ -181,6 +189,8 @@ class ShingleIndex:
             if match is not None:
                 out.append(match)
         found = {m.work_id for m in out}
+        if not self.short:  # no text of fewer than 8 words is registered
+            return out
         for n in range(1, SHINGLE_WORDS):
             grams = query.grams.get(n)
             if grams is None:
@@ -221,12 +231,24 @@ class ShingleIndex:
 
 
 def _lookup(segment: TextSegment, grams: npt.NDArray[np.uint64]) -> list[tuple[int, int]]:
-    """``(query position, work id)`` of every query hash found in ``segment``."""
-    lo = np.searchsorted(segment.hashes, grams, side="left")
-    hi = np.searchsorted(segment.hashes, grams, side="right")
+    """``(query position, work id)`` of every query hash found in ``segment``.
+
+    The distinct hashes are looked up sorted (a sorted ``searchsorted`` walks the
+    segment in order instead of jumping around it), then mapped back to positions.
+    """
+    distinct, where = np.unique(grams, return_inverse=True)
+    lo = np.searchsorted(segment.hashes, distinct, side="left")
+    hi = np.searchsorted(segment.hashes, distinct, side="right")
+    found = hi > lo
+    if not found.any():
+        return []
+    works = {
+        int(k): set(np.asarray(segment.works[lo[k] : hi[k]]).tolist())
+        for k in np.flatnonzero(found).tolist()
+    }
     out: list[tuple[int, int]] = []
-    for at in np.flatnonzero(hi > lo).tolist():
-        for work_id in set(np.asarray(segment.works[lo[at] : hi[at]]).tolist()):
+    for at in np.flatnonzero(found[where]).tolist():
+        for work_id in works[int(where[at])]:
             out.append((at, int(work_id)))
     return out
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from clearance.core.files import read_regular, within
+from clearance.core.files import read_regular
 from clearance.core.models import Identifier, IdentifierScheme
 from clearance.registry.register import (
     AUDIO_EXTENSIONS,
@@ -124,16 +124,15 @@ def media_for(name: str) -> str:
 
 
 def read_into(item: Item, path: Path, base: Path) -> None:
-    """Read the file ``path`` (links resolved, which must stay in ``base``) into ``item``.
-
-    Any problem becomes ``item.error``, never an exception.
+    """Read the file ``path`` (links resolved, which must stay in ``base``, itself already
+    resolved) into ``item``. Any problem becomes ``item.error``, never an exception.
     """
     try:
         real = path.resolve()
     except (OSError, RuntimeError, ValueError) as exc:  # a link loop; a NUL in the name
         item.error = f"cannot read {path}: {exc}"
         return
-    if not within(base, real):
+    if real != base and not real.is_relative_to(base):
         item.error = (
             f"{path} is outside {base} (a path row or link must stay in the base directory; "
             "see --base-dir)"
@@ -198,7 +197,7 @@ class InputFormat(ABC):
 
     def __init__(self, root: Path, base_dir: Path | None = None) -> None:
         self.root = root
-        self.base_dir = base_dir if base_dir is not None else root
+        self.base_dir = (base_dir if base_dir is not None else root).resolve()
 
     def __eq__(self, other: object) -> bool:
         return (
