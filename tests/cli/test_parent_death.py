@@ -1,4 +1,5 @@
-"""A SIGKILLed ``works add`` leaves no process behind (issue #11: forkserver, workers, tracker).
+"""A SIGKILLed ``works add`` or ``scan`` leaves no process behind (issue #11: forkserver,
+workers, tracker).
 
 Before ``process_context()`` gave pools a lifeline, the forkserver, every pool
 worker and the resource tracker of a killed run stayed alive (90-180 MB each)
@@ -55,7 +56,8 @@ def _alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
-def test_sigkilled_works_add_leaves_no_process(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", ["works add", "scan"])
+def test_sigkilled_run_leaves_no_process(tmp_path: Path, command: str) -> None:
     rng = random.Random(5)
     words = ["".join(rng.choice("abcdefghij") for _ in range(6)) for _ in range(3000)]
     folder = tmp_path / "texts"
@@ -64,22 +66,13 @@ def test_sigkilled_works_add_leaves_no_process(tmp_path: Path) -> None:
         (folder / f"t{i:03}.txt").write_text(" ".join(rng.choice(words) for _ in range(1200)))
     registry = str(tmp_path / "r.db")
     init_store(registry).close()
+    if command == "works add":
+        args = ["works", "add", str(folder), "--owner", "Ann"]
+    else:
+        args = ["scan", str(folder), "--out", str(tmp_path / "out"), "--web", "off"]
+        args += ["--shard-size", "4"]
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "clearance",
-            "works",
-            "add",
-            str(folder),
-            "--owner",
-            "Ann",
-            "--workers",
-            "2",
-            "-r",
-            registry,
-            "--json",
-        ],
+        [sys.executable, "-m", "clearance", *args, "--workers", "2", "-r", registry, "--json"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
@@ -93,7 +86,7 @@ def test_sigkilled_works_add_leaves_no_process(tmp_path: Path) -> None:
             if len(workers) >= 2:  # the pool's workers run (children of the forkserver)
                 break
             time.sleep(0.02)
-        assert proc.poll() is None, "works add finished before its workers could be seen"
+        assert proc.poll() is None, f"{command} finished before its workers could be seen"
         seen |= _descendants(proc.pid)
         assert len(seen) >= 4, seen  # forkserver, resource tracker and two workers
     finally:
