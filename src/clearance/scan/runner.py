@@ -105,7 +105,7 @@ def _check_out(out: Path, spec: InputSpec) -> None:
     """Refuse a ``DIR`` that is a file, lies inside the input, or holds input files."""
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file", hint="give a directory")
-    if spec.kind in ("folder", "hf") and within(spec.root, out):
+    if spec.format.owns_tree and within(spec.root, out):
         raise UserError(
             f"--out {out} is inside the input folder {spec.root}",
             hint="the outputs would become input on the next run: choose a directory outside it",
@@ -202,15 +202,6 @@ def _raise_failures(failures: list[tuple[int, BaseException]], total: int) -> No
     if isinstance(exc, ClearanceError):
         raise type(exc)(message, hint=hint) from exc
     raise ClearanceError(message, hint=hint) from exc
-
-
-def _input_digests(spec: InputSpec, records: list[dict[str, Any]]) -> dict[str, str]:
-    if spec.kind == "folder":
-        out: dict[str, str] = {}
-        for rec in records:
-            out.update(rec.get("input_digests", {}))
-        return dict(sorted(out.items()))
-    return {spec.name_of(f): file_sha256(f) for f in spec.files}
 
 
 def _output_digests(out: Path) -> dict[str, str]:
@@ -354,7 +345,7 @@ def _finish(
     manifest = build_manifest(
         {**cfg, "input": str(spec.root), "input_kind": spec.kind},
         registry_state=config.registry_state,
-        inputs=_input_digests(spec, records),
+        inputs=spec.format.input_digests(spec.files, records),
         outputs=_output_digests(out),
         shards=records,
         index=meta,

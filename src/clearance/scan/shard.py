@@ -262,13 +262,7 @@ def process_shard(task: ShardTask, worker: Worker | None = None) -> dict[str, An
     digests = {decisions_name: file_sha256(parts / decisions_name)}
     if cleared_name is not None:
         digests[cleared_name] = file_sha256(parts / cleared_name)
-    inputs = {}
-    if fmt.kind == "folder":
-        inputs = {
-            rel: hashlib.sha256(item.data).hexdigest()
-            for rel, item in zip(spec.members, data.items, strict=True)
-            if item.data is not None
-        }
+    inputs = fmt.item_digests(data)
     record: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "shard": spec.index,

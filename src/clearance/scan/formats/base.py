@@ -194,6 +194,8 @@ class InputFormat(ABC):
     kind: ClassVar[str] = ""
     part_suffix: ClassVar[str | None] = None
     """The suffix of a shard's cleared part (None: the format writes no parts)."""
+    owns_tree: ClassVar[bool] = False
+    """Whether the input is a whole folder tree (an ``--out`` inside it is refused)."""
 
     def __init__(self, root: Path, base_dir: Path | None = None) -> None:
         self.root = root
@@ -214,6 +216,24 @@ class InputFormat(ABC):
 
     def check(self, files: Sequence[Path]) -> None:  # noqa: B027 - most formats need no check
         """Refuse an input this format cannot read (``UserError``), before any work."""
+
+    def item_digests(self, data: ShardData) -> dict[str, str]:
+        """SHA-256 per input file read by this shard, where the shard reads whole files
+        (a folder); table formats hash their input files once, at the end."""
+        return {}
+
+    def input_digests(
+        self, files: Sequence[Path], records: Sequence[dict[str, Any]]
+    ) -> dict[str, str]:
+        """SHA-256 of every input file, for the manifest."""
+        out = {}
+        for f in files:
+            h = hashlib.sha256()
+            with open(f, "rb") as fh:
+                while chunk := fh.read(1 << 20):
+                    h.update(chunk)
+            out[f.relative_to(self.root).as_posix()] = h.hexdigest()
+        return out
 
     @abstractmethod
     def plan(self, files: Sequence[Path], shard_size: int) -> list[ShardSpec]:

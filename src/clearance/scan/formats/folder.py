@@ -10,6 +10,7 @@ copies across file systems) to the included files, at the same relative paths.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 from collections.abc import Sequence
@@ -35,6 +36,7 @@ def folder_files(root: Path) -> tuple[Path, ...]:
 class FolderInput(InputFormat):
     kind: ClassVar[str] = "folder"
     part_suffix: ClassVar[str | None] = None
+    owns_tree: ClassVar[bool] = True
 
     def name_of(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()
@@ -61,6 +63,23 @@ class FolderInput(InputFormat):
 
     def write_part(self, data: ShardData, keep: Sequence[bool], dest: Path) -> list[str]:
         return [m for m, k in zip(data.spec.members, keep, strict=True) if k]
+
+    def item_digests(self, data: ShardData) -> dict[str, str]:
+        """The files this shard read (their digests go into the shard record, so the
+        manifest never reads a million files twice)."""
+        return {
+            rel: hashlib.sha256(item.data).hexdigest()
+            for rel, item in zip(data.spec.members, data.items, strict=True)
+            if item.data is not None
+        }
+
+    def input_digests(
+        self, files: Sequence[Path], records: Sequence[dict[str, Any]]
+    ) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for rec in records:
+            out.update(rec.get("input_digests", {}))
+        return dict(sorted(out.items()))
 
     def assemble(self, records: Sequence[dict[str, Any]], parts: Path, staging: Path) -> None:
         for rec in records:

@@ -90,6 +90,7 @@ def hf_files(root: Path) -> tuple[Path, ...]:
 class HfInput(TableInput):
     kind: ClassVar[str] = "hf"
     part_suffix: ClassVar[str | None] = ".arrow"
+    owns_tree: ClassVar[bool] = True
 
     def columns(self, path: Path) -> list[str] | None:
         try:
