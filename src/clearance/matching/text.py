@@ -63,23 +63,29 @@ def stored_hashes(data: bytes) -> npt.NDArray[np.uint64] | None:
 
 @dataclass(frozen=True, slots=True)
 class TextQuery:
-    """A query text's words (with spans) and its n-gram hashes, computed once."""
+    """A query text's words (with spans) and its n-gram hashes, each computed once, when
+    first needed (the 1- to 7-grams only when short texts are registered)."""
 
     tokens: Tokens
-    grams: dict[int, npt.NDArray[np.uint64]]
-    """n -> hash of each run of n words, in order (n = 1..8; n < 8 only where words >= n)."""
+    hashes: npt.NDArray[np.uint64]
+    """The word hashes."""
+    _grams: dict[int, npt.NDArray[np.uint64]] = field(default_factory=dict)
 
     @staticmethod
     def of(text: str) -> TextQuery:
         tokens = tokenize(text[:MAX_TEXT_CHARS])
         words = list(tokens.words)
-        grams: dict[int, npt.NDArray[np.uint64]] = {}
-        if words:
-            hashes = word_hashes(words)
-            for n in range(1, SHINGLE_WORDS + 1):
-                if n <= len(words) or n == SHINGLE_WORDS:
-                    grams[n] = ngram_hashes(hashes, n)
-        return TextQuery(tokens, grams)
+        hashes = word_hashes(words) if words else np.zeros(0, np.uint64)
+        return TextQuery(tokens, hashes)
+
+    def gram(self, n: int) -> npt.NDArray[np.uint64] | None:
+        """The hash of each run of ``n`` words, in order; None when there are fewer words
+        (for ``n`` = 8 a shorter text has one hash of all its words)."""
+        if not self.words or (n > self.words and n != SHINGLE_WORDS):
+            return None
+        if n not in self._grams:
+            self._grams[n] = ngram_hashes(self.hashes, n)
+        return self._grams[n]
 
     @property
     def words(self) -> int:
@@ -173,10 +179,10 @@ class ShingleIndex:
 
     def search(self, query: TextQuery) -> list[Match]:
         """Every registered text the query reproduces (see the module docstring)."""
-        if not self.segments or not query.grams:
+        eight = query.gram(SHINGLE_WORDS)
+        if not self.segments or eight is None:
             return []
         hits: dict[int, set[int]] = {}
-        eight = query.grams[SHINGLE_WORDS]
         if query.words >= SHINGLE_WORDS:
             for segment in self.segments:
                 for at, work_id in _lookup(segment, eight):
@@ -192,7 +198,7 @@ class ShingleIndex:
         if not self.short:  # no text of fewer than 8 words is registered
             return out
         for n in range(1, SHINGLE_WORDS):
-            grams = query.grams.get(n)
+            grams = query.gram(n)
             if grams is None:
                 continue
             firsts: dict[int, int] = {}
@@ -261,10 +267,11 @@ def _save_npy(path: Path, arr: npt.NDArray[np.generic]) -> None:
 def compare(query: TextQuery, work_id: int, stored: bytes) -> Match | None:
     """Brute force: the evidence of one registered ``text-8grams`` record in ``query``."""
     grams = stored_hashes(stored)
-    if grams is None or not query.grams:
+    full = query.gram(SHINGLE_WORDS)
+    if grams is None or full is None:
         return None
     registered = set(grams.tolist())
-    eight = query.grams[SHINGLE_WORDS].tolist() if query.words >= SHINGLE_WORDS else []
+    eight = full.tolist() if query.words >= SHINGLE_WORDS else []
     positions = [i for i, g in enumerate(eight) if g in registered]
     if positions:
         unique = len({eight[i] for i in positions})
@@ -274,7 +281,7 @@ def compare(query: TextQuery, work_id: int, stored: bytes) -> Match | None:
     if len(registered) != 1:
         return None
     for n in range(1, SHINGLE_WORDS):
-        grams_n = query.grams.get(n)
+        grams_n = query.gram(n)
         if grams_n is None:
             continue
         at = next((i for i, g in enumerate(grams_n.tolist()) if g in registered), None)
