@@ -9,7 +9,6 @@ A broken chain exits 4 (``LedgerTampered``).
 from __future__ import annotations
 
 import json as jsonlib
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,6 +18,7 @@ from rich.table import Table
 from clearance.cli.options import CountOpt, JsonOpt, RegistryOpt, settings
 from clearance.cli.output import emit_json, safe, stdout
 from clearance.core.errors import LedgerTampered, UserError
+from clearance.core.files import atomic_write_text
 from clearance.registry.ledger import anchor_of, check_anchor
 from clearance.service import open_registry
 
@@ -87,12 +87,9 @@ def _read_anchor(path: Path) -> dict[str, Any] | None:
 
 
 def _write_anchor(path: Path, doc: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        tmp.write_text(jsonlib.dumps(doc, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+        atomic_write_text(path, jsonlib.dumps(doc, indent=2) + "\n")
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise UserError(f"cannot write the anchor {path}: {exc.strerror or exc}") from None
 
 

@@ -7,7 +7,6 @@ Exit codes: 0 when everything verifies, 4 when the evidence does not match
 from __future__ import annotations
 
 import json as jsonlib
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,6 +16,7 @@ from rich.table import Table
 from clearance.cli.options import JsonOpt
 from clearance.cli.output import emit_json, stdout
 from clearance.core.errors import UserError
+from clearance.core.files import write_output_text
 
 PubkeyOpt = Annotated[
     Path | None,
@@ -84,16 +84,6 @@ def _print_report(report: Any) -> None:
         console.print(f"note: {note}", highlight=False, soft_wrap=True)
 
 
-def _write(path: Path, text: str) -> None:
-    if path.is_dir():
-        raise UserError(f"--out {path} is a directory", hint="give a file name")
-    if not path.parent.is_dir():
-        raise UserError(f"directory {path.parent} does not exist")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def prove_command(
     dir: Annotated[Path, typer.Argument(metavar="DIR", help="A scan's output directory.")],
     item: Annotated[str | None, typer.Option("--item", metavar="ID", help="One item id.")] = None,
@@ -116,7 +106,7 @@ def prove_command(
     if out is None:
         typer.echo(text, nl=False)
         return
-    _write(out, text)
+    write_output_text(out, text)
     summary = {"out": str(out), "subject": doc["subject"], "items": len(doc["proofs"])}
     if json:
         emit_json(summary)

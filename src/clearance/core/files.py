@@ -14,7 +14,9 @@ lines of standard library, so they live at the bottom, once.
   (resolved too), so a link planted inside the tree cannot lead out of it.
 * ``within(base, path)`` is that last check for a path built elsewhere.
 * ``atomic_write_bytes`` / ``atomic_write_text`` / ``atomic_path`` write next
-  to the target under a unique temporary name and ``os.replace`` it into place.
+  to the target under a unique temporary name and ``os.replace`` it into place;
+  ``write_output_text`` does so for a file the user named, with the checks
+  that make a bad ``--out`` a user error.
 * ``read_regular`` reads a file a user or a dataset named: regular files only
   (a FIFO, a socket, ``/dev/zero`` is refused before a byte is read, never
   waited on), and never past a limit.
@@ -31,7 +33,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
-from clearance.core.errors import UnsafePath
+from clearance.core.errors import UnsafePath, UserError
 
 
 def check_relative(name: object, *, what: str = "name") -> tuple[str, ...]:
@@ -99,6 +101,23 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def write_output_text(path: Path, text: str) -> Path:
+    """Write ``text`` to a file the user named (``--out``), atomically.
+
+    A directory, or a file in a directory that does not exist, is a user
+    error (exit 2), reported before anything is written.
+    """
+    if path.is_dir():
+        raise UserError(f"--out {path} is a directory", hint="give a file name")
+    if not path.parent.is_dir():
+        raise UserError(f"directory {path.parent} does not exist")
+    try:
+        atomic_write_text(path, text)
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return path
 
 
 def _open_fd(path: Path | str, follow: bool) -> int:

@@ -18,10 +18,10 @@ None and an ``error``, which the signal evaluation records as evidence.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import math
-import os
 import re
 import time
 from collections.abc import Sequence
@@ -35,6 +35,7 @@ import httpx
 
 from clearance import __version__
 from clearance.core.errors import AddressBlocked, UserError
+from clearance.core.files import atomic_write_text
 from clearance.core.validation import split_http_url
 from clearance.fetch.ssrf import AddressPolicy, GuardedTransport, Resolver, system_resolver
 
@@ -196,17 +197,14 @@ class _DiskCache:
 
     def put(self, result: FetchResult) -> None:
         path = self._path(result.url)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        try:  # a cache: a full disk or a vanished directory costs a refetch, not the run
-            tmp.write_text(
+        # a cache: a full disk or a vanished directory costs a refetch, not the run
+        with contextlib.suppress(OSError):
+            atomic_write_text(
+                path,
                 json.dumps(
                     {"format_version": 1, "meta": result.to_json(), "body": result.body.hex()}
                 ),
-                encoding="utf-8",
             )
-            os.replace(tmp, path)
-        except OSError:
-            tmp.unlink(missing_ok=True)
 
 
 class Fetcher:

@@ -20,7 +20,6 @@ Also here, because both indexes need it: ``check_work_id``.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -128,15 +127,6 @@ def map_file(path: Path) -> npt.NDArray[np.uint8]:
     if path.stat().st_size == 0:
         raise UnsupportedInput(f"{path} is empty, not a media index")
     return np.memmap(path, dtype=np.uint8, mode="r")
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def check_work_id(value: Any) -> int:

@@ -66,6 +66,7 @@ import numpy as np
 import numpy.typing as npt
 
 from clearance.core.errors import UnsupportedInput, UserError
+from clearance.core.files import atomic_write_bytes
 from clearance.fingerprint.audio import (
     MATCH_BER,
     MIN_CLIP_ITEMS,
@@ -79,7 +80,6 @@ from clearance.fingerprint.mediafile import (
     map_file,
     pack,
     unpack,
-    write_atomic,
 )
 from clearance.fingerprint.videoindex import VideoHit, VideoIndex
 
@@ -385,7 +385,7 @@ class AudioIndex:
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the index to ``path`` atomically (temporary file, then rename)."""
-        write_atomic(Path(path), self.to_bytes())
+        atomic_write_bytes(Path(path), self.to_bytes())
 
     @staticmethod
     def load(path: str | os.PathLike[str]) -> AudioIndex:

@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from clearance.core.errors import UnsupportedInput, UserError
+from clearance.core.files import atomic_write_bytes
 from clearance.fingerprint.hamming import HammingIndex
 from clearance.fingerprint.image import MIN_QUALITY
 from clearance.fingerprint.mediafile import (
@@ -30,7 +31,6 @@ from clearance.fingerprint.mediafile import (
     map_file,
     pack,
     unpack,
-    write_atomic,
 )
 from clearance.fingerprint.video import FRAME_DISTANCE, MATCH_FRACTION, VideoHashes
 
@@ -230,7 +230,7 @@ class VideoIndex:
         return index
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        write_atomic(Path(path), self.to_bytes())
+        atomic_write_bytes(Path(path), self.to_bytes())
 
     @staticmethod
     def load(path: str | os.PathLike[str]) -> VideoIndex:

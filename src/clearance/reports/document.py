@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from clearance.core.errors import UserError
+from clearance.core.files import write_output_text
 
 MISSING = "Not provided"
 FORMATS = {".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".json": "json"}
@@ -291,12 +292,4 @@ def format_of(path: Path) -> str:
 def write_document(doc: Document, out: str | os.PathLike[str], fmt: str | None = None) -> Path:
     """Render ``doc`` into ``out`` (format from ``fmt`` or the suffix), atomically."""
     path = Path(out)
-    text = render(doc, fmt or format_of(path))
-    if path.is_dir():
-        raise UserError(f"--out {path} is a directory", hint="give a file name")
-    if not path.parent.is_dir():
-        raise UserError(f"directory {path.parent} does not exist")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_output_text(path, render(doc, fmt or format_of(path)))
