@@ -15,7 +15,8 @@ unless ``cors_origins`` names origins; ``/docs`` is off (it would load its
 assets from a CDN); the schema is at ``/openapi.json``.
 
 Routes (docs/api.md):
-* ``GET /healthz``;
+* ``GET /healthz`` (alive), ``GET /readyz`` (index loaded, registry answers),
+  ``GET /metrics`` (Prometheus text format; ``clearance.api.metrics``);
 * ``POST /v1/check``: a multipart upload (one ``file``; optional ``text``,
   ``prompt`` and ``licensee`` form fields, each at most once) or JSON
   ``{"text", "prompt", "pdq", "licensee", "mode"}`` where ``pdq`` is a 64-hex-digit
@@ -40,7 +41,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
@@ -60,6 +61,7 @@ from clearance.service import build_embedder, open_registry
 from . import keys, query, works
 from .auth import Auth
 from .limits import DecodeGate, KeyRates, RequestLimits, probe_upload
+from .metrics import Metrics, MetricsMiddleware
 from .services import Services
 
 _FORM_FIELDS = ("file", "text", "prompt", "licensee", "mode")
@@ -101,11 +103,13 @@ def create_app(settings: Settings, *, index: GuardIndex | None = None) -> FastAP
     )
     app.state.guard = guard
     app.state.services = services
+    metrics = Metrics()
     app.add_middleware(
         RequestLimits,
         max_body=settings.api_max_body_bytes,
         body_timeout=settings.api_body_timeout,
     )
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     if origins:  # off unless the operator names origins
         from fastapi.middleware.cors import CORSMiddleware
@@ -123,7 +127,37 @@ def create_app(settings: Settings, *, index: GuardIndex | None = None) -> FastAP
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
+        """Alive: the process answers (it says nothing of the registry)."""
         return {"status": "ok", "version": __version__, "works": len(guard.index.works)}
+
+    @app.get("/readyz")
+    def readyz() -> JSONResponse:
+        """Ready: the index is loaded and the registry answers (503 when it does not)."""
+        if guard.store is not None:
+            try:
+                guard.store.audit_watermark()
+            except ClearanceError as exc:
+                return _error(503, f"the registry does not answer: {exc}", "NotReady")
+        view = guard.index
+        return JSONResponse(
+            {"status": "ready", "works": len(view.works), "watermark": view.watermark}
+        )
+
+    @app.get("/metrics", response_class=PlainTextResponse)
+    def prometheus() -> PlainTextResponse:
+        """Prometheus text format: requests by route and status, the index's size."""
+        view = guard.index
+        gauges = {
+            "clearance_index_works": ("Works in this worker's index.", float(len(view.works))),
+            "clearance_index_watermark": (
+                "The last audit entry this worker's index reflects.",
+                float(view.watermark),
+            ),
+            "clearance_index_rebuilds_total": ("Full index rebuilds.", float(guard.rebuilds)),
+        }
+        return PlainTextResponse(
+            metrics.render(gauges), media_type="text/plain; version=0.0.4; charset=utf-8"
+        )
 
     @app.post("/v1/check", openapi_extra=_CHECK_OPENAPI)
     async def v1_check(request: Request) -> JSONResponse:

@@ -77,6 +77,9 @@ class _Decisions:
         self.agreements = view.licensed_to(licensee)
         self.at = at
         self._cache: dict[tuple[tuple[int, str], ...], BulkAnswer] = {}
+        self._by_terms: dict[
+            tuple[tuple[str, str], ...], tuple[bool, Mapping[Usage, Permission]]
+        ] = {}
 
     def answer(self, pairs: Sequence[tuple[int, str]]) -> BulkAnswer:
         key = tuple(p for p in pairs if self.view.work(p[0]) is not None)
@@ -89,19 +92,36 @@ class _Decisions:
                 MatchedWork(w, tuple(matched[w.id]))
                 for w in (self.view.works[i] for i in sorted(matched))
             ]
-            decided = decide_item(
-                works,
-                (),
-                purpose=self.purpose,
-                mode=self.mode,
-                agreements=self.agreements,
-                at=self.at,
-            )
-            found = BulkAnswer(
-                not decided.decision.allowed, dict(decided.permissions), tuple(sorted(matched))
-            )
+            opt_out, usages = self._decide(works)
+            found = BulkAnswer(opt_out, usages, tuple(sorted(matched)))
             self._cache[key] = found
         return found
+
+    def _decide(self, works: list[MatchedWork]) -> tuple[bool, Mapping[Usage, Permission]]:
+        """``decide_item`` for the works; without agreements, once per distinct set of stated
+        terms (the decision then depends on nothing else: every match here is strong, and
+        only an agreement's evidence is scoped to a work)."""
+        terms: tuple[tuple[str, str], ...] | None = None
+        if not self.agreements:
+            terms = tuple(
+                sorted(
+                    {
+                        (u.value, p.value)
+                        for mw in works
+                        for u, p in mw.work.terms.permissions.items()
+                    }
+                )
+            )
+            known = self._by_terms.get(terms)
+            if known is not None:
+                return known
+        decided = decide_item(
+            works, (), purpose=self.purpose, mode=self.mode, agreements=self.agreements, at=self.at
+        )
+        out = (not decided.decision.allowed, dict(decided.permissions))
+        if terms is not None:
+            self._by_terms[terms] = out
+        return out
 
 
 def query_urls(
