@@ -181,7 +181,6 @@ def test_api_check_with_a_licensee_key_records_the_event(world: World) -> None:
 
     from clearance.api import create_app
     from clearance.config import Settings
-
     from clearance.registry import create_key
 
     grant_agreement(world.store, "GenCo", "Studio", world.licensed, reference="C-9")
