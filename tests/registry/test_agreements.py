@@ -182,7 +182,7 @@ def test_upgrade_from_0001_in_place(registry_location: str) -> None:
             work_id = insert_old_work(conn, "Studio", "a" * 64)
     finally:
         engine.dispose()
-    with pytest.raises(RegistryVersionError, match="older than 0003"):
+    with pytest.raises(RegistryVersionError, match=f"older than {HEAD_REVISION}"):
         open_store(registry_location)
     with init_store(registry_location) as store:
         assert store.get_work(work_id).owner.name == "Studio"
