@@ -79,6 +79,17 @@ SETTINGS: tuple[tuple[str, object, str], ...] = (
         256,
         "Open connections per server worker; more are answered 503 (uvicorn's limit).",
     ),
+    (
+        "api_key_rate",
+        50.0,
+        "Requests per second one API key may make, per server worker, on average (429 above).",
+    ),
+    ("api_key_burst", 200, "Requests one API key may make at once before its rate applies."),
+    (
+        "cors_origins",
+        "",
+        "Origins browsers may call the API from (comma list, or '*'); empty: CORS off.",
+    ),
 )
 
 
@@ -101,6 +112,9 @@ class Settings:
     api_header_timeout: float = 10.0
     api_body_timeout: float = 60.0
     api_max_connections: int = 256
+    api_key_rate: float = 50.0
+    api_key_burst: int = 200
+    cors_origins: str = ""
 
     def __post_init__(self) -> None:
         clean_name(self.actor, "actor (CLEARANCE_ACTOR)")

@@ -176,13 +176,16 @@ def test_cli_check_with_licensee_records_the_event(
     assert [(e["work_id"], e["basis"]) for e in events] == [(world.licensed, "licence")]
 
 
-def test_api_check_with_licensee_records_the_event(world: World) -> None:
+def test_api_check_with_a_licensee_key_records_the_event(world: World) -> None:
     from fastapi.testclient import TestClient
 
     from clearance.api import create_app
     from clearance.config import Settings
+    from clearance.registry import create_key
 
     grant_agreement(world.store, "GenCo", "Studio", world.licensed, reference="C-9")
+    # usage is recorded only for the party that proves who it is (an API key; docs/api.md)
+    genco = {"Authorization": f"Bearer {create_key(world.store, 'GenCo', 'licensee')[1]}"}
     app = create_app(Settings(registry=world.reg))
     try:
         client = TestClient(app)
@@ -190,13 +193,15 @@ def test_api_check_with_licensee_records_the_event(world: World) -> None:
         r = client.post("/v1/check", files=files)
         assert r.status_code == 200 and r.json()["verdict"] == "block"
         r = client.post("/v1/check", files=files, data={"licensee": "GenCo"})
+        assert r.json()["verdict"] == "allow"  # answered, but anonymous: not recorded
+        r = client.post("/v1/check", files=files, data={"licensee": "GenCo"}, headers=genco)
         doc = r.json()
         assert r.status_code == 200 and doc["verdict"] == "allow"
         assert doc["usage_events"][0]["basis"] == "licence"
         from clearance.fingerprint import image_hash
 
         pdq = image_hash(world.png).pdq.hex()
-        r = client.post("/v1/check", json={"pdq": pdq, "licensee": "GenCo"})
+        r = client.post("/v1/check", json={"pdq": pdq}, headers=genco)
         assert r.json()["verdict"] == "allow"
         r = client.post("/v1/check", json={"pdq": pdq, "licensee": 7})
         assert r.status_code == 400

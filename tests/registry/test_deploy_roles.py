@@ -21,12 +21,15 @@ from clearance.core import IdentifierScheme, UsageBasis, UsageEvent
 from clearance.core.models import Identifier, WorkKind
 from clearance.registry import (
     FingerprintRecord,
+    KeyVerifier,
     WorkSpec,
+    create_key,
     grant_agreement,
     init_store,
     open_store,
     record_usage_events,
     revoke_agreement,
+    revoke_key,
 )
 
 DEPLOY = Path(__file__).parents[2] / "docs" / "deploy.md"
@@ -89,6 +92,9 @@ def test_the_service_role_works_and_cannot_rewrite_the_ledgers(roles: tuple[str,
         event = UsageEvent(datetime.now(UTC), work, UsageBasis.LICENCE, "pdq", 1.0, "x", "allow")
         record_usage_events(store, [event])
         revoke_agreement(store, deal.id)
+        key, token = create_key(store, "Ann", "owner")
+        assert KeyVerifier(store).verify(token).party == "Ann"
+        revoke_key(store, key.key_id)
         store.remove_work(work)
         assert all(r.ok for r in store.verify_ledger())
     with psycopg.connect(app_url.replace("+psycopg", ""), autocommit=True) as conn:

@@ -9,14 +9,24 @@ The guard (``clearance.guard.live.Guard``) loads its index at start-up and
 keeps it current as the registry changes (``Settings.guard_sync``).
 ``clearance.api.limits`` bounds what one request may cost (docs/security.md).
 
-Routes:
-* ``GET /healthz``;
+Requests may carry ``Authorization: Bearer <key>`` (``clearance keys
+create``; ``clearance.api.auth``): writes need one, reads do not. CORS is off
+unless ``cors_origins`` names origins; ``/docs`` is off (it would load its
+assets from a CDN); the schema is at ``/openapi.json``.
+
+Routes (docs/api.md):
+* ``GET /healthz`` (alive), ``GET /readyz`` (index loaded, registry answers),
+  ``GET /metrics`` (Prometheus text format; ``clearance.api.metrics``);
 * ``POST /v1/check``: a multipart upload (one ``file``; optional ``text``,
   ``prompt`` and ``licensee`` form fields, each at most once) or JSON
   ``{"text", "prompt", "pdq", "licensee", "mode"}`` where ``pdq`` is a 64-hex-digit
-  hash computed by the client. Same JSON as ``clearance check``; the verdict's
-  usage events (outputs allowed under a licence or with attribution) are
-  recorded in the registry's ledger.
+  hash computed by the client. Same JSON as ``clearance check``. With a key,
+  the check is made for the key's party and the verdict's usage events
+  (outputs allowed under a licence or with attribution) are recorded in the
+  registry's ledger under it; without one, nothing is recorded;
+* ``/v1/works``, ``/v1/parties/{name}/terms`` (``clearance.api.works``),
+  ``/v1/keys`` (``clearance.api.keys``), ``/v1/query/urls`` and
+  ``/v1/query/hashes`` (``clearance.api.query``).
 """
 
 from __future__ import annotations
@@ -31,24 +41,28 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
 from clearance import __version__
 from clearance.config import Settings
-from clearance.core.errors import ClearanceError, UserError
+from clearance.core.errors import ClearanceError, Forbidden, RateLimited, Unauthorized, UserError
 from clearance.core.policy import Mode
 from clearance.core.validation import clean_data_text, clean_name
 from clearance.fingerprint.parallel import default_workers
 from clearance.guard import GuardIndex
 from clearance.guard.check import Verdict
 from clearance.guard.live import Guard
-from clearance.registry import SqlStore, record_usage_events
+from clearance.registry import ApiKey, record_usage_events
 from clearance.service import build_embedder, open_registry
 
-from .limits import DecodeGate, RequestLimits, probe_upload
+from . import keys, query, works
+from .auth import Auth
+from .limits import DecodeGate, KeyRates, RequestLimits, probe_upload
+from .metrics import Metrics, MetricsMiddleware
+from .services import Services
 
 _FORM_FIELDS = ("file", "text", "prompt", "licensee", "mode")
 
@@ -70,29 +84,84 @@ def create_app(settings: Settings, *, index: GuardIndex | None = None) -> FastAP
     else:
         guard = Guard(None, index=index, embedder=embedder)
     gate = DecodeGate(settings.api_decode_slots or default_workers(), settings.api_decode_queue)
+    services = Services(settings, guard, gate=gate)
+    auth = services.auth = Auth(
+        services.store, KeyRates(settings.api_key_rate, settings.api_key_burst)
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
-        guard.close()
-        if guard.store is not None:
-            guard.store.close()
+        services.close()
 
-    app = FastAPI(title="Clearance", version=__version__, lifespan=lifespan)
+    app = FastAPI(
+        title="Clearance",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,  # Swagger UI and ReDoc load their assets from a CDN: off
+        redoc_url=None,
+    )
     app.state.guard = guard
+    app.state.services = services
+    metrics = Metrics()
     app.add_middleware(
         RequestLimits,
         max_body=settings.api_max_body_bytes,
         body_timeout=settings.api_body_timeout,
     )
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    if origins:  # off unless the operator names origins
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
     _error_handlers(app)
+    app.include_router(works.router)
+    app.include_router(keys.router)
+    app.include_router(query.router)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
+        """Alive: the process answers (it says nothing of the registry)."""
         return {"status": "ok", "version": __version__, "works": len(guard.index.works)}
+
+    @app.get("/readyz")
+    def readyz() -> JSONResponse:
+        """Ready: the index is loaded and the registry answers (503 when it does not)."""
+        if guard.store is not None:
+            try:
+                guard.store.audit_watermark()
+            except ClearanceError as exc:
+                return _error(503, f"the registry does not answer: {exc}", "NotReady")
+        view = guard.index
+        return JSONResponse(
+            {"status": "ready", "works": len(view.works), "watermark": view.watermark}
+        )
+
+    @app.get("/metrics", response_class=PlainTextResponse)
+    def prometheus() -> PlainTextResponse:
+        """Prometheus text format: requests by route and status, the index's size."""
+        view = guard.index
+        gauges = {
+            "clearance_index_works": ("Works in this worker's index.", float(len(view.works))),
+            "clearance_index_watermark": (
+                "The last audit entry this worker's index reflects.",
+                float(view.watermark),
+            ),
+            "clearance_index_rebuilds_total": ("Full index rebuilds.", float(guard.rebuilds)),
+        }
+        return PlainTextResponse(
+            metrics.render(gauges), media_type="text/plain; version=0.0.4; charset=utf-8"
+        )
 
     @app.post("/v1/check", openapi_extra=_CHECK_OPENAPI)
     async def v1_check(request: Request) -> JSONResponse:
+        key = await auth.principal(request)
         ctype = request.headers.get("content-type", "")
         if ctype.startswith("multipart/form-data"):
             async with request.form(max_files=2, max_fields=8) as form:  # closes the uploads
@@ -104,7 +173,7 @@ def create_app(settings: Settings, *, index: GuardIndex | None = None) -> FastAP
                     raise UserError(f"unknown form fields: {', '.join(unknown)[:200]}")
                 upload = form.get("file")
                 text, prompt = _str(form.get("text")), _str(form.get("prompt"))
-                licensee = _licensee(form.get("licensee"))
+                licensee = _licensee(form.get("licensee"), key)
                 mode = _mode(form.get("mode"), settings)
                 if upload is not None and not isinstance(upload, UploadFile):
                     raise UserError("the 'file' part must be a file upload")
@@ -127,10 +196,10 @@ def create_app(settings: Settings, *, index: GuardIndex | None = None) -> FastAP
                     text=text,
                     prompt=prompt,
                 )
-            return await _answer(guard, settings, verdict)
+            return await _answer(services, verdict, record=key is not None)
         body = await _json_body(request)
         pdq, text, prompt = body.get("pdq"), _str(body.get("text")), _str(body.get("prompt"))
-        licensee = _licensee(body.get("licensee"))
+        licensee = _licensee(body.get("licensee"), key)
         mode = _mode(body.get("mode"), settings)
         if pdq is not None:
             if not isinstance(pdq, str):
@@ -148,7 +217,7 @@ def create_app(settings: Settings, *, index: GuardIndex | None = None) -> FastAP
                     text=text,
                     prompt=prompt,
                 )
-        return await _answer(guard, settings, verdict)
+        return await _answer(services, verdict, record=key is not None)
 
     return app
 
@@ -172,7 +241,12 @@ def _error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ClearanceError)
     async def _clearance_error(_request: Request, exc: ClearanceError) -> JSONResponse:
-        return _error(exc.http_status, str(exc), type(exc).__name__)
+        headers = None
+        if isinstance(exc, Unauthorized):
+            headers = {"WWW-Authenticate": "Bearer"}
+        elif isinstance(exc, RateLimited):
+            headers = {"Retry-After": str(exc.retry_after)}
+        return _error(exc.http_status, str(exc), type(exc).__name__, headers)
 
     @app.exception_handler(HTTPException)
     async def _http_error(_request: Request, exc: HTTPException) -> JSONResponse:
@@ -220,32 +294,30 @@ def _str(value: object) -> str | None:
     return value
 
 
-def _licensee(value: object) -> str | None:
-    """A licensee name, as strict as a party name: it is looked up and recorded."""
-    text = _str(value)
-    return None if text is None else clean_name(text, "licensee")
+def _licensee(value: object, key: ApiKey | None) -> str | None:
+    """Who the check is for: the key's party when there is a key, else the name sent.
 
-
-async def _answer(guard: Guard, settings: Settings, verdict: Verdict) -> JSONResponse:
-    """The verdict's JSON (returned as a response: FastAPI need not re-encode it)."""
-    if verdict.usage_events:
-        await run_in_threadpool(_record, guard, settings, verdict)
-    return JSONResponse(verdict.to_dict())
-
-
-def _record(guard: Guard, settings: Settings, verdict: Verdict) -> None:
-    """Append the verdict's usage events to the ledger (``check`` itself never writes).
-
-    Uses the guard's store; a guard serving a prebuilt index has none, so the
-    configured registry is opened for this one write.
+    A name is as strict as a party name. With a key, naming another licensee is
+    a 403: usage is recorded only for the party that proved who it is.
     """
-    if not verdict.usage_events:
-        return
-    if isinstance(guard.store, SqlStore):
-        record_usage_events(guard.store, verdict.usage_events)
-        return
-    with open_registry(settings) as store:
-        record_usage_events(store, verdict.usage_events)
+    text = _str(value)
+    name = None if text is None else clean_name(text, "licensee")
+    if key is None:
+        return name
+    if name is not None and name != key.party:
+        raise Forbidden(f"the key of {key.party!r} may not check as licensee {name!r}")
+    return key.party
+
+
+async def _answer(services: Services, verdict: Verdict, *, record: bool) -> JSONResponse:
+    """The verdict's JSON (returned as a response: FastAPI need not re-encode it).
+
+    Its usage events go to the ledger only for a request with a key (``check``
+    itself never writes): an anonymous caller cannot add usage to anyone's bill.
+    """
+    if record and verdict.usage_events:
+        await run_in_threadpool(record_usage_events, services.store(), verdict.usage_events)
+    return JSONResponse(verdict.to_dict())
 
 
 _ERROR_SCHEMA = {
@@ -295,12 +367,14 @@ _CHECK_OPENAPI: dict[str, Any] = {
     "responses": {
         "200": {"description": "the verdict (same JSON as `clearance check --json`)"},
         "400": _error_response("bad input"),
-        "403": _error_response("refused"),
+        "401": _error_response("a bad or revoked API key"),
+        "403": _error_response("refused (another licensee than the key's party)"),
         "404": _error_response("unknown registry item"),
         "408": _error_response("the body did not arrive in time"),
         "409": _error_response("the registry's state forbids it"),
         "413": _error_response("over a size, pixel or duration limit"),
         "415": _error_response("not a format the guard reads"),
+        "429": _error_response("the API key is over its rate"),
         "503": _error_response("busy, or the registry is unreachable"),
     },
 }

@@ -12,7 +12,9 @@ took a server to 3.3 GB. So, per server worker:
 * ``probe_upload`` reads an upload's header, before decoding, and refuses an
   image over ``api_max_pixels`` or audio/video over ``api_max_seconds`` (413);
 * ``DecodeGate`` lets ``api_decode_slots`` decodes run at once and
-  ``api_decode_queue`` wait; the next gets 503 at once.
+  ``api_decode_queue`` wait; the next gets 503 at once;
+* ``KeyRates`` lets each API key make ``api_key_rate`` requests a second on
+  average, ``api_key_burst`` at once; the next gets 429 with ``Retry-After``.
 
 Slow *headers* (slowloris) are cut by the server itself (``clearance.api.server``).
 """
@@ -22,12 +24,15 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import math
+import threading
+import time
 import warnings
 from collections.abc import Awaitable, Callable, MutableMapping
 from types import TracebackType
 from typing import Any
 
-from clearance.core.errors import ImageTooLarge, UserError
+from clearance.core.errors import ImageTooLarge, RateLimited, UserError
 from clearance.matching.media import media_kind
 
 Scope = MutableMapping[str, Any]
@@ -241,3 +246,37 @@ class DecodeGate:
         tb: TracebackType | None,
     ) -> None:
         self._semaphore.release()
+
+
+class KeyRates:
+    """A token bucket per API key (per server worker): ``rate`` a second, ``burst`` at once.
+
+    Thread-safe; holds at most ``keys`` buckets (the oldest are forgotten, which
+    only ever gives a key a fresh, full bucket).
+    """
+
+    def __init__(self, rate: float, burst: int, *, keys: int = 100_000) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.keys = keys
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: str, now: float | None = None) -> None:
+        """Spend one request of ``key``'s bucket; raise ``RateLimited`` when it is empty."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            tokens, since = self._buckets.pop(key, (float(self.burst), now))
+            tokens = min(float(self.burst), tokens + (now - since) * self.rate)
+            if len(self._buckets) >= self.keys:
+                self._buckets.pop(next(iter(self._buckets)))
+            if tokens < 1.0:
+                self._buckets[key] = (tokens, now)
+                wait = math.ceil((1.0 - tokens) / self.rate)
+                error = RateLimited(
+                    f"this API key is over its rate of {self.rate:g} requests a second",
+                    hint=f"retry in {wait} s",
+                )
+                error.retry_after = wait
+                raise error
+            self._buckets[key] = (tokens - 1.0, now)

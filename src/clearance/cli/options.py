@@ -9,8 +9,6 @@ from typing import Annotated, Any
 import typer
 
 from clearance.config import Settings
-from clearance.core.models import Price
-from clearance.core.usage import parse_usages
 from clearance.core.validation import MAX_COUNT, MAX_ID
 from clearance.registry.records import TermsChange
 
@@ -98,19 +96,12 @@ def terms_change(
     unset: list[str] | None = None,
 ) -> TermsChange | None:
     """Validate the terms flags into a ``TermsChange`` (or None when none were given)."""
-    from clearance.core.errors import InvalidTerms
-
-    parsed_price = None
-    if price is not None:
-        if currency is None:
-            raise InvalidTerms("--price needs --currency", hint="e.g. --currency EUR")
-        parsed_price = Price.parse(price, currency, per)
-    elif currency is not None:
-        raise InvalidTerms("--currency needs --price")
-    return TermsChange.from_flags(
-        deny=parse_usages(deny or []),
-        allow=parse_usages(allow or []),
-        license=parse_usages(license or []),
-        unset=parse_usages(unset or []),
-        price=parsed_price,
+    return TermsChange.parse(
+        deny=deny or [],
+        allow=allow or [],
+        license=license or [],
+        unset=unset or [],
+        price=price,
+        currency=currency,
+        per=per,
     )

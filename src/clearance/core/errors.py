@@ -14,6 +14,9 @@ errors in one place instead of guessing::
     │   ├── ImageTooLarge               HTTP 413           decompression-bomb guard
     │   ├── NotFound                    HTTP 404           unknown work / party id
     │   ├── ConflictError               HTTP 409           state forbids the change
+    │   ├── Unauthorized                HTTP 401           no API key, or an unknown one
+    │   ├── Forbidden                   HTTP 403           the key's party may not do this
+    │   ├── RateLimited                 HTTP 429           the key sent too many requests
     │   ├── RegistryNotInitialised      HTTP 409           run `clearance init` first
     │   ├── RegistryVersionError        HTTP 409           store written by a newer version
     │   └── AddressBlocked              HTTP 403           SSRF guard refused an address
@@ -92,6 +95,26 @@ class ConflictError(UserError):
     """The registry's state forbids the change."""
 
     http_status = 409
+
+
+class Unauthorized(UserError):
+    """A write without an API key, or with a key that is unknown or revoked."""
+
+    http_status = 401
+
+
+class Forbidden(UserError):
+    """The API key is valid, but its party may not do this (another owner's work)."""
+
+    http_status = 403
+
+
+class RateLimited(UserError):
+    """The API key sent more requests than its rate allows; retry after a pause."""
+
+    http_status = 429
+    retry_after: int = 1
+    """Seconds to wait before the next request (the HTTP ``Retry-After``)."""
 
 
 class RegistryNotInitialised(UserError):

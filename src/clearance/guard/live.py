@@ -127,6 +127,11 @@ class Guard:
             self._index = new
             return True
 
+    def current(self) -> RegistryView:
+        """The index to answer from now: refreshed first when ``sync`` is ``check`` and the
+        registry changed (what every check reads; the bulk query reads it too)."""
+        return self._current()
+
     def _current(self) -> RegistryView:
         if (
             self.sync == "check"

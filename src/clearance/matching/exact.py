@@ -167,6 +167,71 @@ class IdentifierIndex:
                     out.setdefault((work_id, "url-prefix"), Match(work_id, "url-prefix"))
         return sorted(out.values(), key=lambda m: (m.work_id, m.method))
 
+    def lookup_keys(self, keys: Sequence[int]) -> list[tuple[int, ...]]:
+        """For each 64-bit key, the works registered under it: one ``searchsorted`` per segment."""
+        out: list[tuple[int, ...]] = [() for _ in keys]
+        if not len(keys) or not self.segments:
+            return out
+        arr = np.array(keys, dtype=np.uint64)
+        for segment in self.segments:
+            lo = np.searchsorted(segment.keys, arr, side="left")
+            hi = np.searchsorted(segment.keys, arr, side="right")
+            for i in np.flatnonzero(hi > lo).tolist():
+                found = np.asarray(segment.works[lo[i] : hi[i]]).tolist()
+                out[i] = tuple(sorted({*out[i], *found}))
+        return out
+
+    def search_urls(self, urls: Sequence[str]) -> list[tuple[tuple[int, str], ...] | None]:
+        """``search`` for many bare URLs at once: ``(work, method)`` pairs per URL, ``None``
+        for one that is not an http(s) URL.
+
+        The same answers as ``search(IdentifierQuery(url=u))`` (a test holds them
+        together), vectorised over the batch: every URL key in one ``searchsorted``
+        per segment, each distinct host's domain keys once, prefixes per host.
+        """
+        norms: list[str | None] = []
+        netlocs: list[str] = []
+        hosts: dict[str, int] = {}
+        url_keys: list[int] = []
+        for url in urls:
+            try:
+                norm = normalise_url(url)
+            except (UserError, ValueError):
+                norms.append(None)
+                netlocs.append("")
+                continue
+            start = norm.index("://") + 3
+            netloc = norm[start : norm.index("/", start)]
+            norms.append(norm)
+            netlocs.append(netloc)
+            hosts.setdefault(netloc.partition(":")[0], len(hosts))
+            url_keys.append(identifier_key(IdentifierScheme.URL, norm))
+        url_hits = self.lookup_keys(url_keys)
+        domain_keys: list[int] = []
+        domain_host: list[int] = []
+        for host, h in hosts.items():
+            labels = host.split(".")
+            for i in range(len(labels)):
+                domain_keys.append(identifier_key(IdentifierScheme.DOMAIN, ".".join(labels[i:])))
+                domain_host.append(h)
+        by_host: list[set[int]] = [set() for _ in hosts]
+        for h, found in zip(domain_host, self.lookup_keys(domain_keys), strict=True):
+            by_host[h].update(found)
+        out: list[tuple[tuple[int, str], ...] | None] = []
+        k = 0
+        for normal, netloc in zip(norms, netlocs, strict=True):
+            if normal is None:
+                out.append(None)
+                continue
+            pairs = {(w, "url") for w in url_hits[k]}
+            k += 1
+            pairs.update((w, "domain") for w in by_host[hosts[netloc.partition(":")[0]]])
+            for prefix, work_id in self.prefixes.get(netloc, ()):
+                if normal.startswith(prefix):
+                    pairs.add((work_id, "url-prefix"))
+            out.append(tuple(sorted(pairs)))
+        return out
+
     def save(self, root: Path) -> None:
         keys = np.concatenate([s.keys for s in self.segments]) if self.segments else None
         works = np.concatenate([s.works for s in self.segments]) if self.segments else None

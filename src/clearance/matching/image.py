@@ -180,6 +180,18 @@ def search_pdq(index: HammingSegments, codes: npt.NDArray[np.uint8]) -> list[Mat
     return [Match(w, "pdq", 1 - d / 256, d) for w, d in sorted(best.items())]
 
 
+def search_pdq_each(index: HammingSegments, codes: npt.NDArray[np.uint8]) -> list[list[Match]]:
+    """``search_pdq`` for many hashes at once, answered per hash (the bulk hash query)."""
+    if not len(codes):
+        return []
+    if not len(index):
+        return [[] for _ in range(len(codes))]
+    return [
+        [Match(w, "pdq", 1 - d / 256, d) for w, d in sorted(hits)]
+        for hits in index.search(codes, radius=int(PDQ.strong))
+    ]
+
+
 def search_image_pdq(index: HammingSegments, query: ImageQuery) -> list[Match]:
     """Global PDQ with the query's 8 rotations/flips; nothing for a low-quality query."""
     if query.hash.low_quality:

@@ -14,6 +14,7 @@ from clearance.registry.agreements import (
     record_usage_events,
     revoke_agreement,
 )
+from clearance.registry.apikeys import ApiKey, KeyVerifier, Role, create_key, list_keys, revoke_key
 from clearance.registry.engine import DEFAULT_REGISTRY, registry_url
 from clearance.registry.identifiers import parse_identifier, parse_target
 from clearance.registry.records import (
@@ -24,32 +25,45 @@ from clearance.registry.records import (
     TermsChange,
     WorkSpec,
 )
-from clearance.registry.register import AddSummary, Skipped, add_works, detect_kind
+from clearance.registry.register import (
+    AddSummary,
+    Skipped,
+    add_works,
+    detect_kind,
+    register_identifier,
+)
 from clearance.registry.store import RegistryStore, SqlStore, init_store, open_store
 
 __all__ = [
     "DEFAULT_REGISTRY",
     "AddSummary",
+    "ApiKey",
     "AuditEntry",
     "FingerprintRecord",
+    "KeyVerifier",
     "Registration",
     "RegistrationStatus",
     "RegistryStore",
+    "Role",
     "Skipped",
     "SqlStore",
     "TermsChange",
     "WorkSpec",
     "active_agreements",
     "add_works",
+    "create_key",
     "detect_kind",
     "grant_agreement",
     "init_store",
     "list_agreements",
+    "list_keys",
     "list_usage_events",
     "open_store",
     "parse_identifier",
     "parse_target",
     "record_usage_events",
+    "register_identifier",
     "registry_url",
     "revoke_agreement",
+    "revoke_key",
 ]

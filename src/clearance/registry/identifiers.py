@@ -44,8 +44,38 @@ def _host(text: str) -> str:
     return host
 
 
+_PLAIN_URL = re.compile(
+    r"(?i:(https?))://([A-Za-z0-9.-]+)(?::([0-9]{0,5}))?"
+    r"(/[!\"$-\x3e@-~]*)?(?:\?([!\"$-~]*))?(?:#[!-~]*)?"
+)
+"""A plain ASCII http(s) URL without user info, brackets or odd characters: the common case,
+normalised without ``urlsplit`` and IDNA (``normalise_url`` falls back to them for the rest)."""
+
+
 def normalise_url(url: str) -> str:
-    """Lower-case scheme and host, drop default ports and the fragment."""
+    """Lower-case scheme and host, drop default ports and the fragment.
+
+    Plain ASCII URLs (nearly all of them) take a fast path that gives the same
+    answer as the general one (a property test holds the two together); the
+    bulk query normalises tens of thousands a second.
+    """
+    if isinstance(url, str):
+        text = url.strip()
+        plain = _PLAIN_URL.fullmatch(text)
+        if plain is not None:
+            scheme, host, port, path, query = plain.groups()
+            host = host.lower().rstrip(".")
+            if _HOST.match(host) and (not port or int(port) <= 65535):
+                scheme = scheme.lower()
+                number = int(port) if port else None
+                if number and number != (80 if scheme == "http" else 443):
+                    host = f"{host}:{number}"
+                return f"{scheme}://{host}{path or '/'}" + (f"?{query}" if query else "")
+    return _normalise_url(url)
+
+
+def _normalise_url(url: str) -> str:
+    """The general case of ``normalise_url``: ``urlsplit``, IDNA, every check."""
     parts = split_http_url(url)
     assert parts.hostname is not None  # split_http_url checked it
     host = _host(parts.hostname)

@@ -6,7 +6,7 @@ requests without importing SQLAlchemy.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -14,7 +14,7 @@ from typing import Any
 
 from clearance.core.errors import InvalidTerms
 from clearance.core.models import Identifier, Price, Work, WorkKind
-from clearance.core.usage import Permission, Usage
+from clearance.core.usage import Permission, Usage, parse_usages
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +75,37 @@ class TermsChange:
             raise InvalidTerms("--license needs a price", hint="add --price AMOUNT --currency CUR")
         change = TermsChange(seen, frozenset(unset), price)
         return None if change.empty else change
+
+    @staticmethod
+    def parse(
+        *,
+        deny: Iterable[str] = (),
+        allow: Iterable[str] = (),
+        license: Iterable[str] = (),
+        unset: Iterable[str] = (),
+        price: str | None = None,
+        currency: str | None = None,
+        per: str = "item",
+    ) -> TermsChange | None:
+        """Validate usage names (comma lists, ``all``) and a price as the faces take them.
+
+        The CLI's ``--deny/--allow/--license/--unset/--price/--currency/--per`` and
+        the API's terms bodies both come here; None means no change.
+        """
+        parsed_price = None
+        if price is not None:
+            if currency is None:
+                raise InvalidTerms("a price needs a currency", hint="e.g. --currency EUR")
+            parsed_price = Price.parse(price, currency, per)
+        elif currency is not None:
+            raise InvalidTerms("a currency needs a price", hint="add --price")
+        return TermsChange.from_flags(
+            deny=parse_usages(deny),
+            allow=parse_usages(allow),
+            license=parse_usages(license),
+            unset=parse_usages(unset),
+            price=parsed_price,
+        )
 
     @property
     def empty(self) -> bool:

@@ -255,6 +255,34 @@ def add_works(
     return summary
 
 
+def register_identifier(
+    store: RegistryStore,
+    identifier: Identifier,
+    *,
+    owner: str,
+    terms: TermsChange | None = None,
+    title: str | None = None,
+    kind: WorkKind | None = None,
+    actor: str = "clearance",
+) -> Registration:
+    """Register one work known by an identifier alone (a URL, URL prefix, domain, ISBN, ...).
+
+    For faces that must never read a local path (the HTTP API): the caller
+    parses the identifier (``parse_identifier``), so nothing names a file.
+    """
+    owner = clean_name(owner, "owner name")
+    spec = _spec_for(
+        Target(identifier=identifier),
+        None,
+        owner=owner,
+        terms=terms,
+        title=title,
+        kind=kind,
+        extra=(),
+    )
+    return store.register(spec, actor=actor)
+
+
 def _spec_for(
     target: Target,
     fingerprinted: tuple[WorkKind, str, list[FingerprintRecord]] | None,

@@ -3,7 +3,8 @@
 Since revision ``0003`` no id is ever reused (``AUTOINCREMENT`` on SQLite,
 sequences on PostgreSQL), and the two ledgers (``audit_log``,
 ``usage_events``) carry a hash chain (``prev_hash``, ``row_hash``; see
-``registry.ledger``).
+``registry.ledger``). Since ``0005`` ``api_keys`` holds the HTTP API's keys
+(argon2 hashes only; ``registry.apikeys``).
 
 The schema itself is created and evolved only by the Alembic migrations in
 ``migrations/versions``; this module mirrors the newest revision so queries
@@ -30,7 +31,7 @@ from sqlalchemy import (
 )
 
 FORMAT_VERSION = 1
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0005"
 
 metadata = MetaData()
 
@@ -175,5 +176,20 @@ usage_events = Table(
     CheckConstraint("basis IN ('licence', 'attribution')", name="ck_usage_events_basis"),
     Index("ix_usage_events_work", "work_id"),
     Index("ix_usage_events_licensee", "licensee_id"),
+    sqlite_autoincrement=True,
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key_id", String(32), nullable=False, unique=True),
+    Column("party_id", Integer, ForeignKey("parties.id"), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("hash", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+    CheckConstraint("role IN ('owner', 'licensee', 'admin')", name="ck_api_keys_role"),
+    Index("ix_api_keys_party", "party_id"),
     sqlite_autoincrement=True,
 )
