@@ -21,10 +21,12 @@ Ray is imported here, lazily; ``import clearance.scan`` never imports it.
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,20 +49,78 @@ def import_ray() -> Any:
     return ray
 
 
+RAY_LOGGERS = ("ray", "ray.data", "ray.train", "ray.tune", "ray.serve")
+RAY_LOG = ".ray.log"
+"""Where, in the run's ``DIR``, a quiet run keeps what Ray's C++ core wrote to stderr."""
+
+
+def quiet_ray() -> None:
+    """Log only Ray's errors: its Python warnings and Ray Data's execution notes stay quiet."""
+    for name in RAY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
 @contextmanager
-def ray_session(workers: int | None, address: str | None) -> Iterator[Any]:
+def native_stderr_to(path: Path) -> Iterator[None]:
+    """Send what native code writes to this process's stderr (fd 2) into ``path``.
+
+    Ray's C++ core worker logs to fd 2 directly (``E ... core_worker.cc`` lines
+    about actor arguments, its own log-level notes), past Python's logging. The
+    file keeps them for a failed run. Python's ``sys.stderr`` (the progress bar,
+    our errors) keeps writing to the terminal through a copy of the old fd.
+    """
+    try:
+        sys.stderr.flush()
+        redirect_python = sys.stderr.fileno() == 2
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError
+        redirect_python = False
+    saved = os.dup(2)
+    python_stderr = sys.stderr
+    try:
+        with open(path, "ab") as log:
+            os.dup2(log.fileno(), 2)
+        if redirect_python:
+            sys.stderr = open(  # noqa: SIM115 - closed below
+                os.dup(saved), "w", encoding=python_stderr.encoding, errors="backslashreplace"
+            )
+        yield
+    finally:
+        if sys.stderr is not python_stderr:
+            sys.stderr.close()
+            sys.stderr = python_stderr
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+@contextmanager
+def ray_session(
+    workers: int | None, address: str | None, *, logs: bool = False, log_dir: Path | None = None
+) -> Iterator[Any]:
     """Connect to ``address``, or start a small local Ray for this run (and stop it after).
 
     A Ray already initialised in this process (a user's own, or a test's) is
-    used as it is and left running.
+    used as it is and left running. Unless ``logs``, Ray is quiet: its Python
+    logs show errors only and what its native code writes to stderr goes to
+    ``log_dir/.ray.log`` (``native_stderr_to``).
     """
     ray = import_ray()
     if ray.is_initialized():
         yield ray
         return
+    with ExitStack() as stack:
+        if not logs:
+            quiet_ray()
+            if log_dir is not None:
+                stack.enter_context(native_stderr_to(log_dir / RAY_LOG))
+        yield stack.enter_context(_started(ray, workers, address, logs))
+
+
+@contextmanager
+def _started(ray: Any, workers: int | None, address: str | None, logs: bool) -> Iterator[Any]:
+    level = "info" if logs else "error"
     if address is not None:
         try:
-            ray.init(address=address, log_to_driver=False)
+            ray.init(address=address, log_to_driver=logs, logging_level=level)
         except ConnectionError as exc:
             raise ClearanceError(f"cannot reach the Ray cluster at {address}: {exc}") from None
     else:
@@ -68,9 +128,11 @@ def ray_session(workers: int | None, address: str | None) -> Iterator[Any]:
         ray.init(
             num_cpus=workers or os.cpu_count() or 1,
             include_dashboard=False,
-            log_to_driver=False,
-            logging_level="warning",
+            log_to_driver=logs,
+            logging_level=level,
         )
+    if not logs:  # importing Ray Data configures its logger anew
+        quiet_ray()
     try:
         yield ray
     finally:
@@ -120,7 +182,7 @@ def run_ray(
         import_ray()  # a missing Ray is an error even when nothing is left to do
         return []
     failures: list[tuple[int, BaseException]] = []
-    with ray_session(workers, address) as ray:
+    with ray_session(workers, address, logs=config.engine_logs, log_dir=index_root.parent) as ray:
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False
         refs = [ray.put(tasks), ray.put(index_payload(index_root))]
@@ -143,6 +205,9 @@ def run_ray(
         except ray.exceptions.RayError as exc:  # an actor that could not start, or died
             raise ClearanceError(
                 f"the Ray run failed: {exc}",
-                hint="finished shards are kept: fix the cause and rerun with --resume",
+                hint="finished shards are kept: fix the cause and rerun with --resume"
+                + (
+                    "" if config.engine_logs else f" (Ray's own log: {index_root.parent / RAY_LOG})"
+                ),
             ) from exc
     return failures
