@@ -37,6 +37,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
 from clearance import __version__
+from clearance.api.accesslog import AccessLog
 from clearance.config import Settings
 from clearance.core.errors import ClearanceError, UserError
 from clearance.core.policy import Mode
@@ -85,6 +86,7 @@ def create_app(settings: Settings, *, index: GuardIndex | None = None) -> FastAP
         max_body=settings.api_max_body_bytes,
         body_timeout=settings.api_body_timeout,
     )
+    app.add_middleware(AccessLog)  # outermost: it logs the status the client got
     _error_handlers(app)
 
     @app.get("/healthz")
