@@ -38,6 +38,7 @@ from clearance.evidence import attest, merkle_section
 from clearance.fingerprint.parallel import process_context
 from clearance.matching import EmbeddingModel, MatchIndex
 from clearance.matching.index import index_meta
+from clearance.registry.engine import redact
 from clearance.registry.store import open_store
 from clearance.scan import indexcache
 from clearance.scan.config import ScanConfig
@@ -330,7 +331,26 @@ def run_scan(
             raise ClearanceError(f"shard {s.index} record is missing", hint="rerun with --resume")
         records.append(rec)
     resumed = len(shards) - len(pending)
-    return _finish(out_dir, spec, config, records, meta, resumed, signer)
+    return _finish(out_dir, spec, config, records, meta, resumed, as_of, signer)
+
+
+def run_facts(spec: InputSpec, config: ScanConfig, as_of: datetime) -> dict[str, Any]:
+    """What report.json's ``run`` says: what was scanned, against what, how, when, by what."""
+    from clearance import __version__
+
+    return {
+        "as_of": as_of.isoformat(timespec="seconds"),
+        "input": str(spec.files[0])
+        if len(spec.files) == 1 and not spec.format.owns_tree
+        else f"{spec.root} ({len(spec.files):,} files)",
+        "input_kind": spec.kind,
+        "registry": redact(config.registry),
+        "registry_state": config.registry_state,
+        "web": config.web.value,
+        "match": config.match.value,
+        "licensee": config.licensee,
+        "version": __version__,
+    }
 
 
 def _finish(
@@ -340,6 +360,7 @@ def _finish(
     records: list[dict[str, Any]],
     meta: dict[str, Any] | None,
     resumed: int,
+    as_of: datetime,
     signer: Ed25519PrivateKey | None = None,
 ) -> ScanResult:
     parts = out / PARTS_DIR
@@ -353,11 +374,11 @@ def _finish(
         shutil.rmtree(out / "cleared")
     os.replace(staging, out / "cleared")
     cfg = config.to_dict()
-    report = build_report(rows, cfg)
+    report = build_report(rows, cfg, run_facts(spec, config, as_of))
     licenses = build_licenses(rows, config.purpose.value)
     write_json(out / "report.json", report)
     write_json(out / "licenses.json", licenses)
-    atomic_write_text(out / "report.html", render_scan_report(report, licenses))
+    atomic_write_text(out / "report.html", render_scan_report(report, licenses, rows=rows))
     manifest = build_manifest(
         {**cfg, "input": str(spec.root), "input_kind": spec.kind},
         registry_state=config.registry_state,
