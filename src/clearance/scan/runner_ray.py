@@ -25,6 +25,8 @@ import logging
 import os
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -144,13 +146,33 @@ def index_payload(root: Path) -> dict[str, bytes]:
     return {path.name: path.read_bytes() for path in index_files(root)}
 
 
+REPORT_SECONDS = 0.2
+"""How often an actor sends its item count, and the driver reads the total, for the bar."""
+
+
+class ItemCounter:
+    """A Ray actor (``ray.remote`` applied in ``run_ray``): the items decided so far, so the
+    driver's progress bar moves item by item, as the local engine's does."""
+
+    def __init__(self) -> None:
+        self.items = 0
+
+    def add(self, items: int) -> int:
+        self.items += items
+        return self.items
+
+    def value(self) -> int:
+        return self.items
+
+
 class ShardActor:
     """A Ray Data actor: materialises the shared index once, then processes shards by number."""
 
     def __init__(self, refs: list[Any]) -> None:
         import ray
 
-        tasks_ref, index_ref = refs
+        tasks_ref, index_ref, *counter = refs
+        self.counter: Any = counter[0] if counter else None
         self.tasks: list[ShardTask] = ray.get(tasks_ref)
         files: dict[str, bytes] = ray.get(index_ref)
         self._dir = tempfile.TemporaryDirectory(prefix="clearance-index-")
@@ -162,12 +184,57 @@ class ShardActor:
 
     def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
         task = self.tasks[int(row["n"])]
+        unsent, sent_at = 0, time.monotonic()
+
+        def item_done() -> None:
+            nonlocal unsent, sent_at
+            unsent += 1
+            if time.monotonic() - sent_at >= REPORT_SECONDS:
+                self.counter.add.remote(unsent)  # fire and forget
+                unsent, sent_at = 0, time.monotonic()
+
         try:
-            rec = process_shard(task, self.worker)
+            rec = process_shard(task, self.worker, item_done if self.counter else None)
         except Exception as exc:  # the shard boundary: the other shards go on
             error = exc if isinstance(exc, ClearanceError) else f"{type(exc).__name__}: {exc}"
             return {"n": row["n"], "items": 0, "error": str(error)}
+        finally:
+            if self.counter is not None and unsent:
+                import ray
+
+                ray.get(self.counter.add.remote(unsent))  # counted before the row is seen
         return {"n": row["n"], "items": int(rec["items"]), "error": ""}
+
+
+@contextmanager
+def _polled(ray: Any, counter: Any, tick: Callable[[int], None]) -> Iterator[None]:
+    """While the body runs, read ``counter`` every ``REPORT_SECONDS`` and ``tick`` the new
+    items; once more at the end, when every actor has sent its last count."""
+    seen = 0
+    stop = threading.Event()
+
+    def read() -> None:
+        nonlocal seen
+        now = int(ray.get(counter.value.remote()))
+        if now > seen:
+            tick(now - seen)
+            seen = now
+
+    def poll() -> None:
+        while not stop.wait(REPORT_SECONDS):
+            try:
+                read()
+            except Exception:
+                return
+
+    thread = threading.Thread(target=poll, name="clearance-ray-progress", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+    read()
 
 
 def run_ray(
@@ -185,7 +252,8 @@ def run_ray(
     with ray_session(workers, address, logs=config.engine_logs, log_dir=index_root.parent) as ray:
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False
-        refs = [ray.put(tasks), ray.put(index_payload(index_root))]
+        counter = ray.remote(num_cpus=0)(ItemCounter).remote()
+        refs = [ray.put(tasks), ray.put(index_payload(index_root)), counter]
         size = max(1, min(len(tasks), workers or int(ray.cluster_resources().get("CPU", 1))))
         numbers = [{"n": i} for i in range(len(tasks))]
         ds = ray.data.from_items(numbers, override_num_blocks=len(tasks))
@@ -196,12 +264,11 @@ def run_ray(
             num_cpus=1,
         )
         try:
-            for row in done.iter_rows():
-                if row["error"]:
-                    shard = tasks[int(row["n"])].spec.index
-                    failures.append((shard, ClearanceError(row["error"])))
-                else:
-                    tick(int(row["items"]))
+            with _polled(ray, counter, tick):  # items are counted by the actors, as decided
+                for row in done.iter_rows():
+                    if row["error"]:
+                        shard = tasks[int(row["n"])].spec.index
+                        failures.append((shard, ClearanceError(row["error"])))
         except ray.exceptions.RayError as exc:  # an actor that could not start, or died
             raise ClearanceError(
                 f"the Ray run failed: {exc}",
