@@ -7,8 +7,10 @@ STAMP := $(VENV)/.installed
 .PHONY: install system-deps demo test lint typecheck pytest fuzz bench clean
 
 # Debian packages the project needs: Chromaprint's library and fpcalc (audio
-# fingerprints) and wrk (the HTTP load generator `make bench` uses).
-APT_PACKAGES := libchromaprint-tools wrk
+# fingerprints), wrk (the HTTP load generator `make bench` uses) and chromium
+# (the headless browser the report.html test drives through Playwright; never
+# downloaded by `playwright install`).
+APT_PACKAGES := libchromaprint-tools wrk chromium
 
 system-deps:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \

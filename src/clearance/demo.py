@@ -15,6 +15,7 @@ copyright policy for a model trained on the two datasets together.
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import sys
 import threading
@@ -26,12 +27,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 from rich.console import Console
-from rich.table import Table
 
 from clearance.cli import main as cli
+from clearance.cli.output import new_table
 from clearance.config import Settings
 from clearance.core import Evidence, IdentifierScheme, Mode, Usage, resolve
 from clearance.fingerprint import sha256_file
+from clearance.scan.decide import reason, reason_text
 from clearance.service import open_registry
 
 TEXTS = {
@@ -85,7 +87,7 @@ IPTC_XMP = (
 
 
 def _run(*args: str) -> None:
-    print(f"\n$ clearance {' '.join(args)}", flush=True)
+    print(f"\n$ {shlex.join(['clearance', *args])}", flush=True)  # pasteable as printed
     code = cli(list(args))
     if code != 0:
         raise SystemExit(f"demo step failed with exit code {code}")
@@ -218,7 +220,7 @@ def _evidence_steps(out: Path, console: Console) -> None:
 
 
 def run_demo(out: Path) -> int:
-    console = Console(width=max(Console().width, 130))
+    console = Console()
     if out.exists():
         shutil.rmtree(out)
     samples = out / "samples"
@@ -286,9 +288,14 @@ def run_demo(out: Path) -> int:
     _run("works", "list", *r)
 
     settings = Settings(registry=reg)
-    table = Table(title="What may a dataset builder do with each file? (purpose train-genai)")
-    for col in ("file", "owner", "opt-out mode", "opt-in mode", "evidence"):
-        table.add_column(col)
+    table = new_table(
+        "file",
+        "owner",
+        "opt-out mode",
+        "opt-in mode",
+        "evidence",
+        title="What may a dataset builder do with each file? (purpose train-genai)",
+    )
     with open_registry(settings) as store:
         for path in sorted(p for p in samples.rglob("*") if p.is_file()):
             works = store.find_works(IdentifierScheme.SHA256, sha256_file(path))
@@ -306,13 +313,11 @@ def run_demo(out: Path) -> int:
                 ", ".join(sorted({w.owner.name for w in works})) or "-",
                 verdict[d_out.allowed] + lic,
                 verdict[d_in.allowed] + lic,
-                "; ".join(
-                    f"{e.source}:{e.usage.value}={e.permission.value}" for e in d_out.evidence
-                )
-                or "no registry entry",
+                "\n".join(reason_text(reason(e)) for e in d_out.evidence) or "no registry entry",
             )
     console.print(table)
-    console.print(f"\nRegistry: [bold]{reg}[/]  (try: clearance works show 1 --registry {reg})")
+    try_it = shlex.join(["clearance", "works", "show", "1", "--registry", reg])
+    console.print(f"\nRegistry: [bold]{reg}[/]  (try: {try_it})", highlight=False)
     _scan_steps(out, samples, reg, console)
     return 0
 

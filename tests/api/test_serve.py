@@ -145,3 +145,39 @@ def test_slow_headers_and_slow_bodies_are_cut_off(served: Served) -> None:
             answer += chunk
         assert answer.startswith(b"HTTP/1.1 408"), answer
         assert b'"type":"BodyTimeout"' in answer.replace(b" ", b"")
+
+
+def test_serve_says_where_it_listens_and_logs_each_request(served: Served) -> None:
+    """The address first, then one Common Log Format line per request, on stderr."""
+    import re
+
+    assert httpx.get(f"{served.base}/healthz?probe=1").status_code == 200
+    assert httpx.post(f"{served.base}/v1/check", content=b"{").status_code == 400
+    log = served.root / "serve.log"
+    deadline = time.monotonic() + 10
+    pattern = re.compile(
+        r"^127\.0\.0\.1 - - \[\d{2}/\w{3}/\d{4}:\d{2}:\d{2}:\d{2} \+0000\] "
+        r'"(GET /healthz\?probe=1|POST /v1/check) HTTP/1\.1" (200|400) \d+$'
+    )
+    while time.monotonic() < deadline:
+        lines = log.read_text(errors="replace").splitlines()
+        if len([line for line in lines if pattern.match(line)]) >= 2:
+            break
+        time.sleep(0.1)
+    assert f"on http://127.0.0.1:{served.port} " in lines[0], lines
+    hits = [line for line in lines if pattern.match(line)]
+    assert any('"GET /healthz?probe=1 HTTP/1.1" 200' in h for h in hits), lines
+    assert any('"POST /v1/check HTTP/1.1" 400' in h for h in hits), lines
+
+
+def test_access_log_lines_are_one_line_whatever_the_path() -> None:
+    from datetime import UTC, datetime
+
+    from clearance.api.accesslog import log_line
+
+    scope = {"type": "http", "client": ("10.0.0.1", 5), "method": "GET", "http_version": "1.1",
+             "raw_path": b'/a"b\n\x1b[31m', "query_string": b"q=1"}  # fmt: skip
+    line = log_line(scope, 404, 0, datetime(2026, 12, 4, 15, 41, 8, tzinfo=UTC))
+    assert line == (
+        '10.0.0.1 - - [04/Dec/2026:15:41:08 +0000] "GET /a\\"b\\x0a\\x1b[31m?q=1 HTTP/1.1" 404 -'
+    )

@@ -256,10 +256,17 @@ def run(argv: list[str]) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
+VERDICT_CODES = {"check": (4, 5)}
+"""Exit codes that are an answer, not an error: ``check`` exits 4 blocked, 5 review."""
+
+
 def check_contract(argv: list[str], code: int, err: str) -> None:
     lines = [line for line in err.splitlines() if line.strip()]
-    assert code in (0, 2, 3, 4), f"exit {code} for {argv!r}:\n{err}"
-    if code != 0:
+    answers = next((c for cmd, c in VERDICT_CODES.items() if cmd in argv[:1]), ())
+    assert code in (0, 2, 3, 4, *answers), f"exit {code} for {argv!r}:\n{err}"
+    if code in answers:
+        assert not lines, f"{argv!r}: a verdict, yet stderr says:\n{err}"
+    elif code != 0:
         assert len(lines) == 1 and lines[0].startswith("error:"), f"{argv!r}:\n{err}"
         assert "\x1b" not in err and "\x00" not in err, f"{argv!r}: raw control characters"
 

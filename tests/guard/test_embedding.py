@@ -204,7 +204,7 @@ def test_cli_uses_the_configured_embedder(
     out = tmp_path / "out.png"
     composite(character_art(HERO), 2).save(out)
     capsys.readouterr()
-    assert main(["check", str(out), "--registry", reg, "--json"]) == 0
+    assert main(["check", str(out), "--registry", reg, "--json"]) == 4
     (doc,) = json.loads(capsys.readouterr().out)
     assert doc["verdict"] == "block" and doc["matches"][0]["method"] == "embedding"
     assert doc["checks_run"] == ["pdq", "region", "embedding"]

@@ -160,7 +160,7 @@ def test_cli_check_with_licensee_records_the_event(
 ) -> None:
     reg = ["--registry", world.reg]
     png = str(world.tmp / "licensed.png")
-    assert main(["check", png, *reg, "--json"]) == 0
+    assert main(["check", png, *reg, "--json"]) == 4
     (doc,) = json.loads(capsys.readouterr().out)
     assert doc["verdict"] == "block" and doc["usage_events"] == []
     assert main(["agreements", "grant", "--licensee", "GenCo", "--owner", "Studio", *reg]) == 0

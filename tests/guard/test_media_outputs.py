@@ -91,3 +91,16 @@ def test_audio_upload_over_http(media_store: SqlStore, tmp_path: Path) -> None:
     assert body["verdict"] == "block" and body["matches"][0]["method"] == "chromaprint"
     bad = client.post("/v1/check", files={"file": ("gen.mp4", b"\x00" * 64, "video/mp4")})
     assert bad.status_code == 415, bad.text
+
+
+def test_an_exact_six_second_excerpt_is_blocked_with_its_true_span(tmp_path: Path) -> None:
+    """docs/guard.md: a shared stretch of >= 5 s of audio is strong. A 6 s excerpt has 27
+    Chromaprint words (word positions span 3.3 s); its span is the audio they describe."""
+    store = init_store(str(tmp_path / "r.db"))
+    song = write_music(tmp_path / "song.wav", 21, seconds=30)
+    add_works(store, [str(song)], owner="Label", terms=DENY)
+    excerpt = write_music(tmp_path / "excerpt.wav", 21, seconds=6, start=10.0)
+    verdict = check(GuardIndex.from_store(store), excerpt)
+    (match,) = verdict.matches
+    assert verdict.verdict == "block" and match.strong
+    assert match.span is not None and match.span[0] == 0 and 5_500 <= match.span[1] <= 6_000

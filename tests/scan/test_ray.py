@@ -75,8 +75,11 @@ def test_ray_equals_local_and_resumes(ray_local: Any, registry: str, tmp_path: P
     data = _dataset(tmp_path / "rows.jsonl")
     local = _scan(data, tmp_path / "local", registry, "local")
     ray_out = tmp_path / "ray"
-    result = _scan(data, ray_out, registry, "ray")
+    seen: list[tuple[int, int]] = []
+    result = _scan(data, ray_out, registry, "ray", progress=lambda d, t: seen.append((d, t)))
     assert result.shards == local.shards == -(-ROWS // SHARD)
+    # the actors count every decided item: the bar reaches the total before the final call
+    assert seen[-2] == seen[-1] == (ROWS, ROWS) and seen == sorted(seen)
     assert _sorted_rows(ray_out) == _sorted_rows(tmp_path / "local")
     assert (ray_out / "cleared" / "rows.jsonl").read_bytes() == (
         tmp_path / "local" / "cleared" / "rows.jsonl"

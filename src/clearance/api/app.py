@@ -47,6 +47,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
 from clearance import __version__
+from clearance.api.accesslog import AccessLog
 from clearance.config import Settings
 from clearance.core.errors import ClearanceError, Forbidden, RateLimited, Unauthorized, UserError
 from clearance.core.policy import Mode
@@ -120,6 +121,7 @@ def create_app(settings: Settings, *, index: GuardIndex | None = None) -> FastAP
             allow_methods=["GET", "POST", "PUT", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
+    app.add_middleware(AccessLog)  # outermost: it logs the status the client got
     _error_handlers(app)
     app.include_router(works.router)
     app.include_router(keys.router)

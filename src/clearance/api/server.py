@@ -20,6 +20,7 @@ import os
 from functools import cache
 from typing import Any
 
+from clearance.api.accesslog import LOGGER
 from clearance.config import Settings
 
 try:  # uvicorn picks httptools when it is installed ("auto"); so do we
@@ -85,6 +86,39 @@ class GuardedHttpProtocol(_Base):
 PROTOCOL = f"{__name__}:GuardedHttpProtocol"
 
 
+def log_config() -> dict[str, Any]:
+    """uvicorn's logging: its own warnings and errors, and our access log, on stderr.
+
+    Every worker process applies it, so each writes its requests' lines
+    (``clearance.api.accesslog``: the Common Log Format).
+    """
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            "plain": {"format": "%(message)s"},
+            "server": {"format": "%(levelname)s: %(message)s"},
+        },
+        "handlers": {
+            "access": {
+                "class": "logging.StreamHandler",
+                "formatter": "plain",
+                "stream": "ext://sys.stderr",
+            },
+            "server": {
+                "class": "logging.StreamHandler",
+                "formatter": "server",
+                "stream": "ext://sys.stderr",
+            },
+        },
+        "loggers": {
+            "uvicorn": {"handlers": ["server"], "level": "WARNING", "propagate": False},
+            "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
+            LOGGER: {"handlers": ["access"], "level": "INFO", "propagate": False},
+        },
+    }
+
+
 def serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
     """Serve ``POST /v1/check`` until interrupted (``clearance serve``)."""
     import uvicorn
@@ -101,6 +135,6 @@ def serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
         limit_concurrency=settings.api_max_connections,
         timeout_keep_alive=5,
         h11_max_incomplete_event_size=16 * 1024,
-        log_level="warning",
-        access_log=False,
+        log_config=log_config(),
+        access_log=False,  # uvicorn's own; ours is clearance.access
     )

@@ -8,13 +8,13 @@ or with attribution.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, time, timedelta
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from clearance.cli.options import CountOpt, IdArg, IdOpt, JsonOpt, RegistryOpt, settings
-from clearance.cli.output import emit_json, safe, stdout
+from clearance.cli.options import CountOpt, IdArg, IdOpt, JsonOpt, RegistryOpt, WideOpt, settings
+from clearance.cli.output import emit_json, new_table, safe, stdout
 from clearance.core.models import Agreement
 from clearance.registry.agreements import (
     grant_agreement,
@@ -34,13 +34,30 @@ LicenseeOpt = Annotated[
 ]
 
 
-def _describe(a: Agreement) -> str:
-    scope = f"work {a.work_id}" if a.work_id is not None else "all works"
-    until = a.ends_at.isoformat(timespec="seconds") if a.ends_at else "open-ended"
+def until_text(ends_at: datetime | None, written: str | None = None) -> str:
+    """When an agreement ends, as the user wrote it (``--until 2027-12-31``: that day included).
+
+    A stored end at midnight UTC is shown as the day before, inclusive, which is
+    how a bare ``--until`` date is stored; any other end as an ISO date-time.
+    """
+    if ends_at is None:
+        return "open-ended"
+    if written is not None:
+        written = written.strip()
+        return f"until {written} (inclusive)" if len(written) == 10 else f"until {written}"
+    utc = ends_at.astimezone(UTC)
+    if utc.timetz() == time(tzinfo=UTC):
+        return f"until {(utc - timedelta(days=1)).date().isoformat()} (inclusive)"
+    return f"until {utc.isoformat(timespec='seconds')}"
+
+
+def _describe(a: Agreement, until: str | None = None) -> str:
+    owner = safe(a.owner)
+    scope = f"{owner}'s work {a.work_id}" if a.work_id is not None else f"all of {owner}'s works"
     usages = ",".join(u.value for u in a.usages)
     return (
-        f"agreement {a.id} \\[{a.status.value}]: {safe(a.licensee)} may use {safe(a.owner)}'s "
-        f"{scope} for {usages} until {until}"
+        f"agreement {a.id} \\[{a.status.value}]: {safe(a.licensee)} may use "
+        f"{scope} for {usages} {until_text(a.ends_at, until)}"
     )
 
 
@@ -74,7 +91,7 @@ def grant(
     if json:
         emit_json({"agreement": agreement.to_dict()})
     else:
-        stdout().print(f"granted {_describe(agreement)}", highlight=False)
+        stdout().print(f"granted {_describe(agreement, until)}", highlight=False)
 
 
 @app.command("list")
@@ -117,6 +134,7 @@ def usage_list(
     work: Annotated[int | None, IdOpt("--work", help="Only this work's.")] = None,
     limit: Annotated[int, CountOpt("--limit", help="Newest N events.")] = 100,
     registry: RegistryOpt = None,
+    wide: WideOpt = False,
     json: JsonOpt = False,
 ) -> None:
     """List recorded usage events, oldest first."""
@@ -125,9 +143,18 @@ def usage_list(
     if json:
         emit_json({"events": [e.to_dict() for e in events]})
         return
-    table = Table(title="usage events")
-    for col in ("id", "at", "work", "licensee", "basis", "agreement", "method", "input"):
-        table.add_column(col)
+    table = new_table(
+        "id",
+        "at",
+        "work",
+        "licensee",
+        "basis",
+        "agreement",
+        "method",
+        "input",
+        title="usage events",
+        wide=wide,
+    )
     for e in events:
         table.add_row(
             str(e.id),
@@ -139,4 +166,4 @@ def usage_list(
             safe(e.method),
             safe(e.input_label),
         )
-    stdout().print(table)
+    stdout(wide).print(table)

@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from clearance.cli.options import CountOpt, JsonOpt, RegistryOpt, settings
-from clearance.cli.output import emit_json, safe, stdout
+from clearance.cli.options import CountOpt, JsonOpt, RegistryOpt, WideOpt, settings
+from clearance.cli.output import emit_json, new_table, safe, stdout
 from clearance.core.errors import LedgerTampered, UserError
 from clearance.core.files import atomic_write_text
 from clearance.registry.ledger import anchor_of, check_anchor
@@ -33,6 +32,7 @@ def audit_command(
     ctx: typer.Context,
     limit: Annotated[int, CountOpt("--limit", help="Newest N entries.")] = 50,
     registry: RegistryOpt = None,
+    wide: WideOpt = False,
     json: JsonOpt = False,
 ) -> None:
     """Show the newest entries of the registry's audit log (``verify``: check its hash chain)."""
@@ -58,9 +58,7 @@ def audit_command(
             }
         )
         return
-    table = Table(title="audit log")
-    for col in ("id", "at", "actor", "action", "entity"):
-        table.add_column(col)
+    table = new_table("id", "at", "actor", "action", "entity", title="audit log", wide=wide)
     for e in entries:
         table.add_row(
             str(e.id),
@@ -69,7 +67,7 @@ def audit_command(
             safe(e.action),
             f"{safe(e.entity)} {e.entity_id or ''}",
         )
-    stdout().print(table)
+    stdout(wide).print(table)
 
 
 def _read_anchor(path: Path) -> dict[str, Any] | None:

@@ -2,6 +2,11 @@
 
 Allowed outputs that use a registered work (under the licensee's agreement, or
 with attribution) are recorded in the registry's usage-event ledger.
+
+The exit code gates a pipeline step: 0 when every output is allowed, 4 when
+any is blocked, 5 when any needs review and none is blocked (2 and 3 as for
+every command). 4 is the code of "does not pass" throughout the CLI, as for
+evidence that does not verify.
 """
 
 from __future__ import annotations
@@ -19,6 +24,20 @@ from clearance.guard import GuardIndex, check
 from clearance.registry.agreements import record_usage_events
 from clearance.registry.register import TEXT_EXTENSIONS
 from clearance.service import build_embedder, open_registry
+
+EXIT_BLOCK = 4
+"""Some output is blocked (the same code as evidence that fails ``verify``)."""
+EXIT_REVIEW = 5
+"""Some output needs a person's review, and none is blocked."""
+
+
+def verdict_exit_code(verdicts: list[str]) -> int:
+    """0 all allowed, 4 any blocked, 5 any needing review and none blocked."""
+    if "block" in verdicts:
+        return EXIT_BLOCK
+    if "review" in verdicts:
+        return EXIT_REVIEW
+    return 0
 
 
 def check_command(
@@ -93,12 +112,15 @@ def check_command(
     docs = [r.to_dict() | ({"licensee": licensee} if licensee else {}) for r in results]
     if json:
         emit_json(docs)
-        return
-    for r in results:
-        colour = {"block": "red", "review": "yellow", "allow": "green"}[r.verdict]
-        stdout().print(
-            f"[bold {colour}]{r.verdict}[/] {safe(r.input)} "
-            f"({r.latency_ms:.1f} ms; checks: {', '.join(r.checks_run)})"
-        )
-        for reason in r.reasons:
-            stdout().print(f"  {safe(reason)}", highlight=False)
+    else:
+        for r in results:
+            colour = {"block": "red", "review": "yellow", "allow": "green"}[r.verdict]
+            stdout().print(
+                f"[bold {colour}]{r.verdict}[/] {safe(r.input)} "
+                f"({r.latency_ms:.1f} ms; checks: {', '.join(r.checks_run)})"
+            )
+            for reason in r.reasons:
+                stdout().print(f"  {safe(reason)}", highlight=False)
+    code = verdict_exit_code([r.verdict for r in results])
+    if code:
+        raise typer.Exit(code)

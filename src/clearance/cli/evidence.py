@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from clearance.cli.options import JsonOpt
-from clearance.cli.output import emit_json, stdout
+from clearance.cli.options import JsonOpt, WideOpt
+from clearance.cli.output import emit_json, new_table, safe, stdout
 from clearance.core.errors import UserError
 from clearance.core.files import write_output_text
 
@@ -39,6 +38,7 @@ def _failed() -> typer.Exit:
 def verify_command(
     dir: Annotated[Path, typer.Argument(metavar="DIR", help="A scan's output directory.")],
     pubkey: PubkeyOpt = None,
+    wide: WideOpt = False,
     json: JsonOpt = False,
 ) -> None:
     """Recompute a scan's roots and digests; name every changed row, file, field or signature."""
@@ -48,13 +48,13 @@ def verify_command(
     if json:
         emit_json(report.to_dict())
     else:
-        _print_report(report)
+        _print_report(report, wide)
     if not report.ok:
         raise _failed()
 
 
-def _print_report(report: Any) -> None:
-    console = stdout()
+def _print_report(report: Any, wide: bool) -> None:
+    console = stdout(wide)
     signer = "unsigned"
     if report.signed:
         signer = f"signed by key {report.key_id}" + (" (pinned)" if report.pinned else "")
@@ -74,11 +74,9 @@ def _print_report(report: Any) -> None:
             highlight=False,
             soft_wrap=True,
         )
-        table = Table(show_header=True)
-        for col in ("kind", "where", "detail"):
-            table.add_column(col)
+        table = new_table("kind", "where", "detail", wide=wide)
         for f in report.findings:
-            table.add_row(f.kind, f.where, f.detail)
+            table.add_row(safe(f.kind), safe(f.where), safe(f.detail))
         console.print(table)
     for note in report.notes:
         console.print(f"note: {note}", highlight=False, soft_wrap=True)
@@ -127,6 +125,7 @@ def verify_proof_command(
         str | None, typer.Option("--root", metavar="R", help="The run root (hex) you trust.")
     ] = None,
     pubkey: PubkeyOpt = None,
+    wide: WideOpt = False,
     json: JsonOpt = False,
 ) -> None:
     """Check a proof without the dataset, against a manifest or a root and public key."""
@@ -141,13 +140,15 @@ def verify_proof_command(
     if json:
         emit_json(check.to_dict())
     else:
-        _print_check(proof, check)
+        _print_check(proof, check, wide)
     if not check.ok:
         raise _failed()
 
 
-def _print_check(path: Path, check: Any) -> None:
-    console = stdout()
+def _print_check(path: Path, check: Any, wide: bool) -> None:
+    from clearance.scan.decide import reason_text
+
+    console = stdout(wide)
     status = "[bold green]verified[/]" if check.ok else "[bold red]does not verify[/]"
     signer = f"signed by key {check.key_id}" if check.signed else "unsigned"
     console.print(
@@ -158,16 +159,14 @@ def _print_check(path: Path, check: Any) -> None:
     )
     for failure in check.failures:
         console.print(f"  - {failure}", highlight=False, soft_wrap=True)
-    table = Table(show_header=True)
-    for col in ("item", "source", "outcome", "reasons", "works"):
-        table.add_column(col)
+    table = new_table("item", "source", "outcome", "reasons", "works", wide=wide)
     for it in check.items:
-        works = ", ".join(f"{w['id']} {w['owner']} ({w['permission']})" for w in it["works"])
+        works = (f"work {w['id']} by {w['owner']} ({w['permission']})" for w in it["works"])
         table.add_row(
-            str(it["item_id"]),
-            str(it["source"]),
-            str(it["outcome"]),
-            ", ".join(it["reasons"] or []),
-            works,
+            safe(it["item_id"]),
+            safe(it["source"]),
+            safe(it["outcome"]),
+            "\n".join(safe(reason_text(str(r))) for r in it["reasons"] or []),
+            "\n".join(safe(w) for w in works),
         )
     console.print(table)

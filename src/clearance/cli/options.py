@@ -53,6 +53,10 @@ RegistryOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document to stdout.")]
+WideOpt = Annotated[
+    bool,
+    typer.Option("--wide", help="Keep every table row on one line (tables wrap to fit otherwise)."),
+]
 DenyOpt = Annotated[
     list[str] | None,
     typer.Option(

@@ -24,7 +24,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from clearance.core.models import Work
+from clearance.core.models import Terms, Work
+from clearance.core.usage import ALL_USAGES, Permission
 from clearance.core.validation import clean_data_text
 
 stderr = Console(stderr=True)
@@ -40,8 +41,24 @@ def safe(text: object) -> str:
     return escape(clean_data_text(str(text), limit=10_000))
 
 
-def stdout() -> Console:
-    return Console()
+WIDE_WIDTH = 100_000
+"""The console width under ``--wide``: wide enough that no row wraps."""
+
+
+def stdout(wide: bool = False) -> Console:
+    """The console for results: the terminal's width (tables wrap), or unbounded (``--wide``)."""
+    return Console(width=WIDE_WIDTH) if wide else Console()
+
+
+def new_table(*columns: str, title: str | None = None, wide: bool = False, **options: Any) -> Table:
+    """A table whose cells wrap (long words folded) to fit the terminal, never cut with "…".
+
+    With ``wide`` every cell stays on one line, for a wide terminal or ``less -S``.
+    """
+    table = Table(title=title, **options)
+    for name in columns:
+        table.add_column(name, overflow="fold", no_wrap=wide)
+    return table
 
 
 def emit_json(document: Any) -> None:
@@ -59,39 +76,69 @@ def emit_json(document: Any) -> None:
     sys.stdout.flush()
 
 
-def works_table(works: list[Work], title: str | None = None) -> Table:
-    table = Table(title=title)
-    for col in ("id", "kind", "owner", "title / identifier", "terms", "disputed"):
-        table.add_column(col)
+TERMS_ORDER = (Permission.DENY, Permission.LICENSE, Permission.ALLOW)
+
+
+def terms_text(terms: Terms) -> str:
+    """A work's effective terms as a person reads them, one line per permission.
+
+    ``deny: tdm, output (implied: train-ai, train-genai, ai-input)`` and
+    ``license: train-ai at 0.02 EUR per item``; ``-`` when nothing is stated.
+    """
+    effective = terms.effective()
+    lines = []
+    for perm in TERMS_ORDER:
+        usages = [u for u in ALL_USAGES if effective[u] is perm]
+        if not usages:
+            continue
+        stated = [u.value for u in usages if terms.stated_by(u) is u]
+        implied = [u.value for u in usages if terms.stated_by(u) is not u]
+        text = "all" if len(stated) == len(ALL_USAGES) else ", ".join(stated)
+        if implied:
+            text += f"{' ' if text else ''}(implied: {', '.join(implied)})"
+        if perm is Permission.LICENSE and terms.price is not None:
+            text += f" at {terms.price.text()}"
+        lines.append(f"{perm.value}: {text}")
+    return "\n".join(lines) or "-"
+
+
+def works_table(works: list[Work], title: str | None = None, *, wide: bool = False) -> Table:
+    table = new_table(
+        "id", "kind", "owner", "title / identifier", "terms", "disputed", title=title, wide=wide
+    )
     for w in works:
         label = w.title or (w.identifiers[0].value if w.identifiers else "")
-        stated = ", ".join(f"{u.value}={p.value}" for u, p in w.terms.permissions.items()) or "-"
         table.add_row(
             str(w.id),
             w.kind.value,
             safe(w.owner.name),
             safe(label),
-            stated,
+            terms_text(w.terms),
             "[red]yes[/red]" if w.disputed else "",
         )
     return table
 
 
-def work_detail(work: Work) -> Table:
-    table = Table(title=f"work {work.id}", show_header=False)
-    table.add_column("field", style="bold")
-    table.add_column("value")
+def work_detail(work: Work, *, wide: bool = False) -> Table:
+    table = new_table("field", "value", title=f"work {work.id}", show_header=False, wide=wide)
+    table.columns[0].style = "bold"
     table.add_row("kind", work.kind.value)
     table.add_row("title", safe(work.title or ""))
     table.add_row("owner", safe(work.owner.name))
     for ident in work.identifiers:
         table.add_row(ident.scheme.value, safe(ident.value))
     for usage, perm in work.terms.effective().items():
-        stated = "" if usage in work.terms.permissions else " (implied/unset)"
-        table.add_row(f"terms.{usage.value}", f"{perm.value}{stated}")
+        source = work.terms.stated_by(usage)
+        note = (
+            ""
+            if source is usage
+            else " (unset)"
+            if source is None
+            else f" (implied by {source.value})"
+        )
+        table.add_row(f"terms.{usage.value}", f"{perm.value}{note}")
     if work.terms.price:
-        p = work.terms.price
-        table.add_row("price", f"{p.amount} {p.currency} per {p.per.value}")
+        table.add_row("price", work.terms.price.text())
     for claim in work.claims:
         style = "red" if claim.status.value == "disputed" else ""
         table.add_row(
@@ -100,7 +147,7 @@ def work_detail(work: Work) -> Table:
             if style
             else f"{safe(claim.party)}: {claim.status.value}",
         )
-    table.add_row("registered", work.created_at.isoformat())
+    table.add_row("registered", work.created_at.isoformat(timespec="seconds"))
     return table
 
 

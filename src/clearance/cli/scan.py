@@ -20,11 +20,10 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
-from rich.table import Table
 from rich.text import Text
 
 from clearance.cli.options import JsonOpt, RegistryOpt, settings
-from clearance.cli.output import emit_json, stderr, stdout
+from clearance.cli.output import emit_json, new_table, stderr, stdout
 from clearance.cli.signals import AgentOpt, PrivateOpt
 from clearance.scan.config import DEFAULT_SHARD_SIZE
 
@@ -36,6 +35,7 @@ class _Rate(ProgressColumn):
 
 
 def scan_command(
+    ctx: typer.Context,
     input: Annotated[str, typer.Argument(metavar="INPUT", help="Folder, table, glob or tars.")],
     out: Annotated[Path, typer.Option("--out", help="Directory for the outputs.")],
     registry: RegistryOpt = None,
@@ -106,6 +106,7 @@ def scan_command(
     """Decide, item by item, whether a dataset may be used for a purpose."""
     from clearance.scan import ScanConfig, scan
 
+    debug = bool(ctx.find_root().params.get("debug"))
     cfg = settings(registry)
     config = ScanConfig.build(
         registry=cfg.registry,
@@ -124,6 +125,7 @@ def scan_command(
         shard_size=shard_size,
         index_cache=index_cache,
         sign_key=str(sign_key) if sign_key is not None else None,
+        engine_logs=debug,
     )
     bar = Progress(
         TextColumn("[bold]scanning"),
@@ -148,10 +150,11 @@ def scan_command(
         emit_json(result.to_dict())
         return
     report = result.report
-    table = Table(title=f"scan for {report['purpose']} ({report['mode']}): {report['items']} items")
-    table.add_column("outcome")
-    table.add_column("items", justify="right")
+    table = new_table("outcome", "items", title=f"{report['items']} items for {report['purpose']}")
+    table.columns[1].justify = "right"
     for outcome, count in report["outcomes"].items():
-        table.add_row(outcome, str(count))
-    stdout().print(table)
-    stdout().print(f"report: {result.out / 'report.html'}  decisions: {result.decisions}")
+        table.add_row(outcome, f"{count:,}")
+    console = stdout()
+    console.print(table)
+    console.print(f"mode {report['mode']}; report: {result.out / 'report.html'}", highlight=False)
+    console.print(f"decisions: {result.decisions}", highlight=False)

@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 
 from clearance.cli.options import MAX_WORKERS, RegistryOpt, settings
+from clearance.cli.output import stderr
 from clearance.core.errors import UserError
 from clearance.service import open_registry
 
@@ -40,8 +41,16 @@ def serve_command(
         ) from None
     _check_host(host)
     config = settings(registry)
-    with open_registry(config):  # fail here, with a clear message, not in every worker
-        pass
+    with open_registry(config) as store:  # fail here, with a clear message, not in every worker
+        works = store.count_works()
+    where = f"[{host}]" if ":" in host else host
+    stderr.print(
+        f"serving the guard for {works} works on http://{where}:{port} "
+        f"({workers} worker{'s' * (workers != 1)}; POST /v1/check, GET /healthz; "
+        "Ctrl-C stops; access log below, Common Log Format)",
+        highlight=False,
+        soft_wrap=True,
+    )
     serve(config, host=host, port=port, workers=workers)
 
 

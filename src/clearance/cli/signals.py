@@ -8,8 +8,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from clearance.cli.options import JsonOpt, finite_seconds
-from clearance.cli.output import emit_json, progress_bar, safe, stdout
+from clearance.cli.options import JsonOpt, WideOpt, finite_seconds
+from clearance.cli.output import emit_json, new_table, progress_bar, safe, stdout
 from clearance.core import Mode, resolve
 from clearance.fetch import FetchConfig
 from clearance.fetch.client import origin_of
@@ -44,6 +44,7 @@ def signals_command(
     cache_dir: Annotated[
         Path | None, typer.Option("--cache-dir", help="Keep policy files here for 24 h.")
     ] = None,
+    wide: WideOpt = False,
     json: JsonOpt = False,
 ) -> None:
     """Fetch and evaluate every opt-out signal that applies to each URL."""
@@ -66,14 +67,35 @@ def signals_command(
         emit_json([r.to_dict() for r in run.results])
         return
     for result in run.results:
-        stdout().print(_table(result))
+        stdout(wide).print(_table(result, wide))
 
 
-def _table(result: UrlSignals) -> Table:
-    table = Table(title=f"{safe(result.url)}  (agent {safe(result.agent)})", title_justify="left")
-    table.add_column("usage")
-    table.add_column("permission")
-    table.add_column("evidence")
+def payment_text(payment: Any) -> str:
+    """A licence offer as a person reads it: ``purchase: 1 USD`` or ``crawl: USD 0.01``."""
+    if not isinstance(payment, dict):
+        return str(payment)
+    kind = str(payment.get("type") or "licence")
+    amounts = [
+        " ".join(str(a.get(k)) for k in ("value", "currency") if a.get(k) is not None)
+        for a in payment.get("amounts") or []
+        if isinstance(a, dict)
+    ]
+    terms = [*amounts, *(str(x) for x in payment.get("standard") or [])]
+    terms += [str(x) for x in payment.get("custom") or []]
+    if payment.get("price"):
+        terms.append(str(payment["price"]))
+    return f"{kind}: {', '.join(t for t in terms if t)}" if any(terms) else kind
+
+
+def _table(result: UrlSignals, wide: bool = False) -> Table:
+    table = new_table(
+        "usage",
+        "permission",
+        "evidence",
+        title=f"{safe(result.url)}  (agent {safe(result.agent)})",
+        title_justify="left",
+        wide=wide,
+    )
     crawl = "[green]allowed[/]" if result.crawl_allowed else "[red]disallowed[/]"
     table.add_row("crawl", crawl, safe("; ".join(e["detail"] for e in result.crawl_evidence)))
     for usage in PROTOCOL_USAGES:
@@ -84,7 +106,9 @@ def _table(result: UrlSignals) -> Table:
             usage.value, perm, "\n".join(safe(f"{e.source}: {e.detail}") for e in d.evidence)
         )
     for lic in result.licenses:
-        table.add_row("licence", safe(lic.get("source", "")), safe(lic.get("payment", "")))
+        table.add_row(
+            "licence", safe(lic.get("source", "")), safe(payment_text(lic.get("payment", "")))
+        )
     for w in (*result.warnings, *([result.error] if result.error else [])):
         table.add_row("warning", "", safe(w))
     return table
@@ -92,6 +116,7 @@ def _table(result: UrlSignals) -> Table:
 
 def inspect_command(
     files: Annotated[list[Path], typer.Argument(metavar="FILE...")],
+    wide: WideOpt = False,
     json: JsonOpt = False,
 ) -> None:
     """Read the signals embedded in local files (C2PA/CAWG, IPTC, XMP, EPUB/PDF TDMRep)."""
@@ -117,10 +142,9 @@ def inspect_command(
         emit_json(doc)
         return
     for name, info in doc.items():
-        table = Table(title=safe(name), title_justify="left")
-        table.add_column("usage")
-        table.add_column("permission")
-        table.add_column("evidence")
+        table = new_table(
+            "usage", "permission", "evidence", title=safe(name), title_justify="left", wide=wide
+        )
         for usage, entry in info["usages"].items():
             table.add_row(
                 usage,
@@ -129,4 +153,4 @@ def inspect_command(
             )
         for w in info["warnings"]:
             table.add_row("warning", "", safe(w))
-        stdout().print(table)
+        stdout(wide).print(table)

@@ -16,10 +16,11 @@ from clearance.cli.options import (
     PerOpt,
     PriceOpt,
     RegistryOpt,
+    WideOpt,
     settings,
     terms_change,
 )
-from clearance.cli.output import emit_json, safe, stdout, work_detail
+from clearance.cli.output import emit_json, safe, stdout, terms_text, work_detail
 from clearance.core.errors import UserError
 from clearance.core.models import Terms
 from clearance.service import open_registry
@@ -61,6 +62,7 @@ def set_(
         ),
     ] = None,
     registry: RegistryOpt = None,
+    wide: WideOpt = False,
     json: JsonOpt = False,
 ) -> None:
     """Set terms on one work (--work) or an owner's default terms (--owner)."""
@@ -76,7 +78,7 @@ def set_(
             if json:
                 emit_json({"work": updated.to_dict()})
             else:
-                stdout().print(work_detail(updated))
+                stdout(wide).print(work_detail(updated, wide=wide))
             return
         assert owner is not None
         terms = store.set_party_terms(owner, change, actor=cfg.actor)
@@ -88,8 +90,10 @@ def set_(
 
 
 def _print_terms(owner: str, terms: Terms) -> None:
-    pairs = ", ".join(f"{u.value}={p.value}" for u, p in terms.effective().items())
-    stdout().print(f"default terms for {safe(owner)}: {pairs}", highlight=False)
+    lines = terms_text(terms).splitlines()
+    stdout().print(f"default terms for {safe(owner)}:", highlight=False)
+    for line in lines:
+        stdout().print(f"  {line}", highlight=False)
 
 
 @app.command("show")

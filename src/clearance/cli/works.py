@@ -17,6 +17,7 @@ from clearance.cli.options import (
     PerOpt,
     PriceOpt,
     RegistryOpt,
+    WideOpt,
     WorkersOpt,
     settings,
     terms_change,
@@ -70,6 +71,7 @@ def add(
         int | None, WorkersOpt("Processes that fingerprint files (default: all CPUs).")
     ] = None,
     registry: RegistryOpt = None,
+    wide: WideOpt = False,
     json: JsonOpt = False,
 ) -> None:
     """Register works by content fingerprint or by URL/domain/ISBN/ISRC/ISCC."""
@@ -107,11 +109,11 @@ def add(
             }
         )
         return
-    out = stdout()
+    out = stdout(wide)
     counts: dict[str, int] = {}
     for r in summary.registrations:
         counts[r.status.value] = counts.get(r.status.value, 0) + 1
-    out.print(works_table([r.work for r in summary.registrations], title="registered"))
+    out.print(works_table([r.work for r in summary.registrations], title="registered", wide=wide))
     parts = [f"{n} {status}" for status, n in sorted(counts.items())] or ["0 registered"]
     out.print(f"{', '.join(parts)}; {len(summary.skipped)} skipped")
     for s in summary.skipped:
@@ -125,21 +127,27 @@ def list_(
     limit: Annotated[int | None, CountOpt("--limit", help="At most N works.")] = None,
     offset: Annotated[int, CountOpt("--offset", help="Skip the first N.", minimum=0)] = 0,
     registry: RegistryOpt = None,
+    wide: WideOpt = False,
     json: JsonOpt = False,
 ) -> None:
-    """List registered works."""
+    """List registered works (``count`` is how many match, not the page size)."""
     with open_registry(settings(registry)) as store:
         works = store.list_works(owner=owner, kind=kind, limit=limit, offset=offset)
+        total = store.count_works(owner=owner, kind=kind)
     if json:
-        emit_json({"works": [w.to_dict() for w in works], "count": len(works)})
-    else:
-        stdout().print(works_table(works, title=f"{len(works)} works"))
+        emit_json({"works": [w.to_dict() for w in works], "count": total})
+        return
+    shown = f"{total} works" if len(works) == total else f"{len(works)} of {total} works"
+    if works and len(works) != total:
+        shown += f" (ids {works[0].id}..{works[-1].id})"
+    stdout(wide).print(works_table(works, title=shown, wide=wide))
 
 
 @app.command("show")
 def show(
     work_id: Annotated[int, IdArg("The work.")],
     registry: RegistryOpt = None,
+    wide: WideOpt = False,
     json: JsonOpt = False,
 ) -> None:
     """Show one work with its identifiers, effective terms and claims (disputes included)."""
@@ -148,7 +156,7 @@ def show(
     if json:
         emit_json({"work": work.to_dict()})
     else:
-        stdout().print(work_detail(work))
+        stdout(wide).print(work_detail(work, wide=wide))
 
 
 @app.command("remove")

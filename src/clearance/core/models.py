@@ -125,6 +125,10 @@ class Price:
         """The amount in plain notation (``0.000000001``, never ``1E-9``)."""
         return format(self.amount, "f")
 
+    def text(self) -> str:
+        """The price as a person reads it: ``1 USD per item``."""
+        return f"{self.amount_text} {self.currency} per {self.per.value}"
+
     def to_dict(self) -> dict[str, str]:
         return {"amount": self.amount_text, "currency": self.currency, "per": self.per.value}
 
@@ -154,6 +158,20 @@ class Terms:
             for target in (usage, *narrower_usages(usage)):
                 out[target] = strictest(out[target], perm)
         return out
+
+    def stated_by(self, usage: Usage) -> Usage | None:
+        """The stated usage whose statement gives ``usage`` its effective permission.
+
+        ``usage`` itself when the owner spoke about it, a broader usage when the
+        permission is implied (``tdm`` for ``train-ai``), None when it is unset.
+        """
+        effective = self.effective()[usage]
+        if usage in self.permissions and self.permissions[usage] is effective:
+            return usage
+        for stated, perm in self.permissions.items():
+            if perm is effective and usage in narrower_usages(stated):
+                return stated
+        return None
 
     def merged_over(self, default: Terms | None) -> Terms:
         """These terms with usages they leave unset taken from ``default`` (a party default)."""

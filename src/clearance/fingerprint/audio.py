@@ -33,7 +33,21 @@ MATCH_BER = 0.30
 """Bit error rate at or below which an alignment counts as the same audio (random audio is ~0.5)."""
 
 MIN_CLIP_ITEMS = 24
-"""A clip needs about 3 s of audio to be matched reliably."""
+"""Words a match needs to be reliable: 24 word positions (3 s), about 5.6 s of audio."""
+
+FRAME_SECONDS = 4096 / 11025
+"""Chromaprint's analysis frame: 4096 samples at 11025 Hz (a new one every ``SECONDS_PER_ITEM``)."""
+WORD_FRAMES = 16 + 5 - 1
+"""Frames behind one word: a 16-frame classifier window over chroma smoothed by a 5-tap filter."""
+WORD_SECONDS = (WORD_FRAMES - 1) * SECONDS_PER_ITEM + FRAME_SECONDS
+"""The stretch of audio one word describes (about 2.72 s): word ``i`` covers
+``[i * SECONDS_PER_ITEM, i * SECONDS_PER_ITEM + WORD_SECONDS]``. So ``n`` words
+cover ``(n - 1) * SECONDS_PER_ITEM + WORD_SECONDS`` seconds: a 6 s file has 27 words."""
+
+
+def audio_span(start: int, stop: int) -> tuple[float, float]:
+    """The audio, in seconds, that the words ``[start, stop)`` were computed from."""
+    return start * SECONDS_PER_ITEM, (stop - 1) * SECONDS_PER_ITEM + WORD_SECONDS
 
 
 @dataclass(frozen=True, slots=True)

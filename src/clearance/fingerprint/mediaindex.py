@@ -72,6 +72,7 @@ from clearance.fingerprint.audio import (
     MIN_CLIP_ITEMS,
     SECONDS_PER_ITEM,
     AudioFingerprint,
+    audio_span,
 )
 from clearance.fingerprint.mediafile import (
     FORMAT_VERSION,
@@ -120,7 +121,8 @@ class AudioHit:
     offset: float
     """Reference time minus query time, seconds (negative: the recording starts in the query)."""
     query_span: tuple[float, float]
-    """The matching stretch of the query, seconds (in fingerprint time: word i is i * 0.124 s)."""
+    """The matching stretch of the query's audio, seconds (``fingerprint.audio.audio_span``:
+    the audio its matching words were computed from, so a 6 s excerpt spans about 6 s)."""
     bit_error_rate: float
     """Share of differing bits over the span (``MATCH_BER`` 0.30 at most)."""
 
@@ -313,7 +315,8 @@ class AudioIndex:
             self._pending = []
 
     def search(self, query: AudioFingerprint) -> list[AudioHit]:
-        """Every registered recording sharing at least ~3 s of audio with ``query``, best first."""
+        """Every registered recording sharing at least ~5.6 s of audio (24 words) with ``query``,
+        best first."""
         self._settle()
         q = np.asarray(query.words, dtype=np.uint32).reshape(-1)
         best: dict[int, AudioHit] = {}
@@ -329,11 +332,14 @@ class AudioIndex:
                 if not spans:
                     continue
                 *_, d, (start, stop, ber) = max(spans)
+                begin, end = audio_span(start, stop)
+                if query.duration > 0:  # the last word's frames may run past the end of the file
+                    end = min(end, float(query.duration))
                 hit = AudioHit(
                     work_id,
                     round(max(0.0, 1.0 - 2.0 * ber), 4),
                     round(d * SECONDS_PER_ITEM, 3),
-                    (round(start * SECONDS_PER_ITEM, 3), round(stop * SECONDS_PER_ITEM, 3)),
+                    (round(begin, 3), round(end, 3)),
                     round(ber, 4),
                 )
                 old = best.get(work_id)

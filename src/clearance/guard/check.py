@@ -10,7 +10,7 @@ matched work's ``output`` terms and the licensee's agreements covering it
 become evidence, ``core.resolve`` decides in the chosen mode, and the
 verdict maps those decisions:
 
-* a strongly matched work the output may not use -> ``block`` (``output=deny``;
+* a strongly matched work the output may not use -> ``block`` (output denied;
   a licence needed and not held; in opt-in mode, no explicit permission);
 * only weakly matched works it may not use -> ``review``;
 * otherwise ``allow``, and each matched work yields one ``UsageEvent`` (basis

@@ -222,7 +222,7 @@ def price_text(work: Work) -> str:
     price = work.terms.price
     if price is None:
         return "no price set"
-    return f"{price.amount} {price.currency} per {price.per.value}"
+    return price.text()
 
 
 def output_reason(v: WorkVerdict, licensee: str | None) -> str:
@@ -232,13 +232,14 @@ def output_reason(v: WorkVerdict, licensee: str | None) -> str:
     d = v.decision
     if v.verdict == "review":
         method = v.matched.best.method
-        return f"{head}: partial {method} evidence, needs review (output={d.permission.value})"
+        return f"{head}: partial {method} evidence, needs review (output {d.permission.value})"
     if d.licensed:
         return f"{head}: output licensed to {licensee} under agreement {v.agreement_text()}"
     if d.allowed:
-        return f"{head}: output={d.permission.value}; attribution"
+        stated = "allowed" if d.permission is Permission.ALLOW else "not restricted"
+        return f"{head}: output {stated} by the owner; attribution"
     if d.permission is Permission.DENY:
-        return f"{head}: output=deny"
+        return f"{head}: output denied by the owner"
     if d.permission is Permission.LICENSE:
         return f"{head}: output needs a licence: {price_text(w)}"
     return f"{head}: output not allowed (opt-in: the owner gave no explicit permission)"

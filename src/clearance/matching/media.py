@@ -8,15 +8,18 @@ with the item's extension.
 
 Thresholds, defined here once:
 
-* ``AUDIO``: a registered recording shares at least ~3 s of audio with the
-  query at a bit error rate <= 0.30 (``fingerprint.audio``; score
-  ``1 - 2 * BER``); a shared stretch of ``AUDIO_STRONG_SECONDS`` or more is
-  strong, a shorter one asks for review.
+* ``AUDIO``: a registered recording shares a stretch of audio with the query
+  at a bit error rate <= 0.30 (``fingerprint.audio``; score ``1 - 2 * BER``).
+  The shortest stretch found at all is 24 Chromaprint words, about 5.6 s of
+  audio; a shared stretch of ``AUDIO_STRONG_SECONDS`` (5 s) or more of audio
+  is strong, so every audio match is strong: a 6 s excerpt of a registered
+  recording is blocked, and audio has no review band.
 * ``FRAMES``: half the query's frames match a registered video, half of the
   video's frames occur in the query, or 5 frames agree on one alignment
   (``fingerprint.videoindex``); every such hit is strong.
 
-A match's ``span`` is the matching stretch of the query in milliseconds.
+A match's ``span`` is the matching stretch of the query in milliseconds (for
+audio, the audio its matching words describe: ``fingerprint.audio.audio_span``).
 """
 
 from __future__ import annotations

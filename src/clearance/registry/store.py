@@ -99,7 +99,7 @@ class RegistryStore(Protocol):
     def audit_since(self, after: int, upto: int | None = None) -> list[AuditEntry]: ...
     def works_by_ids(self, ids: Sequence[int]) -> list[Work]: ...
     def fingerprints_of(self, work_ids: Sequence[int]) -> list[tuple[int, FingerprintRecord]]: ...
-    def count_works(self) -> int: ...
+    def count_works(self, *, owner: str | None = None, kind: WorkKind | None = None) -> int: ...
     def state_digest(self) -> str: ...
     def close(self) -> None: ...
 
@@ -609,9 +609,15 @@ class SqlStore(BulkReads):
         with database_errors("read"), self.engine.connect() as conn:
             return agreement_rows.current(conn, at)
 
-    def count_works(self) -> int:
+    def count_works(self, *, owner: str | None = None, kind: WorkKind | None = None) -> int:
+        """How many works there are (of ``owner``, of ``kind``): ``list_works``'s total."""
+        query = select(func.count()).select_from(s.works)
         with database_errors("read"), self.engine.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(s.works)).scalar_one())
+            if owner is not None:
+                query = query.where(s.works.c.owner_id == self._party_id(conn, owner))
+            if kind is not None:
+                query = query.where(s.works.c.kind == kind.value)
+            return int(conn.execute(query).scalar_one())
 
     def verify_ledger(self) -> list[ledger.ChainReport]:
         """Check the hash chains of the audit log and the usage ledger (``registry.ledger``)."""

@@ -76,6 +76,8 @@ class ScanConfig:
     index_cache: str | None = _run(None)
     sign_key: str | None = _run(None)
     """An Ed25519 private key file: the manifest's root statement is signed with it."""
+    engine_logs: bool = _run(False)
+    """Let the engine (Ray) print its own logs; ``clearance --debug scan`` turns it on."""
 
     @staticmethod
     def build(**options: Any) -> ScanConfig:

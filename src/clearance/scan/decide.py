@@ -18,12 +18,21 @@ from collections.abc import Sequence
 from typing import Any
 
 from clearance.core.models import Evidence
-from clearance.core.usage import ALL_USAGES, Usage, broader_usages
+from clearance.core.usage import ALL_USAGES, Permission, Usage, broader_usages
 from clearance.matching.decide import OUTCOMES, ItemDecision, MatchedWork
 
 PERM_COLUMNS = tuple(f"perm_{u.value}" for u in ALL_USAGES)
 
-__all__ = ["OUTCOMES", "PERM_COLUMNS", "bears_on", "decision_row", "error_row", "reason"]
+__all__ = [
+    "OUTCOMES",
+    "PERM_COLUMNS",
+    "bears_on",
+    "decision_row",
+    "error_row",
+    "reason",
+    "reason_text",
+    "source_label",
+]
 
 
 def bears_on(evidence: Evidence, purpose: Usage) -> bool:
@@ -32,6 +41,37 @@ def bears_on(evidence: Evidence, purpose: Usage) -> bool:
 
 def reason(evidence: Evidence) -> str:
     return f"{evidence.source}:{evidence.usage.value}={evidence.permission.value}"
+
+
+OPT_IN_SOURCE = "opt-in"
+"""The reason source of an item excluded in opt-in mode because nobody allowed it."""
+REASON_SOURCES = {OPT_IN_SOURCE: "No explicit permission (opt-in)", "review": "Weak match (review)"}
+"""How a report names a reason source that is not a place evidence came from."""
+_VERBS = {
+    "deny": "denied",
+    "license": "needs a licence",
+    "allow": "allowed",
+    "unknown": "not stated",
+}
+
+
+def reason_text(text: str) -> str:
+    """A reason string as a sentence: ``registry:tdm=deny`` -> ``registry: tdm denied``."""
+    source, _, rest = text.partition(":")
+    if source == OPT_IN_SOURCE:
+        usage = rest.partition("=")[0]
+        return f"no explicit permission for {usage} (opt-in)"
+    if source == "review":
+        return f"needs review: {rest}"
+    usage, eq, perm = rest.rpartition("=")
+    if not eq or perm not in _VERBS:
+        return text
+    return f"{source}: {usage} {_VERBS[perm]}"
+
+
+def source_label(source: str) -> str:
+    """What a report calls a reason source (``opt-in``: No explicit permission (opt-in))."""
+    return REASON_SOURCES.get(source, source)
 
 
 def _detail(
@@ -66,6 +106,9 @@ def decision_row(
     if decided.review:
         weak = sorted({m.label() for w in works if not w.strong for m in w.matches})
         reasons.add(f"review:weak match ({', '.join(weak)})")
+    if decided.outcome == "exclude" and decided.decision.permission is Permission.UNKNOWN:
+        # opt-in mode: nothing denied the item, but nothing allowed it either
+        reasons.add(f"{OPT_IN_SOURCE}:{purpose.value}={Permission.UNKNOWN.value}")
     row: dict[str, Any] = {
         "item_id": item_id,
         "source": source,

@@ -57,34 +57,83 @@ def _domain(source: str | None) -> str | None:
         return None
 
 
-def build_report(rows: Sequence[dict[str, Any]], config: dict[str, Any]) -> dict[str, Any]:
-    """Counts by outcome, by reason source, by domain (top 50) and by owner."""
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin_of(source: str | None) -> str | None:
+    """``scheme://host:port`` of a URL source (the port always written), or None."""
+    if not source or "://" not in source:
+        return None
+    try:
+        parts = urlsplit(source)
+        host, port = parts.hostname, parts.port
+    except ValueError:  # an invalid URL or port (an error row): no origin to count
+        return None
+    scheme = parts.scheme.lower()
+    if not host:
+        return None
+    port = port if port is not None else DEFAULT_PORTS.get(scheme)
+    host = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{host}" + (f":{port}" if port is not None else "")
+
+
+def _top(counts: dict[str, Counter[str]]) -> dict[str, dict[str, int]]:
+    top = sorted(counts.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))[:TOP_DOMAINS]
+    return {k: {"items": sum(c.values()), **dict(c)} for k, c in top}
+
+
+def build_report(
+    rows: Sequence[dict[str, Any]], config: dict[str, Any], run: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Counts by outcome, by reason source (and what it said), by domain and origin (top 50)
+    and by owner; ``run``: what was scanned and how (shown at the top of report.html)."""
     outcomes = Counter({o: 0 for o in OUTCOMES})
     by_source: Counter[str] = Counter()
+    by_permission: dict[str, Counter[str]] = defaultdict(Counter)
     by_domain: dict[str, Counter[str]] = defaultdict(Counter)
+    by_origin: dict[str, Counter[str]] = defaultdict(Counter)
     by_owner: dict[str, Counter[str]] = defaultdict(Counter)
+    owner_works: dict[str, set[int]] = defaultdict(set)
     for row in rows:
         outcome = row["outcome"]
         outcomes[outcome] += 1
-        for source in {r.split(":", 1)[0] for r in row["reasons"] or ()}:
+        said: set[tuple[str, str]] = set()
+        for reason in row["reasons"] or ():
+            source, _, rest = reason.partition(":")
+            said.add((source, rest.rpartition("=")[2] if "=" in rest else "unknown"))
+        for source in {s for s, _ in said}:
             by_source[source] += 1
+        for source, permission in said:
+            by_permission[source][permission] += 1
         domain = _domain(row["source"])
         if domain:
             by_domain[domain][outcome] += 1
-        for owner in {w["owner"] for w in json.loads(row["evidence"] or "{}").get("works", [])}:
+        origin = origin_of(row["source"])
+        if origin:
+            by_origin[origin][outcome] += 1
+        works = json.loads(row["evidence"] or "{}").get("works", [])
+        for owner in {w["owner"] for w in works}:
             by_owner[owner][outcome] += 1
-    top = sorted(by_domain.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))[:TOP_DOMAINS]
+        for w in works:
+            owner_works[w["owner"]].add(int(w["id"]))
     return {
         "format": "clearance.scan-report",
         "format_version": FORMAT_VERSION,
         "items": len(rows),
         "purpose": config["purpose"],
         "mode": config["mode"],
+        "run": run or {},
         "outcomes": dict(outcomes),
         "by_reason_source": dict(sorted(by_source.items())),
-        "by_domain": {d: {"items": sum(c.values()), **dict(c)} for d, c in top},
+        "by_reason_permission": {
+            s: dict(sorted(c.items())) for s, c in sorted(by_permission.items())
+        },
+        "by_domain": _top(by_domain),
         "domains": len(by_domain),
+        "by_origin": _top(by_origin),
+        "origins": len(by_origin),
         "by_owner": {o: {"items": sum(c.values()), **dict(c)} for o, c in sorted(by_owner.items())},
+        "owner_works": {o: len(ids) for o, ids in sorted(owner_works.items())},
     }
 
 

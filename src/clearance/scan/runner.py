@@ -25,7 +25,7 @@ import json
 import os
 import shutil
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from multiprocessing.context import BaseContext
@@ -38,6 +38,7 @@ from clearance.evidence import attest, merkle_section
 from clearance.fingerprint.parallel import process_context
 from clearance.matching import EmbeddingModel, MatchIndex
 from clearance.matching.index import index_meta
+from clearance.registry.engine import redact
 from clearance.registry.store import open_store
 from clearance.scan import indexcache
 from clearance.scan.config import ScanConfig
@@ -54,6 +55,7 @@ from clearance.scan.shard import (
     INDEX_DIR,
     PARTS_DIR,
     ShardTask,
+    count_items,
     file_sha256,
     load_record,
     process_shard,
@@ -148,36 +150,49 @@ def _previous_run(out: Path, config: ScanConfig, resume: bool) -> dict[str, Any]
     return previous
 
 
+POLL_SECONDS = 0.2
+"""How often the pool's item counter is read for the progress bar."""
+
+
 def _run_pool(
     tasks: list[ShardTask],
     workers: int,
     tick: Callable[[int], None],
 ) -> list[tuple[int, BaseException]]:
+    """Run the shards; ``tick(n)`` as every ``n`` more items are decided (item by item)."""
     failures: list[tuple[int, BaseException]] = []
     if workers <= 1 or len(tasks) <= 1:
         try:
             for task in tasks:
                 try:
-                    rec = process_shard(task)
+                    process_shard(task, item_done=lambda: tick(1))
                 except Exception as exc:  # the shard boundary: keep the other shards going
                     failures.append((task.spec.index, exc))
-                    continue
-                tick(rec["items"])
         finally:
             release()
         return failures
-    with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context()) as pool:
+    ctx = _pool_context()
+    counter = ctx.Value("q", 0)  # items decided in the workers, read here for the bar
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=count_items, initargs=(counter,)
+    ) as pool:
         futures: dict[Future[dict[str, Any]], ShardTask] = {
             pool.submit(process_shard, t): t for t in tasks
         }
+        seen = 0
         try:
-            for fut in as_completed(futures):
-                try:
-                    rec = fut.result()
-                except Exception as exc:  # the shard boundary, as above
-                    failures.append((futures[fut].spec.index, exc))
-                    continue
-                tick(rec["items"])
+            pending = set(futures)
+            while pending:
+                finished, pending = wait(pending, POLL_SECONDS, FIRST_COMPLETED)
+                for fut in finished:
+                    try:
+                        fut.result()
+                    except Exception as exc:  # the shard boundary, as above
+                        failures.append((futures[fut].spec.index, exc))
+                now = int(counter.value)
+                if now > seen:
+                    tick(now - seen)
+                    seen = now
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
@@ -307,6 +322,8 @@ def run_scan(
         failures = _run_pool(pending, config.workers or os.cpu_count() or 1, tick)
     if failures:
         _raise_failures(failures, len(shards))
+    if progress is not None:
+        progress(total, total)
     records: list[dict[str, Any]] = []
     for s in shards:
         rec = load_record(out_dir, s.index, config.digest)
@@ -314,7 +331,26 @@ def run_scan(
             raise ClearanceError(f"shard {s.index} record is missing", hint="rerun with --resume")
         records.append(rec)
     resumed = len(shards) - len(pending)
-    return _finish(out_dir, spec, config, records, meta, resumed, signer)
+    return _finish(out_dir, spec, config, records, meta, resumed, as_of, signer)
+
+
+def run_facts(spec: InputSpec, config: ScanConfig, as_of: datetime) -> dict[str, Any]:
+    """What report.json's ``run`` says: what was scanned, against what, how, when, by what."""
+    from clearance import __version__
+
+    return {
+        "as_of": as_of.isoformat(timespec="seconds"),
+        "input": str(spec.files[0])
+        if len(spec.files) == 1 and not spec.format.owns_tree
+        else f"{spec.root} ({len(spec.files):,} files)",
+        "input_kind": spec.kind,
+        "registry": redact(config.registry),
+        "registry_state": config.registry_state,
+        "web": config.web.value,
+        "match": config.match.value,
+        "licensee": config.licensee,
+        "version": __version__,
+    }
 
 
 def _finish(
@@ -324,6 +360,7 @@ def _finish(
     records: list[dict[str, Any]],
     meta: dict[str, Any] | None,
     resumed: int,
+    as_of: datetime,
     signer: Ed25519PrivateKey | None = None,
 ) -> ScanResult:
     parts = out / PARTS_DIR
@@ -337,11 +374,11 @@ def _finish(
         shutil.rmtree(out / "cleared")
     os.replace(staging, out / "cleared")
     cfg = config.to_dict()
-    report = build_report(rows, cfg)
+    report = build_report(rows, cfg, run_facts(spec, config, as_of))
     licenses = build_licenses(rows, config.purpose.value)
     write_json(out / "report.json", report)
     write_json(out / "licenses.json", licenses)
-    atomic_write_text(out / "report.html", render_scan_report(report, licenses))
+    atomic_write_text(out / "report.html", render_scan_report(report, licenses, rows=rows))
     manifest = build_manifest(
         {**cfg, "input": str(spec.root), "input_kind": spec.kind},
         registry_state=config.registry_state,

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -200,6 +201,29 @@ def decide(
     )
 
 
+_items_done: list[Any] = []
+"""This pool worker's shared item counter (a ``multiprocessing.Value``), set by ``count_items``."""
+
+
+def count_items(counter: Any) -> None:
+    """Pool initializer: count every decided item into ``counter``, which the runner reads
+    to move its progress bar item by item rather than once per finished shard."""
+    _items_done[:] = [counter]
+
+
+def _counted(item_done: Callable[[], None] | None) -> Callable[[], None] | None:
+    """What to call after each item: the caller's callback, else the pool's shared counter."""
+    if item_done is not None or not _items_done:
+        return item_done
+    counter = _items_done[0]
+
+    def bump() -> None:
+        with counter.get_lock():
+            counter.value += 1
+
+    return bump
+
+
 _open: list[tuple[tuple[str, str, str], Worker]] = []
 """This process's open worker (one slot), reused by its next shards."""
 
@@ -221,12 +245,17 @@ def release() -> None:
         _open.pop()[1].close()
 
 
-def process_shard(task: ShardTask, worker: Worker | None = None) -> dict[str, Any]:
+def process_shard(
+    task: ShardTask,
+    worker: Worker | None = None,
+    item_done: Callable[[], None] | None = None,
+) -> dict[str, Any]:
     """Process one shard (or return its existing record); return the shard record.
 
     ``worker``: the index and store to use; by default this process's worker
     over ``DIR/.index`` (the Ray engine passes one built from the copy it
-    shares through the object store).
+    shares through the object store). ``item_done`` is called after each item
+    is decided (in a pool worker, the counter ``count_items`` installed).
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -250,7 +279,12 @@ def process_shard(task: ShardTask, worker: Worker | None = None) -> dict[str, An
     )
     if worker is None:
         worker = _worker(run_dir, config, task.as_of)
-    rows = [decide(item, worker, web, config, task.as_of) for item in data.items]
+    tick = _counted(item_done)
+    rows = []
+    for item in data.items:
+        rows.append(decide(item, worker, web, config, task.as_of))
+        if tick is not None:
+            tick()
 
     stem = f"shard-{spec.index:06d}"
     decisions_name = f"{stem}.decisions.parquet"

@@ -85,6 +85,8 @@ class Item:
     """``image``, ``text``, ``audio``, ``video`` or ``other``: how ``data`` is fingerprinted."""
     identifiers: tuple[Identifier, ...] = ()
     error: str | None = None
+    file: str | None = None
+    """The file the item was read from, links resolved (a folder's file, a table's path row)."""
 
 
 @dataclass(slots=True)
@@ -144,6 +146,7 @@ def read_into(item: Item, path: Path, base: Path) -> None:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
         item.error = f"cannot read {path}: {reason}"
         return
+    item.file = str(real)
     item.media = media_for(path.name)
     if item.media == "text":
         try:

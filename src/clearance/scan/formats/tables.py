@@ -5,6 +5,13 @@ passthrough column, JSONL keeps the original lines byte for byte, CSV stays
 CSV. Each shard writes its part atomically; ``assemble`` joins the parts of
 each input file, in shard order, under the file's own relative name.
 
+A ``path`` row's file is part of the cleared dataset too: it is linked (or
+copied) into ``cleared/`` at its place under the base directory, and the
+row's ``path`` is rewritten, relative to the cleared table, wherever the
+value written in the input would not lead there (a link, ``..``, an absolute
+path, a base directory above the table's). So ``cleared/`` can be scanned,
+copied or shipped as it is: every ``path`` in it names a file in it.
+
 A bad row never fails its shard: a JSONL line that is not JSON (or nests
 deeper than ``MAX_JSON_DEPTH``), a CSV record the parser rejects, a row whose
 ``path`` cannot be read: each becomes an error row. A CSV field may be as
@@ -15,14 +22,16 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import posixpath
 import shutil
 from abc import abstractmethod
 from collections.abc import Iterator, Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
 
 from clearance.core.errors import UnsupportedInput, UserError
-from clearance.core.files import atomic_path, confined
+from clearance.core.files import atomic_path, confined, within
 from clearance.scan.formats.base import (
     MAX_ITEM_BYTES,
     InputFormat,
@@ -92,6 +101,26 @@ class TableInput(InputFormat):
             out.append(item)
         return out
 
+    def cleared_paths(
+        self, data: ShardData, keep: Sequence[bool]
+    ) -> tuple[dict[int, str], list[str]]:
+        """For the kept rows that read a file: the ``path`` value each must have in the cleared
+        table (by row, only where it differs from what a row may hold now), and the files to
+        place in ``cleared/`` (relative to the base directory, which ``cleared/`` mirrors)."""
+        table_dir = PurePosixPath(data.spec.name).parent
+        new: dict[int, str] = {}
+        files: list[str] = []
+        for i, (item, k) in enumerate(zip(data.items, keep, strict=True)):
+            if not k or item.file is None:
+                continue
+            real = Path(item.file)
+            if not real.is_relative_to(self.base_dir):
+                continue
+            rel = real.relative_to(self.base_dir).as_posix()
+            files.append(rel)
+            new[i] = posixpath.relpath(rel, table_dir.as_posix() or ".")
+        return new, files
+
     def assemble(self, records: Sequence[dict[str, Any]], parts: Path, staging: Path) -> None:
         by_name: dict[str, list[Path]] = {}
         for rec in records:
@@ -100,6 +129,19 @@ class TableInput(InputFormat):
             target = confined(staging, name, what="input file name")
             target.parent.mkdir(parents=True, exist_ok=True)
             self.join(files, target)
+        for rec in records:  # the files the kept path rows read
+            for rel in rec.get("cleared") or ():
+                source = (self.base_dir / rel).resolve()
+                if not within(self.base_dir, source) or not source.is_file():
+                    continue  # changed since it was read
+                target = confined(staging, rel, what="file name")
+                if target.exists():  # a file two rows name, or one that is also a table
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    os.link(source, target)
+                except OSError:
+                    shutil.copy2(source, target)
 
     @abstractmethod
     def join(self, files: list[Path], target: Path) -> None:
@@ -145,9 +187,19 @@ class ParquetInput(TableInput):
         import pyarrow as pa
         import pyarrow.parquet as pq
 
+        table = data.raw
+        new, files = self.cleared_paths(data, keep)
+        if new and "path" in table.column_names:
+            column = table.column("path")
+            values = column.to_pylist()
+            changed = {i: v for i, v in new.items() if str(values[i]).strip() != v}
+            if changed:
+                values = [changed.get(i, v) for i, v in enumerate(values)]
+                index = table.column_names.index("path")
+                table = table.set_column(index, "path", pa.array(values, type=column.type))
         with atomic_path(dest) as tmp:
-            pq.write_table(data.raw.filter(pa.array(list(keep), pa.bool_())), tmp)
-        return []
+            pq.write_table(table.filter(pa.array(list(keep), pa.bool_())), tmp)
+        return files
 
     def join(self, files: list[Path], target: Path) -> None:
         import pyarrow.parquet as pq
@@ -227,9 +279,16 @@ class JsonlInput(TableInput):
         return ShardData(spec, self.items(spec, rows), raw=lines)
 
     def write_part(self, data: ShardData, keep: Sequence[bool], dest: Path) -> list[str]:
+        new, files = self.cleared_paths(data, keep)
+        lines = list(data.raw)
+        for i, value in new.items():  # kept lines stay byte for byte unless a path must change
+            doc = json.loads(lines[i])
+            if str(doc.get("path", "")).strip() != value:
+                doc["path"] = value
+                lines[i] = json.dumps(doc, ensure_ascii=False).encode() + b"\n"
         with atomic_path(dest) as tmp, open(tmp, "wb") as fh:
-            fh.writelines(line for line, k in zip(data.raw, keep, strict=True) if k)
-        return []
+            fh.writelines(line for line, k in zip(lines, keep, strict=True) if k)
+        return files
 
     def join(self, files: list[Path], target: Path) -> None:
         with open(target, "wb") as out:
@@ -302,13 +361,21 @@ class CsvInput(TableInput):
         return data
 
     def write_part(self, data: ShardData, keep: Sequence[bool], dest: Path) -> list[str]:
+        new, files = self.cleared_paths(data, keep)
+        records = list(data.raw)
+        if new and "path" in data.header:
+            column = data.header.index("path")
+            for i, value in new.items():
+                record = records[i]
+                if isinstance(record, list) and column < len(record):
+                    records[i] = [*record[:column], value, *record[column + 1 :]]
         with atomic_path(dest) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh)
             writer.writerow(data.header)
             writer.writerows(
-                r for r, k in zip(data.raw, keep, strict=True) if k and not isinstance(r, str)
+                r for r, k in zip(records, keep, strict=True) if k and not isinstance(r, str)
             )
-        return []
+        return files
 
     def join(self, files: list[Path], target: Path) -> None:
         allow_long_csv_fields()
