@@ -26,7 +26,7 @@ def test_round_trip_on_both_backends(
 ) -> None:
     reg = ("--registry", registry_location)
     code, doc, _ = run(capsys, "init", *reg, "--json")
-    assert code == 0 and doc["revision"] == "0003" and doc["works"] == 0
+    assert code == 0 and doc["revision"] == "0004" and doc["works"] == 0
     img = write_image(tmp_path / "art.jpg", 11)
     (tmp_path / "poem.txt").write_text(POEM, encoding="utf-8")
     code, doc, _ = run(

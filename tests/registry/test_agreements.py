@@ -181,7 +181,7 @@ def test_upgrade_from_0001_in_place(registry_location: str) -> None:
             work_id = insert_old_work(conn, "Studio", "a" * 64)
     finally:
         engine.dispose()
-    with pytest.raises(RegistryVersionError, match="older than 0003"):
+    with pytest.raises(RegistryVersionError, match="older than 0004"):
         open_store(registry_location)
     with init_store(registry_location) as store:
         assert store.get_work(work_id).owner.name == "Studio"
@@ -189,7 +189,7 @@ def test_upgrade_from_0001_in_place(registry_location: str) -> None:
         record_usage_events(store, [_event(work_id, agreement=a.id)])
         assert len(list_usage_events(store)) == 1
         with store.engine.connect() as conn:
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
         assert all(r.ok for r in store.verify_ledger())
     with open_store(registry_location) as store:
         assert list_agreements(store)[0].id == a.id

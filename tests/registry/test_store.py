@@ -52,7 +52,7 @@ def test_init_is_idempotent_and_records_versions(registry_location: str) -> None
                 conn.execute(text("SELECT value FROM meta WHERE key='format_version'")).scalar()
                 == "1"
             )
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
 
 
 def test_open_uninitialised_is_a_clear_user_error(registry_location: str) -> None:

@@ -68,8 +68,12 @@ LicenseOpt = Annotated[
     list[str] | None,
     typer.Option(
         "--license",
-        metavar="USAGES",
-        help="Usages allowed only under a paid licence (needs --price and --currency).",
+        metavar="USAGE=PRICE/UNIT,...",
+        help=(
+            "Usages allowed only under a paid licence, each with its price: "
+            "train-genai=0.02/item,output=0.01/output (units item, run, output, pool; "
+            "currency inline 0.02EUR/item or --currency), or bare usages priced by --price."
+        ),
     ),
 ]
 PriceOpt = Annotated[
@@ -79,7 +83,12 @@ CurrencyOpt = Annotated[
     str | None, typer.Option("--currency", metavar="CUR", help="ISO 4217 currency code, e.g. EUR.")
 ]
 PerOpt = Annotated[
-    str, typer.Option("--per", metavar="item|run", help="What the price is charged for.")
+    str,
+    typer.Option(
+        "--per",
+        metavar="item|run|output|pool",
+        help="What --price is charged for (per item, flat per run, per output, pool share).",
+    ),
 ]
 
 
@@ -99,18 +108,21 @@ def terms_change(
 ) -> TermsChange | None:
     """Validate the terms flags into a ``TermsChange`` (or None when none were given)."""
     from clearance.core.errors import InvalidTerms
+    from clearance.licensing.grammar import parse_license
 
+    bare, priced = parse_license(license or [], currency=currency)
     parsed_price = None
     if price is not None:
         if currency is None:
             raise InvalidTerms("--price needs --currency", hint="e.g. --currency EUR")
         parsed_price = Price.parse(price, currency, per)
-    elif currency is not None:
+    elif currency is not None and not priced:
         raise InvalidTerms("--currency needs --price")
     return TermsChange.from_flags(
         deny=parse_usages(deny or []),
         allow=parse_usages(allow or []),
-        license=parse_usages(license or []),
+        license=bare,
         unset=parse_usages(unset or []),
         price=parsed_price,
+        prices=priced,
     )

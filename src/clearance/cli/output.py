@@ -89,9 +89,8 @@ def work_detail(work: Work) -> Table:
     for usage, perm in work.terms.effective().items():
         stated = "" if usage in work.terms.permissions else " (implied/unset)"
         table.add_row(f"terms.{usage.value}", f"{perm.value}{stated}")
-    if work.terms.price:
-        p = work.terms.price
-        table.add_row("price", f"{p.amount} {p.currency} per {p.per.value}")
+    for usage, p in work.terms.prices.items():
+        table.add_row(f"price.{usage.value}", safe(p.describe()))
     for claim in work.claims:
         style = "red" if claim.status.value == "disputed" else ""
         table.add_row(
