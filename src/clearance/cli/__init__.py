@@ -34,7 +34,10 @@ from clearance.cli import (
     evidence,
     init,
     keys,
+    license,
+    offers,
     report,
+    runs,
     scan,
     serve,
     signals,
@@ -79,6 +82,9 @@ app.command("prove")(evidence.prove_command)
 app.command("verify-proof")(evidence.verify_proof_command)
 app.command("report")(report.report_command)
 app.command("policy")(report.policy_command)
+app.add_typer(offers.app, name="offers")
+app.add_typer(license.app, name="license")
+app.add_typer(runs.app, name="runs")
 
 
 def _say(prefix: str, message: str) -> None:
