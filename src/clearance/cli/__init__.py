@@ -37,6 +37,7 @@ from clearance.cli import (
     license,
     offers,
     report,
+    royalties,
     runs,
     scan,
     serve,
@@ -85,6 +86,7 @@ app.command("policy")(report.policy_command)
 app.add_typer(offers.app, name="offers")
 app.add_typer(license.app, name="license")
 app.add_typer(runs.app, name="runs")
+app.command("royalties")(royalties.royalties_command)
 
 
 def _say(prefix: str, message: str) -> None:
