@@ -32,6 +32,7 @@ from clearance.cli import (
     characters,
     check,
     evidence,
+    impact,
     init,
     keys,
     license,
@@ -87,6 +88,8 @@ app.add_typer(offers.app, name="offers")
 app.add_typer(license.app, name="license")
 app.add_typer(runs.app, name="runs")
 app.command("royalties")(royalties.royalties_command)
+app.command("impact")(impact.impact_command)
+app.command("notices")(impact.notices_command)
 
 
 def _say(prefix: str, message: str) -> None:

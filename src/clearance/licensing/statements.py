@@ -22,6 +22,7 @@ Currencies are never added together: totals are per currency.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -163,7 +164,10 @@ class Statement:
             "totals_minor": dict(sorted(self.totals.items())),
         }
         if self.pool:
-            doc["pool"] = {"amount": format_minor(*self.pool), "currency": self.pool[1]}
+            units, cur = self.pool
+            doc["pool"] = {"amount": format_minor(units, cur), "currency": cur}
+            if not self.owners or all(o.weight == 0 for o in self.owners):
+                doc["pool"]["undistributed"] = format_minor(units, cur)
         return doc
 
 
@@ -268,8 +272,20 @@ def royalty_statement(
         pool_minor = (parse_minor(pool, cur), cur)
     if owner is not None:
         store.get_party(owner)  # an unknown owner is an error, not an empty statement
+    return compose(span, _lines(store, span), owner=owner, pool=pool_minor)
+
+
+def compose(
+    span: Period,
+    entries: Sequence[tuple[str, str | None, Line]],
+    *,
+    owner: str | None = None,
+    pool: tuple[int, str] | None = None,
+) -> Statement:
+    """The statement from its line items (pure: the property tests drive it directly)."""
+    pool_minor = pool
     by_owner: dict[str, OwnerStatement] = {}
-    for name, contact, line in _lines(store, span):
+    for name, contact, line in entries:
         entry = by_owner.setdefault(name, OwnerStatement(name, contact))
         entry.lines.append(line)
         if line.amount is not None and line.currency is not None:
