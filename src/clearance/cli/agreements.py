@@ -126,7 +126,7 @@ def usage_list(
         emit_json({"events": [e.to_dict() for e in events]})
         return
     table = Table(title="usage events")
-    for col in ("id", "at", "work", "licensee", "basis", "agreement", "method", "input"):
+    for col in ("id", "at", "work", "licensee", "basis", "agreement", "amount", "method", "input"):
         table.add_column(col)
     for e in events:
         table.add_row(
@@ -136,6 +136,7 @@ def usage_list(
             safe(e.licensee or ""),
             e.basis.value,
             str(e.agreement_id or ""),
+            f"{e.amount} {e.currency}" if e.amount is not None else "",
             safe(e.method),
             safe(e.input_label),
         )

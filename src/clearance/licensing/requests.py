@@ -139,7 +139,7 @@ def _lines(
             if price is None:
                 continue  # not offered under licence (allowed, denied or unknown)
             items = counts[work.id]
-            later = price.per in (PricePer.OUTPUT, PricePer.POOL)
+            later = usage is Usage.OUTPUT or price.per in (PricePer.OUTPUT, PricePer.POOL)
             amount = None if later else charge(price, items)
             lines.append(
                 {
