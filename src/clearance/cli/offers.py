@@ -10,6 +10,7 @@ from rich.table import Table
 
 from clearance.cli.options import JsonOpt, RegistryOpt, settings
 from clearance.cli.output import emit_json, safe, stderr, stdout
+from clearance.core.errors import UserError
 from clearance.core.files import atomic_write_text
 from clearance.core.usage import parse_usage
 from clearance.licensing.offers import check_format, export_rsl, list_offers
@@ -18,6 +19,19 @@ from clearance.service import open_registry
 app = typer.Typer(
     help="Owners' licence terms as offers, and their RSL export.", no_args_is_help=True
 )
+
+
+def write_out(path: Path, text: str) -> None:
+    """Write a command's ``--out`` file atomically; a bad place is a user error (exit 2)."""
+    if path.is_dir():
+        raise UserError(f"--out {path} is a directory", hint="give a file name")
+    if not path.parent.is_dir():
+        raise UserError(f"directory {path.parent} does not exist")
+    try:
+        atomic_write_text(path, text)
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
+
 
 OwnerOpt = Annotated[str | None, typer.Option("--owner", help="Only this owner's offers.")]
 
@@ -72,4 +86,4 @@ def export(
     if out is None:
         typer.echo(document, nl=False)
     else:
-        atomic_write_text(out, document)
+        write_out(out, document)

@@ -8,10 +8,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from clearance.cli.offers import write_out
 from clearance.cli.options import JsonOpt, RegistryOpt, settings
 from clearance.cli.output import emit_json, safe, stdout
 from clearance.core.errors import UserError
-from clearance.core.files import atomic_write_text
 from clearance.licensing.statements import royalty_statement, statement_csv, statement_html
 from clearance.service import open_registry
 
@@ -54,7 +54,7 @@ def royalties_command(
         text = json_module.dumps(statement.to_dict(), indent=2) + "\n"
     if text is not None:
         if out is not None:
-            atomic_write_text(out, text)
+            write_out(out, text)
         else:
             typer.echo(text, nl=False)
         return
