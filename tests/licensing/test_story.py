@@ -135,6 +135,9 @@ def test_licensing_that_pays(
     assert "allow" in json.dumps(checked)
     events = ok(capsys, "usage", "list", "--licensee", "GenCo", *reg, "--json")["events"]
     assert [(e["work_id"], e["amount"], e["currency"]) for e in events] == [(1, "0.01", "EUR")]
+    owned = ok(capsys, "usage", "list", "--owner", "PubCo", *reg, "--json")["events"]
+    assert owned == events
+    assert ok(capsys, "usage", "list", "--owner", "ArtCo", *reg, "--json")["events"] == []
 
     # 7. statements for the period and for a pool, exact to the cent
     now = datetime.now(UTC)

@@ -115,13 +115,16 @@ def revoke(
 def usage_list(
     licensee: LicenseeOpt = None,
     work: Annotated[int | None, IdOpt("--work", help="Only this work's.")] = None,
+    owner: Annotated[
+        str | None, typer.Option("--owner", metavar="PARTY", help="Only this owner's works'.")
+    ] = None,
     limit: Annotated[int, CountOpt("--limit", help="Newest N events.")] = 100,
     registry: RegistryOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """List recorded usage events, oldest first."""
     with open_registry(settings(registry)) as store:
-        events = list_usage_events(store, licensee, work, limit=limit)
+        events = list_usage_events(store, licensee, work, limit=limit, owner=owner)
     if json:
         emit_json({"events": [e.to_dict() for e in events]})
         return

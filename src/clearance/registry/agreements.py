@@ -291,8 +291,10 @@ def list_usage_events(
     work_id: int | None = None,
     *,
     limit: int | None = None,
+    owner: str | None = None,
 ) -> list[UsageEvent]:
-    """Recorded usage events, oldest first (the newest ``limit``), for a licensee and/or work."""
+    """Recorded usage events, oldest first (the newest ``limit``), for a licensee, a work
+    and/or an owner (the owner of the agreement, else of the work still registered)."""
     if work_id is not None:
         check_id(work_id, "work id")
     if limit is not None:
@@ -308,6 +310,21 @@ def list_usage_events(
             conditions.append(s.usage_events.c.licensee_id == store._party_id(conn, licensee))
         if work_id is not None:
             conditions.append(s.usage_events.c.work_id == work_id)
+        if owner is not None:
+            pid = store._party_id(conn, owner)
+            conditions.append(
+                or_(
+                    s.usage_events.c.agreement_id.in_(
+                        select(s.agreements.c.id).where(s.agreements.c.owner_id == pid)
+                    ),
+                    and_(
+                        s.usage_events.c.agreement_id.is_(None),
+                        s.usage_events.c.work_id.in_(
+                            select(s.works.c.id).where(s.works.c.owner_id == pid)
+                        ),
+                    ),
+                )
+            )
         if conditions:
             query = query.where(and_(*conditions))
         if limit is not None:  # the newest ``limit``, still returned oldest first
