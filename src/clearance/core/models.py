@@ -212,6 +212,17 @@ class Price:
         )
 
 
+def price_for(prices: Mapping[Usage, Price], usage: Usage) -> Price | None:
+    """The price of ``usage`` in a price table (terms, an agreement): its own, else that of
+    the first broader usage in the table (vocabulary order) that reaches it."""
+    if usage in prices:
+        return prices[usage]
+    for broader in ALL_USAGES:
+        if broader in prices and usage in narrower_usages(broader):
+            return prices[broader]
+    return None
+
+
 def prices_to_dict(prices: Mapping[Usage, Price]) -> dict[str, dict[str, str]]:
     """``{"train-genai": {...}, "output": {...}}`` in vocabulary order."""
     return {u.value: prices[u].to_dict() for u in ALL_USAGES if u in prices}
@@ -248,12 +259,7 @@ class Terms:
 
     def price_for(self, usage: Usage) -> Price | None:
         """The price of licensing ``usage``: its own, else that of a broader licensed usage."""
-        if usage in self.prices:
-            return self.prices[usage]
-        for broader in ALL_USAGES:
-            if broader in self.prices and usage in narrower_usages(broader):
-                return self.prices[broader]
-        return None
+        return price_for(self.prices, usage)
 
     def effective(self) -> dict[Usage, Permission]:
         """Permission per usage after implications: the most restrictive statement wins."""

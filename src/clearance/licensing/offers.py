@@ -31,7 +31,7 @@ from clearance.core.models import IdentifierScheme, Price, PricePer
 from clearance.core.usage import Permission, Usage, narrower_usages
 from clearance.registry import schema as s
 from clearance.registry.engine import database_errors
-from clearance.registry.store import SqlStore, _stored_price
+from clearance.registry.store import SqlStore, stored_price
 from clearance.signals.rsl import RSL_NS, RslDocument
 
 RSL_USAGE = {
@@ -119,7 +119,7 @@ def list_offers(
             Offer(
                 owner=r.owner,
                 usage=offered,
-                price=_stored_price(r),
+                price=stored_price(r),
                 work_id=work_id,
                 title=r.title,
                 url=urls.get(work_id) if work_id is not None else None,

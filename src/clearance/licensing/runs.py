@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -24,8 +24,8 @@ from typing import Any
 from sqlalchemy import Connection, insert, select
 
 from clearance.core.errors import UserError
-from clearance.core.models import Price
-from clearance.core.usage import Usage, narrower_usages
+from clearance.core.models import Price, price_for
+from clearance.core.usage import Usage
 from clearance.core.validation import clean_name
 from clearance.licensing.charges import charge, describe_formula
 from clearance.licensing.scans import read_scan, used_works
@@ -34,13 +34,6 @@ from clearance.registry.agreement_rows import agreement_from_row, agreements_que
 from clearance.registry.bulkreads import aware
 from clearance.registry.engine import database_errors
 from clearance.registry.store import SqlStore
-
-
-def price_for(prices: Mapping[Usage, Price], usage: Usage) -> Price | None:
-    """The agreed price of ``usage``: its own, else that of a broader agreed usage."""
-    if usage in prices:
-        return prices[usage]
-    return next((p for u, p in prices.items() if usage in narrower_usages(u)), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,4 +268,4 @@ def list_runs(store: SqlStore, *, licensee: str | None = None) -> list[Run]:
         return load_runs(conn, where)
 
 
-__all__ = ["Run", "RunLine", "list_runs", "load_runs", "price_for", "record_run", "run_key"]
+__all__ = ["Run", "RunLine", "list_runs", "load_runs", "record_run", "run_key"]

@@ -113,7 +113,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _stored_price(row: Any) -> Price:
+def stored_price(row: Any) -> Price:
     """A price read back from the registry.
 
     Prices are bounded when they are set (``Price.parse``); one stored by an
@@ -230,7 +230,7 @@ class SqlStore(BulkReads):
                 continue  # cannot be: a licensed row is always priced
             perms[Usage(row.usage)] = perm
             if perm is Permission.LICENSE:
-                prices[Usage(row.usage)] = _stored_price(row)
+                prices[Usage(row.usage)] = stored_price(row)
         return Terms(perms, prices)
 
     def _load_works(self, conn: Connection, ids: Sequence[int]) -> list[Work]:
