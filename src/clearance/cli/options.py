@@ -108,7 +108,7 @@ def terms_change(
 ) -> TermsChange | None:
     """Validate the terms flags into a ``TermsChange`` (or None when none were given)."""
     from clearance.core.errors import InvalidTerms
-    from clearance.licensing.grammar import parse_license
+    from clearance.core.licence_grammar import parse_license
 
     bare, priced = parse_license(license or [], currency=currency)
     parsed_price = None

@@ -10,6 +10,6 @@ integer minor units that anyone can recompute from the ledger (see
 docs/licensing.md).
 """
 
-from clearance.licensing.grammar import parse_license
+from clearance.core.licence_grammar import parse_license
 
 __all__ = ["parse_license"]

@@ -13,6 +13,9 @@ entries separated by commas or given in repeated flags. ``UNIT`` is ``item``
 output) or ``pool`` (a share of a revenue pool; the amount is the weight).
 A bare usage takes ``--price/--currency/--per``; an entry without a currency
 takes ``--currency``. A usage named twice with different prices is an error.
+
+It lives in the core (pure, standard library) so every face and the
+registry's ``TermsChange`` read prices the same way.
 """
 
 from __future__ import annotations
