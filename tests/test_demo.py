@@ -21,7 +21,7 @@ def test_the_demo_prints_commands_a_shell_can_run(
     assert len(commands) > 15
     owners = set()
     for line in commands:
-        words = shlex.split(line)  # what a shell makes of the pasted line
+        words = shlex.split(line, comments=True)  # what a shell makes of the pasted line
         parse(words[1:])
         if "--owner" in words:
             owners.add(words[words.index("--owner") + 1])

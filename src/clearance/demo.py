@@ -319,7 +319,81 @@ def run_demo(out: Path) -> int:
     try_it = shlex.join(["clearance", "works", "show", "1", "--registry", reg])
     console.print(f"\nRegistry: [bold]{reg}[/]  (try: {try_it})", highlight=False)
     _scan_steps(out, samples, reg, console)
+    _licensing_steps(out, samples, reg, console)
     return 0
+
+
+def _run_refused(*args: str) -> None:
+    """A step that must fail with a user error (exit 2): the demo shows the refusal."""
+    print(f"\n$ clearance {' '.join(args)}   # must be refused", flush=True)
+    code = cli(list(args))
+    if code != 2:
+        raise SystemExit(f"demo step should have been refused (exit 2), got {code}")
+
+
+def _licensing_steps(out: Path, samples: Path, reg: str, console: Console) -> None:
+    """Licensing that pays: offers, requests, acceptance, a licensed scan, a run ledger,
+    outputs under licence, statements exact to the cent, and an opt-out that reaches the run."""
+    from datetime import UTC, datetime
+
+    from clearance.licensing.requests import list_requests
+
+    r = ("--registry", reg)
+    root = out / "licensing"
+    eve, data = root / "eve", root / "dataset"
+    eve.mkdir(parents=True)
+    data.mkdir()
+    for i in range(3):
+        _image(eve / f"photo{i}.jpg", 20 + i)
+    for i, copies in enumerate((2, 1, 1)):
+        for k in range(copies):
+            shutil.copy(eve / f"photo{i}.jpg", data / f"eve-{i}-{k}.jpg")
+    shutil.copy(samples / "ben" / "picture2.jpg", data / "ben-picture.jpg")
+    shutil.copy(samples / "cleo" / "picture3.jpg", data / "cleo-picture.jpg")
+    shutil.copy(eve / "photo0.jpg", root / "model-output.jpg")
+    console.rule("Licensing that pays")
+    owner = "Eve (photographer, prices per usage)"
+    # 1. an owner offers training and outputs at different prices, and publishes them as RSL
+    prices = "train-genai=0.02/item,output=0.01/output"
+    _run("works", "add", str(eve), "--owner", owner, "--contact", "licensing@eve.example",
+         "--license", prices, "--currency", "EUR", *r)  # fmt: skip
+    _run("offers", "list", "--owner", owner, *r)
+    _run("offers", "export", "--owner", owner, "--format", "rsl",
+         "--out", str(root / "eve-offers.rsl.xml"), *r)  # fmt: skip
+    # 2. a scan needs licences and produces requests, one per owner
+    _run("scan", str(data), "--out", str(root / "scan-1"), "--web", "off", *r)
+    _run("license", "request", "--scan", str(root / "scan-1"), "--licensee", "GenCo",
+         "--usage", "output", *r)  # fmt: skip
+    # 3. each owner accepts their request; a stranger cannot
+    with open_registry(Settings(registry=reg)) as store:
+        pending = list_requests(store, licensee="GenCo", status="pending")
+    _run_refused("license", "accept", str(pending[0].id), "--owner", "Mallory", *r)
+    for request in pending:
+        _run("license", "accept", str(request.id), "--owner", request.owner, *r)
+    # 4. the re-scan with --licensee includes the licensed works
+    scan2 = str(root / "scan-2")
+    _run("scan", str(data), "--out", scan2, "--web", "off", "--licensee", "GenCo", *r)
+    # 5. the run is recorded twice and counted once
+    for _ in range(2):
+        _run("runs", "record", "--scan", scan2, "--name", "genco-img-1", "--model", "GenCo Image 1",
+             "--licensee", "GenCo", *r)  # fmt: skip
+    # 6. an output checked under the licence is recorded with its per-output amount
+    _run("check", str(root / "model-output.jpg"), "--licensee", "GenCo", *r)
+    _run("usage", "list", "--licensee", "GenCo", *r)
+    # 7. statements for the period and for a pool, exact to the cent
+    now = datetime.now(UTC)
+    period = f"{now.year}-Q{(now.month - 1) // 3 + 1}"
+    _run("royalties", "--period", period, *r)
+    _run("royalties", "--period", period, "--pool", "1000.00", "--currency", "EUR", *r)
+    _run("royalties", "--period", period, "--owner", owner, "--html",
+         "--out", str(root / "eve-statement.html"), *r)  # fmt: skip
+    # 8. the owner opts out of training: impact lists the run, the licensee gets a notice
+    with open_registry(Settings(registry=reg)) as store:
+        first = store.list_works(owner=owner)[0].id
+    _run("terms", "set", "--work", str(first), "--deny", "train-genai", *r)
+    _run("impact", "--work", str(first), *r)
+    _run("notices", "--licensee", "GenCo", *r)
+    console.print(f"\nStatement for Eve: [bold]{root / 'eve-statement.html'}[/]")
 
 
 if __name__ == "__main__":

@@ -71,7 +71,7 @@ def test_tables_wrap_at_80_columns_and_wide_keeps_rows_on_one_line(
     code, wide, _ = out_of(capsys, "works", "list", "-r", reg, "--wide")
     assert code == 0 and "…" not in wide
     row = next(line for line in wide.splitlines() if LONG_URL in line)
-    assert "license: train-ai (implied: train-genai) at 1 USD per item" in row
+    assert "license: train-ai at 1 USD per item (implied: train-genai)" in row
 
 
 def test_terms_show_implied_and_unset_apart(reg: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -86,12 +86,22 @@ def test_terms_show_implied_and_unset_apart(reg: str, capsys: pytest.CaptureFixt
 def test_terms_text_says_each_permission_once_with_its_price() -> None:
     terms = Terms(
         {Usage.TDM: Permission.DENY, Usage.OUTPUT: Permission.LICENSE},
-        Price.parse("0.02", "EUR", "run"),
+        {Usage.OUTPUT: Price.parse("0.02", "EUR", "run")},
     )
     assert terms_text(terms).splitlines() == [
         "deny: tdm (implied: train-ai, train-genai, ai-input)",
         "license: output at 0.02 EUR per run",
     ]
+    two = Terms(
+        {Usage.TRAIN_GENAI: Permission.LICENSE, Usage.OUTPUT: Permission.LICENSE},
+        {
+            Usage.TRAIN_GENAI: Price.parse("0.02", "EUR", "item"),
+            Usage.OUTPUT: Price.parse("0.01", "EUR", "output"),
+        },
+    )
+    assert terms_text(two) == (
+        "license: train-genai at 0.02 EUR per item, output at 0.01 EUR per output"
+    )
     assert terms_text(Terms({u: Permission.ALLOW for u in Usage})) == "allow: all"
     assert terms_text(Terms()) == "-"
 

@@ -48,8 +48,11 @@ def test_implication_closure() -> None:
 def test_terms_need_a_price_for_licences() -> None:
     with pytest.raises(InvalidTerms):
         Terms({Usage.OUTPUT: Permission.LICENSE})
-    terms = Terms({Usage.OUTPUT: Permission.LICENSE}, Price.parse("0.10", "usd", "run"))
+    price = Price.parse("0.10", "usd", "run")
+    terms = Terms({Usage.OUTPUT: Permission.LICENSE}, {Usage.OUTPUT: price})
     assert terms.price == Price(Decimal("0.10"), "USD", Price.parse("1", "EUR", "run").per)
+    assert terms.price_for(Usage.OUTPUT) == terms.price
+    assert terms.price_for(Usage.TRAIN_AI) is None
 
 
 @pytest.mark.parametrize(

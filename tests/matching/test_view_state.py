@@ -93,7 +93,8 @@ class LiveView(RuleBasedStateMachine):
         path = self.root / f"img-{uuid.uuid4().hex[:6]}.png"
         textured_image(500 + seed, (200, 150)).save(path)
         terms = TermsChange({Usage.OUTPUT: perm})
-        return add_works(self.store, [str(path)], owner=owner, terms=terms).registrations[0].work.id
+        added = add_works(self.store, [str(path)], owner=owner, terms=terms, update_terms=True)
+        return added.registrations[0].work.id
 
     @rule(target=works, which=st.integers(0, len(TEXTS) - 1), owner=st.sampled_from(OWNERS))
     def register_text(self, which: int, owner: str) -> int:

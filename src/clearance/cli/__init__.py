@@ -32,9 +32,14 @@ from clearance.cli import (
     characters,
     check,
     evidence,
+    impact,
     init,
     keys,
+    license,
+    offers,
     report,
+    royalties,
+    runs,
     scan,
     serve,
     signals,
@@ -79,6 +84,12 @@ app.command("prove")(evidence.prove_command)
 app.command("verify-proof")(evidence.verify_proof_command)
 app.command("report")(report.report_command)
 app.command("policy")(report.policy_command)
+app.add_typer(offers.app, name="offers")
+app.add_typer(license.app, name="license")
+app.add_typer(runs.app, name="runs")
+app.command("royalties")(royalties.royalties_command)
+app.command("impact")(impact.impact_command)
+app.command("notices")(impact.notices_command)
 
 
 def _say(prefix: str, message: str) -> None:

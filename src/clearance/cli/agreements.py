@@ -132,6 +132,9 @@ def revoke(
 def usage_list(
     licensee: LicenseeOpt = None,
     work: Annotated[int | None, IdOpt("--work", help="Only this work's.")] = None,
+    owner: Annotated[
+        str | None, typer.Option("--owner", metavar="PARTY", help="Only this owner's works'.")
+    ] = None,
     limit: Annotated[int, CountOpt("--limit", help="Newest N events.")] = 100,
     registry: RegistryOpt = None,
     wide: WideOpt = False,
@@ -139,7 +142,7 @@ def usage_list(
 ) -> None:
     """List recorded usage events, oldest first."""
     with open_registry(settings(registry)) as store:
-        events = list_usage_events(store, licensee, work, limit=limit)
+        events = list_usage_events(store, licensee, work, limit=limit, owner=owner)
     if json:
         emit_json({"events": [e.to_dict() for e in events]})
         return
@@ -150,6 +153,7 @@ def usage_list(
         "licensee",
         "basis",
         "agreement",
+        "amount",
         "method",
         "input",
         title="usage events",
@@ -163,6 +167,7 @@ def usage_list(
             safe(e.licensee or ""),
             e.basis.value,
             str(e.agreement_id or ""),
+            f"{e.amount} {e.currency}" if e.amount is not None else "",
             safe(e.method),
             safe(e.input_label),
         )

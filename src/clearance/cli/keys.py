@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from clearance.cli.options import JsonOpt, RegistryOpt, settings
-from clearance.cli.output import emit_json, safe, stdout
+from clearance.cli.options import JsonOpt, RegistryOpt, WideOpt, settings
+from clearance.cli.output import emit_json, new_table, safe, stdout
 from clearance.service import open_registry
 
 app = typer.Typer(
@@ -76,6 +75,7 @@ def create_command(
 def list_command(
     party: Annotated[str | None, typer.Option("--party", help="Only this party's keys.")] = None,
     registry: RegistryOpt = None,
+    wide: WideOpt = False,
     json: JsonOpt = False,
 ) -> None:
     """List API keys (their public ids, parties and roles; never the keys)."""
@@ -86,13 +86,13 @@ def list_command(
     if json:
         emit_json({"keys": [k.to_dict() for k in keys], "count": len(keys)})
         return
-    table = Table(title=f"{len(keys)} API keys")
-    for col in ("key id", "party", "role", "created", "revoked"):
-        table.add_column(col)
+    table = new_table(
+        "key id", "party", "role", "created", "revoked", title=f"{len(keys)} API keys", wide=wide
+    )
     for k in keys:
         revoked = k.revoked_at.isoformat() if k.revoked_at else ""
         table.add_row(k.key_id, safe(k.party), k.role.value, k.created_at.isoformat(), revoked)
-    stdout().print(table)
+    stdout(wide).print(table)
 
 
 @app.command("revoke")

@@ -70,8 +70,12 @@ LicenseOpt = Annotated[
     list[str] | None,
     typer.Option(
         "--license",
-        metavar="USAGES",
-        help="Usages allowed only under a paid licence (needs --price and --currency).",
+        metavar="USAGE=PRICE/UNIT,...",
+        help=(
+            "Usages allowed only under a paid licence, each with its price: "
+            "train-genai=0.02/item,output=0.01/output (units item, run, output, pool; "
+            "currency inline 0.02EUR/item or --currency), or bare usages priced by --price."
+        ),
     ),
 ]
 PriceOpt = Annotated[
@@ -81,7 +85,12 @@ CurrencyOpt = Annotated[
     str | None, typer.Option("--currency", metavar="CUR", help="ISO 4217 currency code, e.g. EUR.")
 ]
 PerOpt = Annotated[
-    str, typer.Option("--per", metavar="item|run", help="What the price is charged for.")
+    str,
+    typer.Option(
+        "--per",
+        metavar="item|run|output|pool",
+        help="What --price is charged for (per item, flat per run, per output, pool share).",
+    ),
 ]
 
 

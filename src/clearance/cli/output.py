@@ -83,7 +83,8 @@ def terms_text(terms: Terms) -> str:
     """A work's effective terms as a person reads them, one line per permission.
 
     ``deny: tdm, output (implied: train-ai, train-genai, ai-input)`` and
-    ``license: train-ai at 0.02 EUR per item``; ``-`` when nothing is stated.
+    ``license: train-ai at 0.02 EUR per item, output at 0.01 EUR per output``; ``-`` when
+    nothing is stated.
     """
     effective = terms.effective()
     lines = []
@@ -91,13 +92,19 @@ def terms_text(terms: Terms) -> str:
         usages = [u for u in ALL_USAGES if effective[u] is perm]
         if not usages:
             continue
-        stated = [u.value for u in usages if terms.stated_by(u) is u]
+        stated = [u for u in usages if terms.stated_by(u) is u]
         implied = [u.value for u in usages if terms.stated_by(u) is not u]
-        text = "all" if len(stated) == len(ALL_USAGES) else ", ".join(stated)
+        if len(stated) == len(ALL_USAGES) and perm is not Permission.LICENSE:
+            text = "all"
+        else:  # a licensed usage names its own price (each usage may have another)
+            text = ", ".join(
+                f"{u.value} at {terms.prices[u].text()}"
+                if perm is Permission.LICENSE and u in terms.prices
+                else u.value
+                for u in stated
+            )
         if implied:
             text += f"{' ' if text else ''}(implied: {', '.join(implied)})"
-        if perm is Permission.LICENSE and terms.price is not None:
-            text += f" at {terms.price.text()}"
         lines.append(f"{perm.value}: {text}")
     return "\n".join(lines) or "-"
 
@@ -137,8 +144,8 @@ def work_detail(work: Work, *, wide: bool = False) -> Table:
             else f" (implied by {source.value})"
         )
         table.add_row(f"terms.{usage.value}", f"{perm.value}{note}")
-    if work.terms.price:
-        table.add_row("price", work.terms.price.text())
+    for usage, p in work.terms.prices.items():
+        table.add_row(f"price.{usage.value}", safe(p.describe()))
     for claim in work.claims:
         style = "red" if claim.status.value == "disputed" else ""
         table.add_row(

@@ -22,7 +22,7 @@ from clearance.cli.options import (
 )
 from clearance.cli.output import emit_json, safe, stdout, terms_text, work_detail
 from clearance.core.errors import UserError
-from clearance.core.models import Terms
+from clearance.core.models import Terms, prices_to_dict
 from clearance.service import open_registry
 
 app = typer.Typer(help="Set and show terms per work or per owner.", no_args_is_help=True)
@@ -40,6 +40,7 @@ def _terms_doc(owner: str, terms: Terms) -> dict[str, object]:
         "terms": {u.value: p.value for u, p in terms.effective().items()},
         "stated_terms": {u.value: p.value for u, p in terms.permissions.items()},
         "price": terms.price.to_dict() if terms.price else None,
+        "prices": prices_to_dict(terms.prices),
     }
 
 

@@ -70,6 +70,17 @@ def add(
     workers: Annotated[
         int | None, WorkersOpt("Processes that fingerprint files (default: all CPUs).")
     ] = None,
+    contact: Annotated[
+        str | None,
+        typer.Option("--contact", help="Where the owner is reached (listed in bills)."),
+    ] = None,
+    update_terms: Annotated[
+        bool,
+        typer.Option(
+            "--update-terms",
+            help="Let different terms replace those of works already registered (audited).",
+        ),
+    ] = False,
     registry: RegistryOpt = None,
     wide: WideOpt = False,
     json: JsonOpt = False,
@@ -79,6 +90,8 @@ def add(
     change = terms_change(deny, allow, license, price, currency, per)
     extra = [parse_identifier(i) for i in identifier or []]
     with open_registry(cfg) as store, progress_bar(not json, "registering") as bar:
+        if contact is not None:
+            store.set_party_contact(owner, contact, actor=cfg.actor)
         task = bar.add_task("registering", total=None) if bar else None
 
         def tick(done: int, total: int, _label: str) -> None:
@@ -98,6 +111,7 @@ def add(
             workers=workers,
             progress=tick,
             embedder=build_embedder(cfg),
+            update_terms=update_terms,
         )
     if json:
         emit_json(

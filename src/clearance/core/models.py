@@ -46,10 +46,18 @@ class IdentifierScheme(StrEnum):
 
 
 class PricePer(StrEnum):
-    """What a licence price is charged for."""
+    """What a licence price is charged for: its price model.
+
+    ``item``: each item a training run uses (per item per run); ``run``: a flat
+    fee per run that uses the work; ``output``: each output (inference or guard
+    use) that reproduces the work; ``pool``: a share of a revenue pool, the
+    amount being the weight of each item or output (see docs/licensing.md).
+    """
 
     ITEM = "item"
     RUN = "run"
+    OUTPUT = "output"
+    POOL = "pool"
 
 
 class AgreementStatus(StrEnum):
@@ -75,18 +83,61 @@ class ClaimStatus(StrEnum):
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _PRICE_QUANTUM = Decimal(1).scaleb(-MAX_PRICE_DECIMALS)
+_TERM = re.compile(r"^P(?=\d)(?:(\d{1,3})Y)?(?:(\d{1,4})M)?(?:(\d{1,5})D)?$")
+_TERRITORY = re.compile(r"^(?:[A-Z]{2}|EU|WORLD)(?:\+(?:[A-Z]{2}|EU))*$")
+
+
+def parse_term(text: str) -> str:
+    """An ISO 8601 period of years, months and days (``P1Y``, ``P6M``, ``P1Y6M``, ``P30D``)."""
+    clean = text.strip().upper()
+    if not _TERM.match(clean):
+        raise InvalidTerms(
+            f"term {text[:40]!r} is not a period", hint="use an ISO 8601 period: P1Y, P6M, P30D"
+        )
+    return clean
+
+
+def parse_territory(text: str) -> str:
+    """ISO 3166-1 alpha-2 codes (or ``EU``) joined by ``+``, or ``WORLD``."""
+    clean = text.strip().upper()
+    if not _TERRITORY.match(clean):
+        raise InvalidTerms(
+            f"territory {text[:40]!r} is not a list of country codes",
+            hint="e.g. DE, DE+FR, EU or WORLD",
+        )
+    return clean
+
+
+def term_parts(term: str) -> tuple[int, int, int]:
+    """``P1Y6M`` -> (1, 6, 0): years, months, days."""
+    found = _TERM.match(term)
+    if not found:
+        raise InvalidTerms(f"term {term!r} is not a period")
+    y, m, d = (int(g) if g else 0 for g in found.groups())
+    return y, m, d
 
 
 @dataclass(frozen=True, slots=True)
 class Price:
-    """A licence price: an exact decimal amount in an ISO 4217 currency, per item or run."""
+    """A licence price model: an exact decimal amount in an ISO 4217 currency, charged per
+    item, per run, per output or as a share of a pool; optionally for a term (an ISO 8601
+    period, e.g. ``P1Y``) and a territory (``DE+FR``, ``EU``, ``WORLD``)."""
 
     amount: Decimal
     currency: str
     per: PricePer = PricePer.ITEM
+    term: str | None = None
+    territory: str | None = None
 
     @staticmethod
-    def parse(amount: str | Decimal | float, currency: str, per: str = "item") -> Price:
+    def parse(
+        amount: str | Decimal | float,
+        currency: str,
+        per: str = "item",
+        *,
+        term: str | None = None,
+        territory: str | None = None,
+    ) -> Price:
         """Validate and build a price from user input; raise ``InvalidTerms``."""
         text = str(amount).strip()
         if len(text) > 64:
@@ -117,39 +168,102 @@ class Price:
         try:
             unit = PricePer(per.strip().lower())
         except ValueError:
-            raise InvalidTerms(f"--per must be 'item' or 'run', not {per!r}") from None
-        return Price(value, cur, unit)
+            valid = ", ".join(f"'{p.value}'" for p in PricePer)
+            raise InvalidTerms(f"--per must be one of {valid}, not {per!r}") from None
+        return Price(
+            value,
+            cur,
+            unit,
+            parse_term(term) if term else None,
+            parse_territory(territory) if territory else None,
+        )
 
     @property
     def amount_text(self) -> str:
         """The amount in plain notation (``0.000000001``, never ``1E-9``)."""
         return format(self.amount, "f")
 
+    def describe(self) -> str:
+        """``0.02 EUR per item`` (plus ``, term P1Y, territory EU`` when set)."""
+        head = f"{self.amount_text} {self.currency} per {self.per.value}"
+        if self.per is PricePer.POOL:
+            head = f"a share of a {self.currency} pool, weight {self.amount_text}"
+        extra = [f"term {self.term}"] if self.term else []
+        extra += [f"territory {self.territory}"] if self.territory else []
+        return head + (", " + ", ".join(extra) if extra else "")
+
     def text(self) -> str:
-        """The price as a person reads it: ``1 USD per item``."""
-        return f"{self.amount_text} {self.currency} per {self.per.value}"
+        """The price as a person reads it: ``1 USD per item`` (``describe``)."""
+        return self.describe()
 
     def to_dict(self) -> dict[str, str]:
-        return {"amount": self.amount_text, "currency": self.currency, "per": self.per.value}
+        out = {"amount": self.amount_text, "currency": self.currency, "per": self.per.value}
+        if self.term:
+            out["term"] = self.term
+        if self.territory:
+            out["territory"] = self.territory
+        return out
+
+    @staticmethod
+    def from_dict(doc: Mapping[str, Any]) -> Price:
+        """A price read back from its ``to_dict`` form (validated again)."""
+        return Price.parse(
+            str(doc["amount"]),
+            str(doc["currency"]),
+            str(doc.get("per", "item")),
+            term=doc.get("term"),
+            territory=doc.get("territory"),
+        )
+
+
+def price_for(prices: Mapping[Usage, Price], usage: Usage) -> Price | None:
+    """The price of ``usage`` in a price table (terms, an agreement): its own, else that of
+    the first broader usage in the table (vocabulary order) that reaches it."""
+    if usage in prices:
+        return prices[usage]
+    for broader in ALL_USAGES:
+        if broader in prices and usage in narrower_usages(broader):
+            return prices[broader]
+    return None
+
+
+def prices_to_dict(prices: Mapping[Usage, Price]) -> dict[str, dict[str, str]]:
+    """``{"train-genai": {...}, "output": {...}}`` in vocabulary order."""
+    return {u.value: prices[u].to_dict() for u in ALL_USAGES if u in prices}
 
 
 @dataclass(frozen=True, slots=True)
 class Terms:
-    """An owner's stated permission per usage, plus the price for licensed usages.
+    """An owner's stated permission per usage, plus a price model per licensed usage.
 
     Only usages the owner spoke about are present in ``permissions``; the rest are
     unknown. ``effective()`` applies the implication rules (a statement on ``tdm``
     reaches ``train-ai``, ``train-genai`` and ``ai-input``) and fills in unknowns.
+    ``prices`` holds one ``Price`` per licensed usage (training may cost per item
+    while outputs cost per output); ``price_for`` finds the one that applies.
     """
 
     permissions: Mapping[Usage, Permission] = field(default_factory=dict)
-    price: Price | None = None
+    prices: Mapping[Usage, Price] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         licensed = [u for u, p in self.permissions.items() if p is Permission.LICENSE]
-        if licensed and self.price is None:
-            names = ", ".join(u.value for u in licensed)
+        missing = [u for u in licensed if u not in self.prices]
+        if missing:
+            names = ", ".join(u.value for u in missing)
             raise InvalidTerms(f"licensed usages ({names}) need a price", hint="add --price")
+
+    @property
+    def price(self) -> Price | None:
+        """The first licensed usage's price (vocabulary order); ``price_for`` is per usage."""
+        for usage in ALL_USAGES:
+            if usage in self.prices:
+                return self.prices[usage]
+        return None
+
+    def price_for(self, usage: Usage) -> Price | None:
+        """The price of licensing ``usage``: its own, else that of a broader licensed usage."""
+        return price_for(self.prices, usage)
 
     def effective(self) -> dict[Usage, Permission]:
         """Permission per usage after implications: the most restrictive statement wins."""
@@ -179,9 +293,19 @@ class Terms:
             return self
         perms = dict(default.permissions)
         perms.update(self.permissions)
-        price = self.price if self.price is not None else default.price
-        has_license = any(p is Permission.LICENSE for p in perms.values())
-        return Terms(perms, price if has_license else None)
+        prices = {
+            u: (self.prices[u] if u in self.permissions else default.prices[u])
+            for u, p in perms.items()
+            if p is Permission.LICENSE and (u in self.prices or u in default.prices)
+        }
+        return Terms(perms, prices)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Stated permissions and prices (the shape kept in the terms history)."""
+        return {
+            "permissions": {u.value: p.value for u, p in self.permissions.items()},
+            "prices": prices_to_dict(self.prices),
+        }
 
 
 _RANK = {
@@ -260,6 +384,7 @@ class Work:
             "terms": {u.value: p.value for u, p in self.terms.effective().items()},
             "stated_terms": {u.value: p.value for u, p in self.terms.permissions.items()},
             "price": self.terms.price.to_dict() if self.terms.price else None,
+            "prices": prices_to_dict(self.terms.prices),
             "disputed": self.disputed,
             "claims": [
                 {"party": c.party, "status": c.status.value, "created_at": c.created_at.isoformat()}
@@ -353,6 +478,11 @@ class Agreement:
     status: AgreementStatus = AgreementStatus.ACTIVE
     reference: str | None = None
     created_at: datetime | None = None
+    prices: Mapping[Usage, Price] = field(default_factory=dict)
+    """The price model agreed per usage (from the offer it accepted); empty for a bare grant."""
+    manifest_digest: str | None = None
+    """The scan manifest the licence request came from (SHA-256 of ``manifest.json``)."""
+    request_id: int | None = None
 
     def in_force(self, at: datetime) -> bool:
         """Active and within its period at ``at``."""
@@ -387,6 +517,9 @@ class Agreement:
             "status": self.status.value,
             "reference": self.reference,
             "created_at": self.created_at.isoformat() if self.created_at else None,
+            "prices": prices_to_dict(self.prices),
+            "manifest_digest": self.manifest_digest,
+            "request_id": self.request_id,
         }
 
 
@@ -409,6 +542,9 @@ class UsageEvent:
     agreement_id: int | None = None
     kind: str = "inference"
     id: int | None = None
+    amount: Decimal | None = None
+    """What the use costs under the licence (a per-output price), exact; None if unpriced."""
+    currency: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -423,6 +559,9 @@ class UsageEvent:
             "input": self.input_label,
             "verdict": self.verdict,
         }
+        if self.amount is not None:
+            out["amount"] = format(self.amount, "f")
+            out["currency"] = self.currency
         if self.id is not None:
             out = {"id": self.id, **out}
         return out

@@ -30,9 +30,9 @@ from typing import Any
 import numpy as np
 
 from clearance.core.errors import UserError
-from clearance.core.models import UsageBasis, UsageEvent, Work
+from clearance.core.models import PricePer, UsageBasis, UsageEvent, Work
 from clearance.core.policy import Mode
-from clearance.core.usage import Permission
+from clearance.core.usage import Permission, Usage
 from clearance.fingerprint.embedding import ImageEmbedder
 from clearance.matching.decide import WorkVerdict, decide_output, matched_works, output_reason
 from clearance.matching.image import NO_EMBEDDER, search_pdq
@@ -144,8 +144,17 @@ def _verdict(
         )
     events: list[UsageEvent] = []
     if verdict == "allow":  # a blocked or held output is not used, so nothing is recorded
+        by_id = {a.id: a for a in agreements}
         for v in per_work:
             best = v.matched.best
+            price = None
+            if v.decision.licensed:  # the agreed price, else the work's price for outputs
+                agreed = by_id.get(v.agreement or 0)
+                price = (agreed.prices.get(Usage.OUTPUT) if agreed else None) or (
+                    v.matched.work.terms.price_for(Usage.OUTPUT)
+                )
+            if price is not None and price.per not in (PricePer.OUTPUT, PricePer.ITEM):
+                price = None  # per run or a pool share: nothing is owed per output
             events.append(
                 UsageEvent(
                     at=at,
@@ -157,6 +166,8 @@ def _verdict(
                     verdict=verdict,
                     licensee=licensee,
                     agreement_id=v.agreement if v.decision.licensed else None,
+                    amount=price.amount if price is not None else None,
+                    currency=price.currency if price is not None else None,
                 )
             )
     matches = tuple(GuardMatch.of(m, view.work(m.work_id)) for m in result.matches)

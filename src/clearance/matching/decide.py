@@ -51,11 +51,15 @@ class MatchedWork:
         return self.matches[0]
 
     def to_dict(self, usage: Usage) -> dict[str, Any]:
-        """The ``works`` entry of a decision's evidence JSON (``docs/scan.md``)."""
-        price = self.work.terms.price
+        """The ``works`` entry of a decision's evidence JSON (``docs/scan.md``).
+
+        ``price`` is the price model of licensing ``usage`` (each usage has its own).
+        """
+        price = self.work.terms.price_for(usage)
         return {
             "id": self.work.id,
             "owner": self.work.owner.name,
+            "contact": self.work.owner.contact,
             "title": self.work.title,
             "matched_by": [m.label() for m in self.matches],
             "strong": self.strong,
@@ -218,11 +222,11 @@ def decide_output(
 
 
 def price_text(work: Work) -> str:
-    """``1 USD per item`` (or ``no price set``)."""
-    price = work.terms.price
+    """``1 USD per output`` (or ``no price set``): the price of licensing ``output``."""
+    price = work.terms.price_for(Usage.OUTPUT)
     if price is None:
         return "no price set"
-    return price.text()
+    return price.describe()
 
 
 def output_reason(v: WorkVerdict, licensee: str | None) -> str:

@@ -9,14 +9,17 @@ other.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, Select, or_, select, update
 from sqlalchemy.orm import aliased
 
-from clearance.core.models import Agreement, AgreementStatus
-from clearance.core.usage import parse_usages
+from clearance.core.errors import InvalidTerms
+from clearance.core.models import Agreement, AgreementStatus, Price, PricePer
+from clearance.core.usage import Usage, parse_usages
 from clearance.registry import schema as s
 from clearance.registry.bulkreads import aware
 
@@ -34,7 +37,23 @@ def agreements_query() -> Select[Any]:
     )
 
 
+def prices_from_json(text: str | None) -> dict[Usage, Price]:
+    """An agreement's stored price models (JSON ``{usage: price}``); empty when none."""
+    if not text:
+        return {}
+    out: dict[Usage, Price] = {}
+    for usage, doc in json.loads(text).items():
+        try:
+            out[Usage(usage)] = Price.from_dict(doc)
+        except InvalidTerms:  # stored under older bounds: read as it is
+            out[Usage(usage)] = Price(
+                Decimal(doc["amount"]), doc["currency"], PricePer(doc.get("per", "item"))
+            )
+    return out
+
+
 def agreement_from_row(row: Any) -> Agreement:
+    mapping = row._mapping
     return Agreement(
         id=int(row.id),
         licensee=row.licensee,
@@ -46,6 +65,9 @@ def agreement_from_row(row: Any) -> Agreement:
         status=AgreementStatus(row.status),
         reference=row.reference,
         created_at=aware(row.created_at),
+        prices=prices_from_json(mapping.get("prices")),
+        manifest_digest=mapping.get("manifest_digest"),
+        request_id=mapping.get("request_id"),
     )
 
 

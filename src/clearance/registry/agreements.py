@@ -16,14 +16,23 @@ and DELETE, as for the audit log).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, and_, insert, or_, select, update
 
 from clearance.core.errors import ConflictError, NotFound, UserError
-from clearance.core.models import Agreement, AgreementStatus, UsageBasis, UsageEvent
+from clearance.core.models import (
+    Agreement,
+    AgreementStatus,
+    Price,
+    UsageBasis,
+    UsageEvent,
+    prices_to_dict,
+)
 from clearance.core.usage import Usage, parse_usages
 from clearance.core.validation import (
     check_count,
@@ -104,11 +113,18 @@ def grant_agreement(
     reference: str | None = None,
     *,
     actor: str = "clearance",
+    prices: Mapping[Usage, Price] | None = None,
+    manifest_digest: str | None = None,
+    request_id: int | None = None,
+    conn: Connection | None = None,
 ) -> Agreement:
     """Record that ``licensee`` may use ``owner``'s work (all works if ``work_id`` is None).
 
     The owner (and the work, which must be the owner's) must exist; the
     licensee becomes a party if it is new. Raises ``NotFound`` or ``UserError``.
+    ``prices`` is the agreed price model per usage and ``manifest_digest`` the
+    scan it was requested for (``clearance license accept``); ``conn`` grants
+    inside a write transaction the caller already holds.
     """
     granted = parse_agreement_usages(usages)
     start = utc_datetime(starts_at, "start") if starts_at is not None else _now()
@@ -123,35 +139,52 @@ def grant_agreement(
     reference = clean_text_field(reference, "reference")
     if licensee == owner.strip():
         raise UserError(f"{owner!r} owns these works and needs no licence for them")
-    with store._write() as conn:
-        owner_id = store._party_id(conn, owner)
-        if work_id is not None:
-            holder = conn.execute(
-                select(s.works.c.owner_id).where(s.works.c.id == work_id)
-            ).scalar()
-            if holder is None:
-                raise NotFound(f"no work with id {work_id}")
-            if holder != owner_id:
-                raise UserError(f"work {work_id} does not belong to {owner!r}")
-        licensee_id = store._ensure_party(conn, licensee, actor)
-        new_id = conn.execute(
-            insert(s.agreements)
-            .values(
-                licensee_id=licensee_id,
-                owner_id=owner_id,
-                work_id=work_id,
-                usages=format_usages(granted),
-                starts_at=start,
-                ends_at=end,
-                status=AgreementStatus.ACTIVE.value,
-                reference=reference,
-                created_at=_now(),
+    if conn is None:
+        with store._write() as own:
+            return grant_agreement(
+                store,
+                licensee,
+                owner,
+                work_id,
+                granted,
+                start,
+                end,
+                reference,
+                actor=actor,
+                prices=prices,
+                manifest_digest=manifest_digest,
+                request_id=request_id,
+                conn=own,
             )
-            .returning(s.agreements.c.id)
-        ).scalar_one()
-        agreement = _get(conn, int(new_id))
-        store._audit(conn, actor, "agreement.grant", "agreement", agreement.id, _detail(agreement))
-        return agreement
+    owner_id = store._party_id(conn, owner)
+    if work_id is not None:
+        holder = conn.execute(select(s.works.c.owner_id).where(s.works.c.id == work_id)).scalar()
+        if holder is None:
+            raise NotFound(f"no work with id {work_id}")
+        if holder != owner_id:
+            raise UserError(f"work {work_id} does not belong to {owner!r}")
+    licensee_id = store._ensure_party(conn, licensee, actor)
+    new_id = conn.execute(
+        insert(s.agreements)
+        .values(
+            licensee_id=licensee_id,
+            owner_id=owner_id,
+            work_id=work_id,
+            usages=format_usages(granted),
+            starts_at=start,
+            ends_at=end,
+            status=AgreementStatus.ACTIVE.value,
+            reference=reference,
+            created_at=_now(),
+            prices=json.dumps(prices_to_dict(prices), sort_keys=True) if prices else None,
+            manifest_digest=manifest_digest,
+            request_id=request_id,
+        )
+        .returning(s.agreements.c.id)
+    ).scalar_one()
+    agreement = _get(conn, int(new_id))
+    store._audit(conn, actor, "agreement.grant", "agreement", agreement.id, _detail(agreement))
+    return agreement
 
 
 def revoke_agreement(store: SqlStore, agreement_id: int, *, actor: str = "clearance") -> Agreement:
@@ -243,6 +276,8 @@ def record_usage_events(store: SqlStore, events: Iterable[UsageEvent]) -> int:
                 "score": float(e.score),
                 "input_label": clean_data_text(e.input_label),
                 "verdict": clean_data_text(e.verdict, limit=16),
+                "amount": format(e.amount, "f") if e.amount is not None else None,
+                "currency": e.currency if e.amount is not None else None,
             }
             for e in batch
         ]
@@ -256,8 +291,10 @@ def list_usage_events(
     work_id: int | None = None,
     *,
     limit: int | None = None,
+    owner: str | None = None,
 ) -> list[UsageEvent]:
-    """Recorded usage events, oldest first (the newest ``limit``), for a licensee and/or work."""
+    """Recorded usage events, oldest first (the newest ``limit``), for a licensee, a work
+    and/or an owner (the owner of the agreement, else of the work still registered)."""
     if work_id is not None:
         check_id(work_id, "work id")
     if limit is not None:
@@ -273,6 +310,21 @@ def list_usage_events(
             conditions.append(s.usage_events.c.licensee_id == store._party_id(conn, licensee))
         if work_id is not None:
             conditions.append(s.usage_events.c.work_id == work_id)
+        if owner is not None:
+            pid = store._party_id(conn, owner)
+            conditions.append(
+                or_(
+                    s.usage_events.c.agreement_id.in_(
+                        select(s.agreements.c.id).where(s.agreements.c.owner_id == pid)
+                    ),
+                    and_(
+                        s.usage_events.c.agreement_id.is_(None),
+                        s.usage_events.c.work_id.in_(
+                            select(s.works.c.id).where(s.works.c.owner_id == pid)
+                        ),
+                    ),
+                )
+            )
         if conditions:
             query = query.where(and_(*conditions))
         if limit is not None:  # the newest ``limit``, still returned oldest first
@@ -293,6 +345,8 @@ def list_usage_events(
             agreement_id=r.agreement_id,
             kind=r.kind,
             id=int(r.id),
+            amount=Decimal(r.amount) if r.amount is not None else None,
+            currency=r.currency,
         )
         for r in rows
     ]

@@ -57,6 +57,8 @@ _EVENT_FIELDS = (
     "verdict",
 )
 _FIELDS = {"audit_log": _AUDIT_FIELDS, "usage_events": _EVENT_FIELDS}
+_OPTIONAL_FIELDS = {"audit_log": (), "usage_events": ("amount", "currency")}
+"""Hashed only when set (revision 0004 added them), so rows written before still verify."""
 _PG_LOCK = {"audit_log": 1, "usage_events": 2}
 _PG_LOCK_SPACE = 0x434C52  # "CLR": the first key of the two-key advisory lock form
 LEDGERS = ("audit_log", "usage_events")
@@ -74,6 +76,9 @@ def _canonical(value: Any) -> Any:
 def row_payload(table: str, row: Mapping[str, Any]) -> bytes:
     """The bytes hashed for one row of ``table`` (chain format 1)."""
     doc = {name: _canonical(row[name]) for name in _FIELDS[table]}
+    for name in _OPTIONAL_FIELDS[table]:
+        if row.get(name) is not None:
+            doc[name] = _canonical(row[name])
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import stat
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -203,12 +203,16 @@ def add_works(
     workers: int | None = 1,
     progress: ProgressFn | None = None,
     embedder: ImageEmbedder | None = None,
+    update_terms: bool = False,
 ) -> AddSummary:
     """Register every file, folder and identifier in ``items`` for ``owner``.
 
     Files are fingerprinted by ``workers`` processes (None: every CPU) a batch
     ahead of registration; each work is then registered in its own transaction.
     With ``embedder``, image works also store their embedding vector.
+    A file or identifier already registered with other terms is a
+    ``ConflictError`` unless ``update_terms`` (the change is then audited).
+    An identifier that names several works is a ``UserError`` listing them.
     """
     if not items:
         raise UserError("nothing to add: name files, folders or identifiers")
@@ -249,6 +253,8 @@ def add_works(
                 kind=kind,
                 extra=extra_identifiers,
             )
+            if update_terms:
+                spec = replace(spec, update_terms=True)
             summary.registrations.append(store.register(spec, actor=actor))
         if progress is not None:
             progress(done, total, label)

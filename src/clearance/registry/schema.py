@@ -102,6 +102,8 @@ terms = Table(
     Column("price_amount", String(40)),
     Column("price_currency", String(3)),
     Column("price_per", String(8)),
+    Column("term", String(16)),
+    Column("territory", String(64)),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     CheckConstraint("(work_id IS NULL) <> (party_id IS NULL)", name="ck_terms_one_scope"),
     UniqueConstraint("work_id", "usage", name="uq_terms_work_usage"),
@@ -150,6 +152,9 @@ agreements = Table(
     Column("status", String(16), nullable=False),
     Column("reference", Text),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("prices", Text),  # JSON: the agreed price model per usage (0004)
+    Column("manifest_digest", String(64)),
+    Column("request_id", Integer),
     CheckConstraint("status IN ('active', 'revoked')", name="ck_agreements_status"),
     CheckConstraint("ends_at IS NULL OR ends_at > starts_at", name="ck_agreements_period"),
     Index("ix_agreements_licensee", "licensee_id"),
@@ -173,6 +178,8 @@ usage_events = Table(
     Column("verdict", String(16), nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("row_hash", String(64), nullable=False),
+    Column("amount", String(48)),  # 0004: exact decimal, hashed only when set
+    Column("currency", String(3)),
     CheckConstraint("basis IN ('licence', 'attribution')", name="ck_usage_events_basis"),
     Index("ix_usage_events_work", "work_id"),
     Index("ix_usage_events_licensee", "licensee_id"),
@@ -191,5 +198,91 @@ api_keys = Table(
     Column("revoked_at", DateTime(timezone=True)),
     CheckConstraint("role IN ('owner', 'licensee', 'admin')", name="ck_api_keys_role"),
     Index("ix_api_keys_party", "party_id"),
+    sqlite_autoincrement=True,
+)
+
+# -- 0004: licensing -------------------------------------------------------------------------
+
+terms_history = Table(
+    "terms_history",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(255), nullable=False),
+    Column("work_id", Integer),  # no FK: history outlives a removed work
+    Column("party_id", Integer),
+    Column("terms", Text, nullable=False),  # JSON: Terms.to_dict() after the change
+    Column("cause", String(32), nullable=False),
+    Index("ix_terms_history_work", "work_id"),
+    Index("ix_terms_history_party", "party_id"),
+    sqlite_autoincrement=True,
+)
+
+license_requests = Table(
+    "license_requests",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("licensee_id", Integer, ForeignKey("parties.id"), nullable=False),
+    Column("owner_id", Integer, ForeignKey("parties.id"), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("purpose", String(16), nullable=False),
+    Column("manifest_digest", String(64), nullable=False),
+    Column("lines", Text, nullable=False),
+    Column("totals", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("decided_at", DateTime(timezone=True)),
+    CheckConstraint(
+        "status IN ('pending', 'accepted', 'rejected')", name="ck_license_requests_status"
+    ),
+    UniqueConstraint("licensee_id", "owner_id", "manifest_digest", name="uq_license_requests_scan"),
+    sqlite_autoincrement=True,
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_key", String(64), nullable=False, unique=True),
+    Column("name", String(255), nullable=False),
+    Column("model", String(255)),
+    Column("licensee_id", Integer, ForeignKey("parties.id"), nullable=False),
+    Column("purpose", String(16), nullable=False),
+    Column("manifests", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    sqlite_autoincrement=True,
+)
+
+run_lines = Table(
+    "run_lines",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+    Column("work_id", Integer, nullable=False),
+    Column("owner_id", Integer, ForeignKey("parties.id"), nullable=False),
+    Column("usage", String(16), nullable=False),
+    Column("items", Integer, nullable=False),
+    Column("agreement_id", Integer, ForeignKey("agreements.id")),
+    Column("permission", String(16), nullable=False),
+    Column("price", Text),
+    Column("amount", String(48)),
+    Column("currency", String(3)),
+    Index("ix_run_lines_run", "run_id"),
+    Index("ix_run_lines_work", "work_id"),
+    sqlite_autoincrement=True,
+)
+
+notices = Table(
+    "notices",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("licensee_id", Integer, ForeignKey("parties.id"), nullable=False),
+    Column("owner_id", Integer, ForeignKey("parties.id"), nullable=False),
+    Column("work_id", Integer),
+    Column("usage", String(16), nullable=False),
+    Column("before", String(16), nullable=False),
+    Column("after", String(16), nullable=False),
+    Column("detail", Text, nullable=False),
+    Index("ix_notices_licensee", "licensee_id"),
     sqlite_autoincrement=True,
 )

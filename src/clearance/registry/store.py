@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select, text, update
 
-from clearance.core.errors import InvalidTerms, NotFound, UserError
+from clearance.core.errors import ConflictError, InvalidTerms, NotFound, UserError
 from clearance.core.models import (
     Agreement,
     Claim,
@@ -41,6 +41,7 @@ from clearance.core.models import (
     Terms,
     Work,
     WorkKind,
+    prices_to_dict,
 )
 from clearance.core.usage import Permission, Usage
 from clearance.core.validation import (
@@ -49,9 +50,10 @@ from clearance.core.validation import (
     check_id,
     clean_data_text,
     clean_name,
+    clean_text_field,
     storable,
 )
-from clearance.registry import agreement_rows, ledger
+from clearance.registry import agreement_rows, history, ledger
 from clearance.registry import schema as s
 from clearance.registry.bulkreads import BulkReads, aware
 from clearance.registry.engine import database_errors, make_engine, redact, registry_url
@@ -111,17 +113,23 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _stored_price(row: Any) -> Price:
+def stored_price(row: Any) -> Price:
     """A price read back from the registry.
 
     Prices are bounded when they are set (``Price.parse``); one stored by an
     older Clearance may lie outside today's bounds and is still read as it is,
     so one registrant's old row cannot make every read of the registry fail.
     """
+    term = getattr(row, "term", None)
+    territory = getattr(row, "territory", None)
     try:
-        return Price.parse(row.price_amount, row.price_currency, row.price_per)
+        return Price.parse(
+            row.price_amount, row.price_currency, row.price_per, term=term, territory=territory
+        )
     except InvalidTerms:
-        return Price(Decimal(row.price_amount), row.price_currency, PricePer(row.price_per))
+        return Price(
+            Decimal(row.price_amount), row.price_currency, PricePer(row.price_per), term, territory
+        )
 
 
 def _lock_key(scheme: str, value: str) -> int:
@@ -215,13 +223,15 @@ class SqlStore(BulkReads):
     @staticmethod
     def _terms_from_rows(rows: Sequence[Any]) -> Terms:
         perms: dict[Usage, Permission] = {}
-        price: Price | None = None
+        prices: dict[Usage, Price] = {}
         for row in rows:
             perm = Permission(row.permission)
+            if perm is Permission.LICENSE and row.price_amount is None:
+                continue  # cannot be: a licensed row is always priced
             perms[Usage(row.usage)] = perm
-            if perm is Permission.LICENSE and price is None and row.price_amount is not None:
-                price = _stored_price(row)
-        return Terms(perms, price)
+            if perm is Permission.LICENSE:
+                prices[Usage(row.usage)] = stored_price(row)
+        return Terms(perms, prices)
 
     def _load_works(self, conn: Connection, ids: Sequence[int]) -> list[Work]:
         if not ids:
@@ -279,61 +289,93 @@ class SqlStore(BulkReads):
         party_id: int | None,
         change: TermsChange,
         existing: Terms | None = None,
-    ) -> None:
+    ) -> tuple[Terms, Terms]:
+        """Apply ``change`` to one scope; return its stated terms before and after.
+
+        Each licensed usage keeps its own price: the one the change gives it,
+        else the one it already had, else the one it inherits (``existing``, a
+        work's terms merged over its owner's defaults). Usages the change does
+        not name are left exactly as they were.
+        """
         scope = (
             s.terms.c.work_id == work_id if work_id is not None else s.terms.c.party_id == party_id
         )
+        rows = conn.execute(select(s.terms).where(scope)).all()
+        before = self._terms_from_rows(rows)
         if change.unset:
             conn.execute(
                 delete(s.terms).where(scope, s.terms.c.usage.in_([u.value for u in change.unset]))
             )
-        current = conn.execute(select(s.terms).where(scope)).all()
-        price = change.price
-        if price is None:
-            for row in current:
-                if row.permission == Permission.LICENSE.value and row.price_amount is not None:
-                    price = _stored_price(row)
-                    break
-        if price is None and existing is not None:
-            price = existing.price
+        missing: list[str] = []
         for usage, perm in change.set.items():
-            values: dict[str, Any] = {
-                "permission": perm.value,
-                "updated_at": _now(),
-                "price_amount": None,
-                "price_currency": None,
-                "price_per": None,
-            }
+            price: Price | None = None
+            if perm is Permission.LICENSE:
+                price = change.price_of(usage) or before.prices.get(usage)
+                if price is None and existing is not None:
+                    price = existing.price_for(usage)
+                if price is None:
+                    missing.append(usage.value)
+                    continue
             conn.execute(delete(s.terms).where(scope, s.terms.c.usage == usage.value))
             conn.execute(
                 insert(s.terms).values(
-                    work_id=work_id, party_id=party_id, usage=usage.value, **values
+                    work_id=work_id,
+                    party_id=party_id,
+                    usage=usage.value,
+                    permission=perm.value,
+                    updated_at=_now(),
+                    price_amount=price.amount_text if price else None,
+                    price_currency=price.currency if price else None,
+                    price_per=price.per.value if price else None,
+                    term=price.term if price else None,
+                    territory=price.territory if price else None,
                 )
             )
-        licensed = (
-            conn.execute(
-                select(s.terms.c.usage).where(
-                    scope, s.terms.c.permission == Permission.LICENSE.value
-                )
+        if missing:
+            raise UserError(
+                f"licensed usages ({', '.join(missing)}) need a price",
+                hint="add --price, or write USAGE=AMOUNT/UNIT",
             )
-            .scalars()
-            .all()
+        after = self._terms_from_rows(conn.execute(select(s.terms).where(scope)).all())
+        return before, after
+
+    def _terms_changed(
+        self,
+        conn: Connection,
+        *,
+        work: Work | None,
+        party_id: int,
+        before: Terms,
+        after: Terms,
+        actor: str,
+        change: TermsChange,
+        cause: str = "terms.set",
+    ) -> None:
+        """Record a scope's new terms: history, notices for opt-outs, and the audit row."""
+        work_id = work.id if work is not None else None
+        history.record(
+            conn,
+            work_id=work_id,
+            party_id=None if work is not None else party_id,
+            terms=after,
+            actor=actor,
+            cause=cause,
         )
-        if licensed:
-            if price is None:
-                raise UserError(
-                    f"licensed usages ({', '.join(sorted(licensed))}) need a price",
-                    hint="add --price",
-                )
-            conn.execute(
-                update(s.terms)
-                .where(scope, s.terms.c.permission == Permission.LICENSE.value)
-                .values(
-                    price_amount=price.amount_text,
-                    price_currency=price.currency,
-                    price_per=price.per.value,
-                )
+        if work is not None:
+            default = self._terms_from_rows(
+                conn.execute(select(s.terms).where(s.terms.c.party_id == party_id)).all()
             )
+            was, now = before.merged_over(default), after.merged_over(default)
+        else:
+            was, now = before, after
+        queued = history.queue_notices(
+            conn, owner_id=party_id, work_id=work_id, before=was, after=now
+        )
+        detail = _change_detail(change) | {"before": before.to_dict(), "after": after.to_dict()}
+        if queued:
+            detail["notices"] = queued
+        entity, entity_id = ("work", work_id) if work is not None else ("party", party_id)
+        self._audit(conn, actor, "terms.set", entity, entity_id, detail)
 
     # -- registration ------------------------------------------------------------------------
 
@@ -361,6 +403,13 @@ class SqlStore(BulkReads):
                 )
                 .order_by(s.works.c.id)
             ).all()
+            distinct = sorted({int(m.id) for m in matches})
+            if len(distinct) > 1:
+                raise UserError(
+                    f"{key.scheme.value}:{key.value[:200]} matches {len(distinct)} works: "
+                    + ", ".join(str(i) for i in distinct),
+                    hint="name one work: clearance terms set --work ID",
+                )
             own = [m.id for m in matches if m.owner_id == owner_id]
             if own:
                 work_id = own[0]
@@ -378,10 +427,32 @@ class SqlStore(BulkReads):
                         {"added": sorted({fp.algo for fp in new_fps}), "count": len(new_fps)},
                     )
                 if spec.terms is not None and not spec.terms.empty:
-                    self._apply_terms(conn, work_id=work_id, party_id=None, change=spec.terms)
-                    self._audit(
-                        conn, actor, "terms.set", "work", work_id, _change_detail(spec.terms)
+                    current = self._load_works(conn, [work_id])[0]
+                    before, after = self._apply_terms(
+                        conn,
+                        work_id=work_id,
+                        party_id=None,
+                        change=spec.terms,
+                        existing=current.terms,
                     )
+                    if before != after:
+                        if not spec.update_terms:
+                            raise ConflictError(
+                                f"work {work_id} is already registered with other terms "
+                                f"({_terms_text(before)}; asked: {_terms_text(after)})",
+                                hint=f"change them with `clearance terms set --work {work_id}` "
+                                "or add --update-terms",
+                            )
+                        self._terms_changed(
+                            conn,
+                            work=current,
+                            party_id=owner_id,
+                            before=before,
+                            after=after,
+                            actor=actor,
+                            change=spec.terms,
+                            cause="works.add",
+                        )
                 return Registration(
                     self._load_works(conn, [work_id])[0],
                     RegistrationStatus.EXISTING,
@@ -444,7 +515,12 @@ class SqlStore(BulkReads):
                 )
             )
             if spec.terms is not None and not spec.terms.empty:
-                self._apply_terms(conn, work_id=work_id, party_id=None, change=spec.terms)
+                _, after = self._apply_terms(
+                    conn, work_id=work_id, party_id=None, change=spec.terms
+                )
+                history.record(
+                    conn, work_id=work_id, party_id=None, terms=after, actor=actor, cause="create"
+                )
             self._audit(
                 conn,
                 actor,
@@ -670,19 +746,49 @@ class SqlStore(BulkReads):
             found = self._load_works(conn, [work_id])
             if not found:
                 raise NotFound(f"no work with id {work_id}")
-            self._apply_terms(
-                conn, work_id=work_id, party_id=None, change=change, existing=found[0].terms
+            work = found[0]
+            before, after = self._apply_terms(
+                conn, work_id=work_id, party_id=None, change=change, existing=work.terms
             )
-            self._audit(conn, actor, "terms.set", "work", work_id, _change_detail(change))
+            self._terms_changed(
+                conn,
+                work=work,
+                party_id=work.owner.id,
+                before=before,
+                after=after,
+                actor=actor,
+                change=change,
+            )
             return self._load_works(conn, [work_id])[0]
+
+    def set_party_contact(self, name: str, contact: str, *, actor: str = "clearance") -> Party:
+        """Record where a party is reached (listed in bills, requests and statements)."""
+        clean = clean_text_field(contact, "contact")
+        with self._write() as conn:
+            pid = self._ensure_party(conn, name, actor)
+            before = conn.execute(select(s.parties.c.contact).where(s.parties.c.id == pid)).scalar()
+            if before != clean:
+                conn.execute(update(s.parties).where(s.parties.c.id == pid).values(contact=clean))
+                detail = {"before": before, "after": clean}
+                self._audit(conn, actor, "party.contact", "party", pid, detail)
+            row = conn.execute(select(s.parties).where(s.parties.c.id == pid)).one()
+            return Party(row.id, row.name, row.contact)
 
     def set_party_terms(
         self, owner: str, change: TermsChange, *, actor: str = "clearance"
     ) -> Terms:
         with self._write() as conn:
             pid = self._ensure_party(conn, owner, actor)
-            self._apply_terms(conn, work_id=None, party_id=pid, change=change)
-            self._audit(conn, actor, "terms.set", "party", pid, _change_detail(change))
+            before, after = self._apply_terms(conn, work_id=None, party_id=pid, change=change)
+            self._terms_changed(
+                conn,
+                work=None,
+                party_id=pid,
+                before=before,
+                after=after,
+                actor=actor,
+                change=change,
+            )
             return self._terms_from_rows(
                 conn.execute(select(s.terms).where(s.terms.c.party_id == pid)).all()
             )
@@ -695,7 +801,17 @@ def _change_detail(change: TermsChange | None) -> dict[str, Any]:
         "set": {u.value: p.value for u, p in change.set.items()},
         "unset": sorted(u.value for u in change.unset),
         "price": change.price.to_dict() if change.price else None,
+        "prices": prices_to_dict(change.prices),
     }
+
+
+def _terms_text(terms: Terms) -> str:
+    """``train-genai=license 0.02 EUR per item, output=deny`` (or ``no terms``)."""
+    parts = []
+    for usage, perm in terms.permissions.items():
+        price = terms.prices.get(usage)
+        parts.append(f"{usage.value}={perm.value}" + (f" {price.describe()}" if price else ""))
+    return ", ".join(parts) or "no terms"
 
 
 def open_store(location: str, *, check: bool = True) -> SqlStore:

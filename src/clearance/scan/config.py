@@ -28,7 +28,7 @@ from clearance.core.policy import Mode
 from clearance.core.usage import Usage, parse_usage
 from clearance.fetch.evaluate import WebMode
 from clearance.matching.types import MatchLevel
-from clearance.registry.engine import DEFAULT_REGISTRY
+from clearance.registry.engine import DEFAULT_REGISTRY, redact
 
 FORMAT_VERSION = 1
 """Version of every file a scan writes (decisions.parquet, report/licenses/manifest.json,
@@ -125,6 +125,7 @@ class ScanConfig:
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
+        out["registry"] = redact(self.registry)  # manifest.json, .run.json: no password
         for key in ("purpose", "mode", "web", "match"):
             out[key] = str(getattr(self, key).value)
         out["format_version"] = FORMAT_VERSION

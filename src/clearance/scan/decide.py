@@ -40,7 +40,11 @@ def bears_on(evidence: Evidence, purpose: Usage) -> bool:
 
 
 def reason(evidence: Evidence) -> str:
-    return f"{evidence.source}:{evidence.usage.value}={evidence.permission.value}"
+    """``registry:train-genai=license``; an agreement's reason names it: ``... (agreement 3)``."""
+    text = f"{evidence.source}:{evidence.usage.value}={evidence.permission.value}"
+    if evidence.agreement_id is not None:
+        text += f" (agreement {evidence.agreement_id})"
+    return text
 
 
 OPT_IN_SOURCE = "opt-in"
@@ -81,9 +85,13 @@ def _detail(
     warnings: Sequence[str],
     sha256: str | None,
 ) -> str:
+    licensed: dict[int, int] = {}
+    for e in evidence:
+        if e.agreement_id is not None and e.work_id is not None and bears_on(e, purpose):
+            licensed[e.work_id] = min(licensed.get(e.work_id, e.agreement_id), e.agreement_id)
     doc: dict[str, Any] = {
         "evidence": [e.to_dict() for e in evidence],
-        "works": [w.to_dict(purpose) for w in works],
+        "works": [w.to_dict(purpose) | {"agreement_id": licensed.get(w.work.id)} for w in works],
         "warnings": list(dict.fromkeys(warnings)),
     }
     if sha256:

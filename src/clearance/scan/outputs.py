@@ -141,9 +141,13 @@ def build_licenses(rows: Sequence[dict[str, Any]], purpose: str) -> dict[str, An
     """Items needing a licence, by owner and work; totals per currency.
 
     A per-item price is charged for every item matching the work; a per-run
-    price once per work, however many items match it. Items that need a
-    licence only because of a web signal (RSL, HTTP 402) have no registry
-    owner and are listed under ``unregistered`` without a price.
+    price once per work, however many items match it; a per-output price is
+    not a training price (the work is listed with no amount) and a pool share
+    is paid from a pool (``clearance royalties --pool``). Works the licensee
+    already holds an agreement for (``--licensee``) are not billed again: only
+    what is still needed is. Each owner's registered contact is listed. Items
+    that need a licence only because of a web signal (RSL, HTTP 402) have no
+    registry owner and are listed under ``unregistered`` without a price.
     """
     owners: dict[str, dict[str, Any]] = {}
     unregistered: list[dict[str, str]] = []
@@ -153,14 +157,16 @@ def build_licenses(rows: Sequence[dict[str, Any]], purpose: str) -> dict[str, An
         works = [
             w
             for w in json.loads(row["evidence"] or "{}").get("works", [])
-            if w["permission"] == "license"
+            if w["permission"] == "license" and w.get("agreement_id") is None
         ]
         if not works:
             unregistered.append(
                 {"item_id": row["item_id"], "source": row["source"], "reasons": row["reasons"]}
             )
         for w in works:
-            owner = owners.setdefault(w["owner"], {"owner": w["owner"], "works": {}})
+            owner = owners.setdefault(
+                w["owner"], {"owner": w["owner"], "contact": w.get("contact"), "works": {}}
+            )
             entry = owner["works"].setdefault(
                 str(w["id"]),
                 {"work_id": w["id"], "title": w["title"], "price": w["price"], "items": []},
@@ -176,7 +182,7 @@ def build_licenses(rows: Sequence[dict[str, Any]], purpose: str) -> dict[str, An
             cost = _cost(price, len(entry["items"]))
             entry["amount"] = None if cost is None else str(cost)
             if cost is None:
-                if price is not None:
+                if price is not None and price.get("per", "item") in ("item", "run"):
                     problems.append(f"work {entry['work_id']}: price {price!r} cannot be billed")
                 continue
             currency = price["currency"]
@@ -207,7 +213,10 @@ def _cost(price: dict[str, Any] | None, items: int) -> Decimal | None:
         return None
     try:
         amount = Decimal(str(price["amount"]))
-        cost = amount if price.get("per") == "run" else _MONEY.multiply(amount, Decimal(items))
+        per = price.get("per", "item")
+        if per not in ("item", "run"):  # per output or a pool share: not billed per scan
+            return None
+        cost = amount if per == "run" else _MONEY.multiply(amount, Decimal(items))
     except (DecimalException, KeyError, TypeError, ValueError):
         return None
     if not cost.is_finite() or abs(cost.adjusted()) > 30:

@@ -7,8 +7,8 @@ shown once, when the key is created, and never stored. A revoked key keeps its
 row (``revoked_at``), so the audit log's references to it stay readable.
 
 Revision ID: 0005
-Revises: 0003
-Create Date: 2027-02-01
+Revises: 0004
+Create Date: 2026-12-04
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
