@@ -119,7 +119,12 @@ def photographs(names: Sequence[str]) -> dict[str, Image.Image]:
 
 
 def drawn_art(seed: int, size: tuple[int, int] = (480, 360)) -> Image.Image:
-    """A flat-coloured drawing: a background, blobs, a figure with eyes, limbs and a hat."""
+    """A flat-coloured drawing of 6 to 12 shapes, each of a random kind, place, size and colour.
+
+    Every drawing has its own layout: a copy detector is built to ignore colour
+    changes, so drawings that shared a layout and differed only in palette
+    would be copies of each other to it (they were, in a first version).
+    """
     rng = np.random.default_rng(seed)
     w, h = size
 
@@ -129,29 +134,21 @@ def drawn_art(seed: int, size: tuple[int, int] = (480, 360)) -> Image.Image:
 
     img = Image.new("RGB", size, colour())
     draw = ImageDraw.Draw(img)
-    for _ in range(int(rng.integers(4, 9))):
-        x, y, r = (
-            int(rng.integers(0, w)),
-            int(rng.integers(0, h)),
-            int(rng.integers(h // 12, h // 4)),
-        )
-        if rng.random() < 0.5:
-            draw.ellipse((x - r, y - r, x + r, y + r), fill=colour())
+    for _ in range(int(rng.integers(6, 13))):
+        x, y = int(rng.integers(0, w)), int(rng.integers(0, h))
+        rx, ry = int(rng.integers(h // 16, h // 3)), int(rng.integers(h // 16, h // 3))
+        box = (x - rx, y - ry, x + rx, y + ry)
+        kind = int(rng.integers(0, 4))
+        if kind == 0:
+            draw.ellipse(box, fill=colour(), outline=(0, 0, 0), width=int(rng.integers(0, 4)))
+        elif kind == 1:
+            draw.rectangle(box, fill=colour())
+        elif kind == 2:
+            points = [(int(rng.integers(0, w)), int(rng.integers(0, h))) for _ in range(3)]
+            draw.polygon(points, fill=colour())
         else:
-            draw.rectangle((x - r, y - r // 2, x + r, y + r // 2), fill=colour())
-    cx, cy = int(w * rng.uniform(0.35, 0.65)), int(h * rng.uniform(0.4, 0.6))
-    bw, bh = int(w * rng.uniform(0.15, 0.28)), int(h * rng.uniform(0.22, 0.36))
-    for dx, dy in ((-1, 1), (1, 1), (-1, -0.3), (1, -0.3)):
-        end = (cx + int(dx * bw * rng.uniform(1.2, 1.8)), cy + int(dy * bh * rng.uniform(1, 1.5)))
-        draw.line((cx, cy, *end), fill=colour(), width=max(4, w // 30))
-    draw.ellipse((cx - bw, cy - bh, cx + bw, cy + bh), fill=colour(), outline=(0, 0, 0), width=3)
-    eye = max(6, bw // 4)
-    for ex in (cx - bw // 2, cx + bw // 2):
-        ey = cy - bh // 3
-        draw.ellipse((ex - eye, ey - eye, ex + eye, ey + eye), fill=(255, 255, 255))
-        draw.ellipse((ex - eye // 2, ey - eye // 2, ex + eye // 2, ey + eye // 2), fill=(0, 0, 0))
-    top = (cx + int(bw * rng.uniform(-0.5, 0.5)), cy - 2 * bh)
-    draw.polygon([(cx - bw, cy - bh), (cx + bw, cy - bh), top], fill=colour())
+            end = (int(rng.integers(0, w)), int(rng.integers(0, h)))
+            draw.line((x, y, *end), fill=colour(), width=int(rng.integers(3, w // 20)))
     return img
 
 
