@@ -207,16 +207,18 @@ class Case:
     data: bytes
 
 
-def registered_items(arts: int) -> list[Image.Image]:
-    """Work ``i`` is item ``i``: the registered photographs, then ``arts`` drawings."""
-    photos = photographs(REGISTERED_PHOTOS)
-    return [photos[n] for n in REGISTERED_PHOTOS] + [drawn_art(1000 + i) for i in range(arts)]
+def registered_items(photos: int, arts: int) -> list[Image.Image]:
+    """Work ``i`` is item ``i``: the first ``photos`` registered photographs, then ``arts``
+    drawings."""
+    names = REGISTERED_PHOTOS[:photos]
+    found = photographs(names)
+    return [found[n] for n in names] + [drawn_art(1000 + i) for i in range(arts)]
 
 
-def cases(registered: list[Image.Image], distractors: int, seed: int) -> list[Case]:
+def cases(registered: list[Image.Image], photos: int, distractors: int, seed: int) -> list[Case]:
     """The queries of one set: 3 edits of every registered and unregistered item, plus the
     unregistered items as they are. ``seed`` picks the distractors, backgrounds and places."""
-    held = photographs(UNREGISTERED_PHOTOS)
+    held = photographs(UNREGISTERED_PHOTOS[:photos])
     base = 100_000 * (seed + 1)
     extra = [distractor(base + i) for i in range(distractors)]
     unregistered = [(f"photo:{n}", img) for n, img in held.items()]
@@ -325,7 +327,27 @@ def score_summary(queries: list[Case], table: np.ndarray) -> dict[str, Any]:
         j = int(np.argmax(row))
         worst.append((round(float(row[j]), 3), c.label, c.edit, f"work:{j}"))
     worst.sort(reverse=True)
-    return {"lowest_true": true[:4], "highest_false": worst[:4]}
+    false = false_scores(queries, table)
+    return {
+        "lowest_true": true[:4],
+        "highest_false": worst[:4],
+        "false_scores": {
+            "n": int(false.size),
+            "mean": round(float(false.mean()), 3),
+            "std": round(float(false.std()), 3),
+            "p99_9": round(float(np.percentile(false, 99.9)), 3),
+        },
+    }
+
+
+def sweep(queries: list[Case], table: np.ndarray) -> dict[str, list[float]]:
+    """TPR (all edits) and FPR (every false score, per comparison) at cosines 0.40 .. 0.85."""
+    true = np.array([table[i, w] for i, c in enumerate(queries) if (w := c.work_id) is not None])
+    false = false_scores(queries, table)
+    out = {}
+    for t in np.arange(0.40, 0.851, 0.05):
+        out[f"{t:.2f}"] = [round(float((true >= t).mean()), 3), float((false >= t).mean())]
+    return out
 
 
 def _work(work_id: int) -> Work:
@@ -443,6 +465,7 @@ def calibrate(
     cascade = [h if h != "allow" else e for h, e in zip(data.hashes, stage, strict=True)]
     report["held_out_scores"] = score_summary(data.held_out, table)
     report["held_out_embedding"] = rates(data.held_out, stage)
+    report["held_out_sweep_tpr_fpr"] = sweep(data.held_out, table)
     report["held_out_cascade"] = rates(data.held_out, cascade)
     report["search"] = percentiles(took + took2)
     report["sidecar"] = {**sidecar, "block": block, "review": review}
@@ -468,6 +491,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="which models (default: both)")  # fmt: skip
     parser.add_argument("--size", type=int, default=320, help="input side (squash)")
     parser.add_argument("--refine-rounds", type=int, default=0)
+    parser.add_argument("--photos", type=int, default=len(REGISTERED_PHOTOS),
+                        help="registered (and as many unregistered) photographs")  # fmt: skip
     parser.add_argument("--arts", type=int, default=6, help="registered drawings")
     parser.add_argument(
         "--distractors", type=int, default=8, help="unregistered generated pictures"
@@ -499,10 +524,11 @@ def main(argv: list[str] | None = None) -> None:
         return
     started = time.perf_counter()
     load_start = os.getloadavg()[0]
-    registered = registered_items(args.arts)
-    held_out = cases(registered, args.distractors, seed=1)
+    registered = registered_items(args.photos, args.arts)
+    held_out = cases(registered, args.photos, args.distractors, seed=1)
     hashes, hash_took = guard_outcomes(guard_view(registered, None), held_out, None)
-    data = Data(registered, cases(registered, args.distractors, seed=0), held_out, hashes)
+    calibration = cases(registered, args.photos, args.distractors, seed=0)
+    data = Data(registered, calibration, held_out, hashes)
     print(
         f"{len(registered)} registered works; {len(data.calibration)} calibration and "
         f"{len(data.held_out)} held-out queries; load average {load_start:.2f}",
