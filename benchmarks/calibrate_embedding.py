@@ -16,11 +16,11 @@ registered works) it says so and exits 0.
 
 Data. Registered works: 10 scikit-image photographs plus ``--arts`` drawn
 pictures. Unregistered: 8 other scikit-image photographs plus
-``--distractors`` generated pictures (drawn art, smooth textures, noise).
+``--distractors`` generated pictures (drawings, textures).
 Each item is edited three ways: **composite** (pasted at half the side of a
 640x480 output, at a random place, onto a generated background or an
 unregistered photograph), **crop15** (15% cut off each side: the central
-70% x 70%) and **rotate8** (8 degrees, same size, black corners); all saved
+70% x 70%) and **rotate8** (+-8 degrees, same size, black corners); all saved
 as JPEG q90. Edits of registered items are true pairs (their own work),
 edits of unregistered ones are false pairs; plain unregistered pictures are
 false pairs too.
@@ -28,15 +28,19 @@ false pairs too.
 Method. Each model gets a sidecar (``--size`` squash, bilinear; the model
 normalises its own uint8 input) and its scores are the guard's own
 (``fingerprint.windows.best_similarities``: whole image plus window grid,
-``--refine-rounds`` local search). Thresholds are chosen on a calibration
+then ``REFINE_ROUNDS`` rounds of local search). Thresholds are chosen on a calibration
 set (seed 0) and measured on a held-out set (seed 1: other drawings,
 distractors, backgrounds and positions): ``block`` (strong) is the highest
 false score of the calibration set (unregistered items, and true queries
 against other works) plus ``--margin``; ``review`` is halfway between that
-highest false score and ``block``. The held-out set is then checked through
-the guard itself (``guard.check``: PDQ, then regions, then the embedding,
-with the calibrated sidecar) for the cascade's verdicts and its latency.
-The baseline, in the same run: the cascade without the embedder.
+highest false score and ``block``.
+
+The baseline, in the same run: the guard without an embedder (PDQ, then
+regions) on every held-out query. The cascade's answer is the baseline's
+where it found the work, else the embedding stage's; ``--guard-checks``
+held-out queries then go through ``guard.check`` with the calibrated
+sidecar, for the guard's latency with the embedder, and each of its verdicts
+is compared with that cascade answer (``agrees_with_cascade``).
 """
 
 from __future__ import annotations
