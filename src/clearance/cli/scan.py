@@ -72,6 +72,37 @@ def scan_command(
             help="Tree that path rows and folder links must stay in (default: the input's).",
         ),
     ] = None,
+    columns: Annotated[
+        str | None,
+        typer.Option(
+            "--columns",
+            metavar="ROLE=COL,...",
+            help="Which columns play which roles: url=URL,caption=TEXT,path=... "
+            "(LAION's and img2dataset's layouts are recognised without it).",
+        ),
+    ] = None,
+    match_captions: Annotated[
+        bool,
+        typer.Option("--match-captions", help="Also match captions against registered texts."),
+    ] = False,
+    on_unreachable: Annotated[
+        str | None,
+        typer.Option(
+            "--on-unreachable",
+            metavar="WHAT",
+            help="include|exclude|error: rows whose site signals could not be read "
+            "(default: include in opt-out mode, exclude in opt-in).",
+        ),
+    ] = None,
+    site_cache: Annotated[
+        str | None,
+        typer.Option(
+            "--site-cache",
+            metavar="DIR",
+            help="Keep parsed site policies here between runs (env CLEARANCE_SITE_CACHE).",
+            envvar="CLEARANCE_SITE_CACHE",
+        ),
+    ] = None,
     engine: Annotated[str, typer.Option("--engine", help="local|ray")] = "local",
     ray_address: Annotated[
         str | None, typer.Option("--ray-address", metavar="ADDR", help="Ray cluster address.")
@@ -118,6 +149,10 @@ def scan_command(
         embedder=cfg.embedder,
         licensee=licensee,
         base_dir=base_dir,
+        columns=columns,
+        match_captions=match_captions,
+        on_unreachable=on_unreachable,
+        site_cache=site_cache,
         engine=engine,
         ray_address=ray_address,
         workers=workers,

@@ -44,7 +44,8 @@ def scan_config(config: ScanConfig | str | None = None, **options: Any) -> ScanC
 
 
 class BatchDecider:
-    """Decides rows (dicts with url/path/text/image) against one registry, index built once.
+    """Decides rows (dicts with url/path/text/image/caption/...; which column plays which
+    role: ``config.columns``) against one registry, index built once.
 
     Relative ``path`` values are read relative to ``config.base_dir`` (default:
     the current directory), and must stay inside it. ``cache_dir`` keeps
@@ -70,7 +71,12 @@ class BatchDecider:
 
     def decide(self, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """One decision per row, in order, with the ``DECISION_COLUMNS`` keys."""
-        items = [row_item("batch", i, dict(r), self.base, self.base) for i, r in enumerate(rows)]
+        columns = self.config.column_map
+        captions = columns.match_captions
+        items = [
+            row_item("batch", i, columns.view(r), self.base, self.base, captions=captions)
+            for i, r in enumerate(rows)
+        ]
         urls = [i.url for i in items if i.url is not None and i.error is None]
         web = evaluate_shard_urls(
             urls,

@@ -166,6 +166,9 @@ def decide(
         result = match(
             worker.index, query, worker.work, level=config.match, embedder=worker.embedder
         )
+        if config.match_captions and item.caption is not None:
+            said = Query(media="text", name=item.source, text=item.caption)
+            result.matches += match(worker.index, said, worker.work, level=config.match).matches
         works = matched_works(result.matches, worker.work)
         signals, notes = _embedded(item)
         warnings += notes

@@ -39,6 +39,7 @@ from clearance.registry.register import (
     TEXT_EXTENSIONS,
     VIDEO_EXTENSIONS,
 )
+from clearance.scan.formats.columns import ColumnMap
 
 MAX_ITEM_BYTES = 256 * 1024 * 1024
 """Largest file, path row or archive member read as one item."""
@@ -84,6 +85,8 @@ class Item:
     media: str = "other"
     """``image``, ``text``, ``audio``, ``video`` or ``other``: how ``data`` is fingerprinted."""
     identifiers: tuple[Identifier, ...] = ()
+    caption: str | None = None
+    """A caption describing the content (metadata; matched only with ``--match-captions``)."""
     error: str | None = None
 
 
@@ -197,19 +200,24 @@ class InputFormat(ABC):
     owns_tree: ClassVar[bool] = False
     """Whether the input is a whole folder tree (an ``--out`` inside it is refused)."""
 
-    def __init__(self, root: Path, base_dir: Path | None = None) -> None:
+    def __init__(
+        self, root: Path, base_dir: Path | None = None, columns: ColumnMap | None = None
+    ) -> None:
         self.root = root
         self.base_dir = (base_dir if base_dir is not None else root).resolve()
+        self.columns = columns if columns is not None else ColumnMap()
+        """Which columns play which roles (tables only; ``formats.columns``)."""
 
     def __eq__(self, other: object) -> bool:
         return (
             type(other) is type(self)
             and isinstance(other, InputFormat)
-            and (other.root, other.base_dir) == (self.root, self.base_dir)
+            and (other.root, other.base_dir, other.columns)
+            == (self.root, self.base_dir, self.columns)
         )
 
     def __hash__(self) -> int:
-        return hash((type(self), self.root, self.base_dir))
+        return hash((type(self), self.root, self.base_dir, self.columns))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self.root)!r})"
