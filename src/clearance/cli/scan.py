@@ -8,7 +8,7 @@ report as JSON with ``--json``) comes out.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import (
@@ -189,4 +189,22 @@ def scan_command(
     for outcome, count in report["outcomes"].items():
         table.add_row(outcome, str(count))
     stdout().print(table)
+    _print_unreachable(report)
     stdout().print(f"report: {result.out / 'report.html'}  decisions: {result.decisions}")
+
+
+def _print_unreachable(report: dict[str, Any]) -> None:
+    """The URL rows whose site signals could not be read, and the top origins."""
+    info = report.get("unreachable") or {}
+    if not info.get("items"):
+        return
+    from rich.markup import escape
+
+    top = escape(", ".join(f"{o['origin']} ({o['items']})" for o in info["top"][:5]))
+    stdout().print(
+        f"[bold yellow]warning:[/] {info['items']} URL items from {info['origins']} origins "
+        f"whose site signals could not be read (--on-unreachable {info['on_unreachable']}): "
+        f"{top}",
+        markup=True,
+        highlight=False,
+    )

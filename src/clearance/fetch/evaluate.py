@@ -74,6 +74,8 @@ class SitePolicy:
     tdmrep: TdmRepFile | None
     rsl: tuple[tuple[str, RslDocument], ...]
     warnings: tuple[str, ...] = ()
+    unreachable: str | None = None
+    """Why some of the site's signals could not be read (None when all could)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +90,9 @@ class UrlSignals:
     licenses: tuple[dict[str, Any], ...] = ()
     warnings: tuple[str, ...] = ()
     error: str | None = None
+    origin: str = ""
+    unreachable: str | None = None
+    """Why the site's signals could not (all) be read: ``SitePolicy.unreachable``."""
 
     def permission(self, usage: Usage) -> Permission:
         return resolve(self.evidence, usage, Mode.OPT_OUT).permission
@@ -111,6 +116,8 @@ class UrlSignals:
         }
         if self.error:
             out["error"] = self.error
+        if self.unreachable:
+            out["unreachable"] = self.unreachable
         return out
 
 
@@ -156,6 +163,21 @@ def _payment_json(doc: RslDocument, url: str, rsl_url: str) -> list[dict[str, An
                 }
             )
     return out
+
+
+def unread(r: FetchResult) -> str | None:
+    """Why a site file could not be read: refused (a private address), no answer (DNS,
+    connection, timeout) or a 5xx. None when the site answered (a 404 is an answer; so is
+    a redirect loop, which RFC 9309 reads as "unavailable")."""
+    if r.too_many_redirects:
+        return None
+    if r.blocked:
+        return f"address refused ({r.error})"
+    if r.status is None:
+        return r.error or "no answer"
+    if r.status >= 500:
+        return f"HTTP {r.status}"
+    return None
 
 
 class SignalEvaluator:
@@ -235,7 +257,21 @@ class SignalEvaluator:
             if doc is not None:
                 rsl.append((lic_url, doc))
         warnings.extend(f"robots.txt: {w}" for w in robots.warnings[:10])
-        return SitePolicy(origin, robots, robots_r, aitxt, tdm, tuple(rsl), tuple(warnings))
+        unreachable = "; ".join(
+            f"{name}: {why}"
+            for name, r in (("robots.txt", robots_r), ("ai.txt", ai_r), ("tdmrep.json", tdm_r))
+            if (why := unread(r)) is not None
+        )
+        return SitePolicy(
+            origin,
+            robots,
+            robots_r,
+            aitxt,
+            tdm,
+            tuple(rsl),
+            tuple(warnings),
+            unreachable or None,
+        )
 
     async def _rsl(self, url: str, warnings: list[str]) -> RslDocument | None:
         try:
@@ -319,6 +355,8 @@ class SignalEvaluator:
             tuple(evidence),
             tuple(licenses),
             tuple(dict.fromkeys(warnings)),
+            origin=origin,
+            unreachable=site.unreachable,
         )
 
     async def _page(

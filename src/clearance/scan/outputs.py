@@ -24,6 +24,7 @@ from clearance.matching.decide import OUTCOMES
 from clearance.scan.config import FORMAT_VERSION
 
 TOP_DOMAINS = 50
+TOP_UNREACHABLE = 20
 _MONEY = Context(prec=40, Emax=30, Emin=-30, traps=[])
 """Arithmetic for bills: a price whose total would leave this range is reported, not summed."""
 
@@ -58,11 +59,16 @@ def _domain(source: str | None) -> str | None:
 
 
 def build_report(rows: Sequence[dict[str, Any]], config: dict[str, Any]) -> dict[str, Any]:
-    """Counts by outcome, by reason source, by domain (top 50) and by owner."""
+    """Counts by outcome, by reason source, by domain (top 50) and by owner, and the URL
+    rows whose site signals could not be read (``unreachable``: how many, from how many
+    origins, what they became, the top 20 origins with the reason)."""
     outcomes = Counter({o: 0 for o in OUTCOMES})
     by_source: Counter[str] = Counter()
     by_domain: dict[str, Counter[str]] = defaultdict(Counter)
     by_owner: dict[str, Counter[str]] = defaultdict(Counter)
+    unreachable: Counter[str] = Counter()
+    unreachable_outcomes: Counter[str] = Counter()
+    reasons: dict[str, str] = {}
     for row in rows:
         outcome = row["outcome"]
         outcomes[outcome] += 1
@@ -71,8 +77,14 @@ def build_report(rows: Sequence[dict[str, Any]], config: dict[str, Any]) -> dict
         domain = _domain(row["source"])
         if domain:
             by_domain[domain][outcome] += 1
-        for owner in {w["owner"] for w in json.loads(row["evidence"] or "{}").get("works", [])}:
+        detail = json.loads(row["evidence"] or "{}")
+        for owner in {w["owner"] for w in detail.get("works", [])}:
             by_owner[owner][outcome] += 1
+        site = detail.get("unreachable")
+        if site:
+            unreachable[site["origin"]] += 1
+            unreachable_outcomes[outcome] += 1
+            reasons.setdefault(site["origin"], site["reason"])
     top = sorted(by_domain.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))[:TOP_DOMAINS]
     return {
         "format": "clearance.scan-report",
@@ -85,6 +97,18 @@ def build_report(rows: Sequence[dict[str, Any]], config: dict[str, Any]) -> dict
         "by_domain": {d: {"items": sum(c.values()), **dict(c)} for d, c in top},
         "domains": len(by_domain),
         "by_owner": {o: {"items": sum(c.values()), **dict(c)} for o, c in sorted(by_owner.items())},
+        "unreachable": {
+            "items": sum(unreachable.values()),
+            "origins": len(unreachable),
+            "on_unreachable": config.get("on_unreachable") or "include",
+            "outcomes": dict(sorted(unreachable_outcomes.items())),
+            "top": [
+                {"origin": o, "items": n, "reason": reasons[o]}
+                for o, n in sorted(unreachable.items(), key=lambda kv: (-kv[1], kv[0]))[
+                    :TOP_UNREACHABLE
+                ]
+            ],
+        },
     }
 
 

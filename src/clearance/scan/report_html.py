@@ -111,6 +111,27 @@ def _licences(licenses: Mapping[str, Any] | None) -> str:
     )
 
 
+def _unreachable(report: Mapping[str, Any]) -> str:
+    """The URL rows whose site signals could not be read: never a silent include."""
+    info = report.get("unreachable") or {}
+    items = _n(info.get("items"))
+    if not items:
+        return ""
+    what = escape(str(info.get("on_unreachable", "include")))
+    rows = "".join(
+        f'<tr><td>{escape(str(o.get("origin", "")))}</td><td class="n">{_n(o.get("items")):,}'
+        f"</td><td>{escape(str(o.get('reason', '')))}</td></tr>"
+        for o in info.get("top") or []
+    )
+    return (
+        f'<h2 id="unreachable">Sites that could not be read</h2><p><b>{items:,}</b> URL items '
+        f"from {_n(info.get('origins')):,} origins: their site signals (robots.txt, ai.txt, "
+        f"tdmrep.json) could not be read, so no opt-out there could be seen; "
+        f"<code>--on-unreachable {what}</code>.</p>"
+        f"<table><tr><th>origin</th><th>items</th><th>why</th></tr>{rows}</table>"
+    )
+
+
 def render_scan_report(
     report: Mapping[str, Any],
     licenses: Mapping[str, Any] | None = None,
@@ -151,6 +172,7 @@ def render_scan_report(
         f"<style>{_STYLE}</style></head><body>"
         f'<h1>{escape(title)}</h1><p class="meta">{meta}</p>'
         f'<div class="cards">{cards}</div>'
+        + _unreachable(report)
         + section("Outcomes", outcome_rows, "No items.")
         + section("Why items were decided (by evidence source)", source_rows, "No evidence.")
         + _legend()

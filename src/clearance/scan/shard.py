@@ -37,7 +37,7 @@ from clearance.registry.store import SqlStore, open_store
 from clearance.scan.config import FORMAT_VERSION, ScanConfig
 from clearance.scan.decide import decision_row, error_row
 from clearance.scan.formats import InputFormat, Item, ShardSpec
-from clearance.scan.web import evaluate_shard_urls, url_error
+from clearance.scan.web import evaluate_shard_urls, unreachable_evidence, url_error
 
 PARTS_DIR = ".parts"
 INDEX_DIR = ".index"
@@ -162,6 +162,10 @@ def decide(
         identifiers=item.identifiers,
     )
     warnings: list[str] = []
+    site = web.get(item.url) if item.url is not None else None
+    unreachable = None
+    if site is not None and site.unreachable is not None:
+        unreachable = {"origin": site.origin, "reason": site.unreachable}
     try:
         result = match(
             worker.index, query, worker.work, level=config.match, embedder=worker.embedder
@@ -172,13 +176,13 @@ def decide(
         works = matched_works(result.matches, worker.work)
         signals, notes = _embedded(item)
         warnings += notes
-        site = web.get(item.url) if item.url is not None else None
         if site is not None:
             problem = url_error(site, config.web.value)
             if problem is not None:
                 raise ClearanceError(problem)
             signals += site.evidence
             warnings += list(site.warnings)
+            signals += unreachable_evidence(site, config)
         decided = decide_item(
             works,
             signals,
@@ -188,10 +192,24 @@ def decide(
             at=as_of,
         )
     except ClearanceError as exc:
-        return error_row(item.item_id, item.source, str(exc), purpose=purpose, warnings=warnings)
+        return error_row(
+            item.item_id,
+            item.source,
+            str(exc),
+            purpose=purpose,
+            warnings=warnings,
+            unreachable=unreachable,
+        )
     except Exception as exc:  # the shard boundary: one bad item must not stop the run
         error = f"{type(exc).__name__}: {exc}"
-        return error_row(item.item_id, item.source, error, purpose=purpose, warnings=warnings)
+        return error_row(
+            item.item_id,
+            item.source,
+            error,
+            purpose=purpose,
+            warnings=warnings,
+            unreachable=unreachable,
+        )
     return decision_row(
         item.item_id,
         item.source,
@@ -200,6 +218,7 @@ def decide(
         purpose=purpose,
         warnings=warnings,
         sha256=result.sha256,
+        unreachable=unreachable,
     )
 
 

@@ -17,10 +17,19 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from clearance.core.errors import ClearanceError
+from clearance.core.models import Evidence
+from clearance.core.usage import Permission
 from clearance.fetch.client import FetchConfig, Fetcher
 from clearance.fetch.evaluate import SignalEvaluator, SitePolicy, UrlSignals, WebMode
 
+if TYPE_CHECKING:
+    from clearance.scan.config import ScanConfig
+
+UNREACHABLE = "unreachable"
+"""The evidence source of ``--on-unreachable exclude``."""
 CONCURRENCY = 64
 SITE_CACHE = 50_000
 """Parsed site policies a worker keeps between shards (a few KB each)."""
@@ -86,6 +95,29 @@ def _process_sites(key: tuple[str, bool, str]) -> _SiteCache:
         _caches.clear()  # one run at a time per process: drop other runs' sites
         cache = _caches[key] = _SiteCache(FetchConfig().cache_ttl)
     return cache
+
+
+def unreachable_evidence(signals: UrlSignals, config: ScanConfig) -> list[Evidence]:
+    """What ``--on-unreachable`` makes of a URL whose site signals could not be read.
+
+    ``include``: nothing (the signals that were read decide, unknown usages
+    stay unknown); ``exclude``: a deny for the purpose, so the row is
+    excluded through the resolver like any other deny (a licence agreement
+    held still outranks it); ``error``: the row becomes an error row.
+    """
+    if signals.unreachable is None or config.on_unreachable == "include":
+        return []
+    why = f"site signals of {signals.origin} could not be read ({signals.unreachable})"
+    if config.on_unreachable == "error":
+        raise ClearanceError(why)
+    return [
+        Evidence(
+            UNREACHABLE,
+            config.purpose,
+            Permission.DENY,
+            detail=f"{why}; --on-unreachable exclude",
+        )
+    ]
 
 
 def url_error(signals: UrlSignals, web: str) -> str | None:
