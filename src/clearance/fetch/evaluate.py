@@ -18,7 +18,7 @@ unless something else speaks; both are recorded as evidence and warnings.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, MutableMapping, Sequence
+from collections.abc import Callable, Hashable, MutableMapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
@@ -41,7 +41,13 @@ from clearance.signals.mapping import (
     evidence_from_tdmrep,
 )
 from clearance.signals.paycrawl import parse_pay_per_crawl
-from clearance.signals.robots import RobotsTxt, parse_robots, robots_for_status
+from clearance.signals.robots import Access, RobotsTxt, parse_robots, robots_for_status
+from clearance.signals.robots_paths import (
+    PatternSet,
+    canonical_path,
+    canonical_pattern,
+    request_path,
+)
 from clearance.signals.rsl import RslDocument, parse_rsl, rsl_links_from_headers
 from clearance.signals.tdmrep import (
     TdmRepFile,
@@ -178,6 +184,58 @@ def unread(r: FetchResult) -> str | None:
     if r.status >= 500:
         return f"HTTP {r.status}"
     return None
+
+
+def site_signature(site: SitePolicy) -> Callable[[str], Hashable]:
+    """A function giving, for a URL of this site, a key such that two URLs with equal keys
+    get equal evidence and warnings from ``SignalEvaluator.evaluate`` in ``origin`` mode.
+
+    Why: a dataset holds many URLs per site, and every site-level protocol
+    decides a URL by which of the site's path patterns match it: robots.txt
+    rules and Content-Usage/Content-Signal lines (longest match, RFC 9309
+    comparison form, ``/robots.txt`` always allowed), ai.txt lines, the
+    first matching ``tdmrep.json`` rule, the longest matching RSL
+    ``<content>``. The key is that set of matches, so a scan evaluates one URL
+    per key and shares its answer (``scan.columnar``); the agreement test
+    holds it to evaluating every URL.
+    """
+    robots = site.robots
+    parts: list[Callable[[str], Hashable]] = []
+    patterns: list[str] = []
+    if robots.access is Access.PARSED:
+        for g in (robots.preamble, *robots.groups):
+            for r in g.rules:
+                pattern = canonical_pattern(r.pattern)
+                patterns.append(pattern)
+                slash = pattern.rfind("/")
+                if slash >= 0 and pattern.startswith("/index.htm", slash):
+                    patterns.append(pattern[: slash + 1] + "$")
+            patterns += [canonical_pattern(p.path) for p in g.content_usage]
+            patterns += [canonical_pattern(p.path) for p in g.content_signals]
+    rules = PatternSet([p for p in patterns if p])
+
+    def robots_key(url: str) -> Hashable:
+        path = canonical_path(request_path(url))
+        special = path == "/robots.txt" or path.startswith("/robots.txt?")
+        return (special, rules.matching(path))
+
+    parts.append(robots_key)
+    aitxt, tdm = site.aitxt, site.tdmrep
+    if aitxt is not None and (aitxt.groups or aitxt.preamble.rules):
+
+        def aitxt_key(url: str) -> Hashable:
+            verdict = aitxt.check(url)
+            return (verdict.allowed, id(verdict.rule))
+
+        parts.append(aitxt_key)
+    if tdm is not None and tdm.rules:
+        parts.append(lambda url: id(tdm.rule_for(url)))
+    for _, doc in site.rsl:
+        if doc.contents:
+            parts.append(lambda url, doc=doc: id(doc.content_for(url)))  # type: ignore[misc]
+    if len(parts) == 1:
+        return parts[0]
+    return lambda url: tuple(f(url) for f in parts)
 
 
 class SignalEvaluator:

@@ -88,6 +88,10 @@ class ScanConfig:
     index_cache: str | None = _run(None)
     sign_key: str | None = _run(None)
     """An Ed25519 private key file: the manifest's root statement is signed with it."""
+    columnar: bool = _run(True)
+    """Decide URL rows of Parquet and Hugging Face tables columnar (``scan.columnar``); the
+    decisions are the per-row path's exactly, so it is not part of the digest. False forces
+    the per-row path (the benchmark's baseline, and the agreement test's)."""
     site_cache: str | None = _run(None)
     """A directory of parsed site policies shared across runs (``--site-cache``; env
     ``CLEARANCE_SITE_CACHE``): a second scan of the same origins makes no requests."""

@@ -253,6 +253,7 @@ def process_shard(task: ShardTask, worker: Worker | None = None) -> dict[str, An
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from clearance.scan.columnar import columnar_input, decide_columnar
     from clearance.scan.schema import DECISIONS_SCHEMA
 
     run_dir = Path(task.run_dir)
@@ -261,24 +262,30 @@ def process_shard(task: ShardTask, worker: Worker | None = None) -> dict[str, An
     if done is not None:
         return done
     parts = run_dir / PARTS_DIR
-    data = fmt.read(spec)
-    urls = [i.url for i in data.items if i.url is not None and i.error is None]
-    web = evaluate_shard_urls(
-        urls,
-        web=config.web.value,
-        agent=config.agent,
-        allow_private=config.allow_private,
-        cache_dir=run_dir / CACHE_DIR / "fetch",
-    )
+    cache_dir = run_dir / CACHE_DIR / "fetch"
     if worker is None:
         worker = _worker(run_dir, config, task.as_of)
-    rows = [decide(item, worker, web, config, task.as_of) for item in data.items]
+    if columnar_input(fmt, config):
+        data, table = decide_columnar(spec, fmt, worker, config, task.as_of, cache_dir)
+    else:
+        data = fmt.read(spec)
+        urls = [i.url for i in data.items if i.url is not None and i.error is None]
+        web = evaluate_shard_urls(
+            urls,
+            web=config.web.value,
+            agent=config.agent,
+            allow_private=config.allow_private,
+            cache_dir=cache_dir,
+        )
+        rows = [decide(item, worker, web, config, task.as_of) for item in data.items]
+        table = pa.Table.from_pylist(rows, schema=DECISIONS_SCHEMA)
 
     stem = f"shard-{spec.index:06d}"
     decisions_name = f"{stem}.decisions.parquet"
     with atomic_path(parts / decisions_name) as tmp:
-        pq.write_table(pa.Table.from_pylist(rows, schema=DECISIONS_SCHEMA), tmp)
-    keep = [r["outcome"] == "include" for r in rows]
+        pq.write_table(table, tmp)
+    outcomes: list[str] = table.column("outcome").to_pylist()
+    keep = [o == "include" for o in outcomes]
     cleared_name = f"{stem}.cleared{fmt.part_suffix}" if fmt.part_suffix else None
     cleared = fmt.write_part(data, keep, parts / cleared_name if cleared_name else parts)
     digests = {decisions_name: file_sha256(parts / decisions_name)}
@@ -292,8 +299,8 @@ def process_shard(task: ShardTask, worker: Worker | None = None) -> dict[str, An
         "name": spec.name,
         "start": spec.start,
         "stop": spec.stop,
-        "items": len(rows),
-        "outcomes": dict(Counter(r["outcome"] for r in rows)),
+        "items": table.num_rows,
+        "outcomes": dict(Counter(outcomes)),
         "config_digest": config.digest,
         "decisions_part": decisions_name,
         "cleared_part": cleared_name,
@@ -301,7 +308,7 @@ def process_shard(task: ShardTask, worker: Worker | None = None) -> dict[str, An
         "digests": digests,
         "input_digests": inputs,
         "item_digest": hashlib.sha256(
-            "\n".join(f"{r['item_id']}" for r in rows).encode()
+            "\n".join(table.column("item_id").to_pylist()).encode()
         ).hexdigest(),
     }
     atomic_write_text(

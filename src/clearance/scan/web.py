@@ -15,9 +15,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from clearance.core.errors import ClearanceError
 from clearance.core.models import Evidence
@@ -28,11 +28,33 @@ from clearance.fetch.evaluate import SignalEvaluator, SitePolicy, UrlSignals, We
 if TYPE_CHECKING:
     from clearance.scan.config import ScanConfig
 
+T = TypeVar("T")
 UNREACHABLE = "unreachable"
 """The evidence source of ``--on-unreachable exclude``."""
 CONCURRENCY = 64
 SITE_CACHE = 50_000
 """Parsed site policies a worker keeps between shards (a few KB each)."""
+
+
+def with_evaluator(
+    run: Callable[[SignalEvaluator], Awaitable[T]],
+    *,
+    web: str,
+    agent: str,
+    allow_private: bool,
+    cache_dir: Path | None,
+) -> T:
+    """Run ``run(evaluator)`` on one event loop, with this process's parsed site policies
+    (the same evaluator ``evaluate_shard_urls`` builds; ``scan.columnar`` uses it)."""
+    config = FetchConfig(agent=agent, allow_private=allow_private, cache_dir=cache_dir)
+    mode = WebMode.HEAD if web == "head" else WebMode.ORIGIN
+    sites = _process_sites((agent, allow_private, str(cache_dir)))
+
+    async def go() -> T:
+        async with Fetcher(config) as fetcher:
+            return await run(SignalEvaluator(fetcher, web=mode, site_cache=sites))
+
+    return asyncio.run(go())
 
 
 def evaluate_shard_urls(

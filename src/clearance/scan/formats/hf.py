@@ -101,8 +101,12 @@ class HfInput(TableInput):
     def row_count(self, path: Path) -> int:
         return int(read_arrow_stream(path).num_rows)
 
+    def read_table(self, spec: ShardSpec) -> Any:
+        """The shard's rows as an Arrow table (every column), without items."""
+        return read_arrow_stream(spec.file).slice(spec.start, spec.size)
+
     def read(self, spec: ShardSpec) -> ShardData:
-        table = read_arrow_stream(spec.file).slice(spec.start, spec.size)
+        table = self.read_table(spec)
         rows = table_rows(table, self.columns)
         return ShardData(spec, self.items(spec, rows, by_role=True), raw=table)
 

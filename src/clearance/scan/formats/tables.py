@@ -123,6 +123,12 @@ class ParquetInput(TableInput):
         return int(pq.ParquetFile(path).metadata.num_rows)
 
     def read(self, spec: ShardSpec) -> ShardData:
+        table = self.read_table(spec)
+        rows = table_rows(table, self.columns)
+        return ShardData(spec, self.items(spec, rows, by_role=True), raw=table)
+
+    def read_table(self, spec: ShardSpec) -> Any:
+        """The shard's rows as an Arrow table (every column), without items."""
         import pyarrow.parquet as pq
 
         pf = pq.ParquetFile(spec.file)
@@ -137,9 +143,7 @@ class ParquetInput(TableInput):
                 groups.append(g)
             row += n
         table = pf.read_row_groups(groups) if groups else pf.schema_arrow.empty_table()
-        table = table.slice(spec.start - first, spec.stop - spec.start)
-        rows = table_rows(table, self.columns)
-        return ShardData(spec, self.items(spec, rows, by_role=True), raw=table)
+        return table.slice(spec.start - first, spec.stop - spec.start)
 
     def write_part(self, data: ShardData, keep: Sequence[bool], dest: Path) -> list[str]:
         import pyarrow as pa
