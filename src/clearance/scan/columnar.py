@@ -31,7 +31,8 @@ refuse) go through the per-row path, in place.
 from __future__ import annotations
 
 import re
-from collections.abc import Hashable
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,67 @@ _FAST = re.compile(r"(https?)://([A-Za-z0-9.-]{1,253}(?::[0-9]{1,5})?)(/[!-~]{0,
 
 SKIP_ROLES = ("path", "text", "image", "sha256", "isbn", "isrc", "iscc")
 """A row with a value in any of these goes through the per-row path."""
+
+
+MEMO_SIZE = 200_000
+"""Hosts and decisions a worker process keeps between shards of one run."""
+
+
+@dataclass
+class _Memo:
+    """What a worker process keeps between the shards of one run: parsed hosts, each site
+    policy's signature function, and one decision per key (each entry holds its policy, so
+    the ``id`` in the key cannot be reused while the entry lives)."""
+
+    run: tuple[Any, ...]
+    worker: Any
+    hosts: dict[tuple[str, str], tuple[str, str] | None] = field(default_factory=dict)
+    signatures: dict[int, tuple[SitePolicy, Callable[[str], Hashable]]] = field(
+        default_factory=dict
+    )
+    templates: dict[Hashable, tuple[SitePolicy | None, dict[str, Any]]] = field(
+        default_factory=dict
+    )
+
+    def signature(self, policy: SitePolicy) -> Callable[[str], Hashable]:
+        entry = self.signatures.get(id(policy))
+        if entry is None or entry[0] is not policy:
+            if len(self.signatures) >= MEMO_SIZE:
+                self.signatures.clear()
+            entry = self.signatures[id(policy)] = (policy, site_signature(policy))
+        return entry[1]
+
+    def remember(self, key: Hashable, policy: SitePolicy | None, row: dict[str, Any]) -> None:
+        if len(self.templates) >= MEMO_SIZE:
+            self.templates.clear()
+        self.templates[key] = (policy, row)
+
+
+_memo: list[_Memo] = []
+
+
+def _memo_for(config: ScanConfig, as_of: datetime, worker: Any) -> _Memo:
+    """This process's memo for the run (a new run, or another worker, starts a new one)."""
+    run = (config.digest, as_of)
+    if _memo and _memo[0].run == run and _memo[0].worker is worker:
+        return _memo[0]
+    _memo.clear()
+    _memo.append(_Memo(run, worker))
+    return _memo[0]
+
+
+def _evaluate(
+    run: Callable[[SignalEvaluator], Awaitable[None]], config: ScanConfig, cache_dir: Path | None
+) -> None:
+    from clearance.scan.web import with_evaluator
+
+    with_evaluator(
+        run,
+        web=config.web.value,
+        agent=config.agent,
+        allow_private=config.allow_private,
+        cache_dir=cache_dir,
+    )
 
 
 def columnar_input(data_format: Any, config: ScanConfig) -> bool:
@@ -91,7 +153,7 @@ def decide_columnar(
 
     from clearance.scan.schema import DECISIONS_SCHEMA
     from clearance.scan.shard import decide
-    from clearance.scan.web import CONCURRENCY, with_evaluator
+    from clearance.scan.web import CONCURRENCY, cached_sites
 
     table = fmt.read_table(spec)
     data = ShardData(spec, [], raw=table)
@@ -108,8 +170,9 @@ def decide_columnar(
             blocked |= table.column(roles[role]).is_valid().to_numpy()
     blocked_rows = blocked.tolist()
 
+    memo = _memo_for(config, as_of, worker)
     # 1. parse: (normalised URL, origin) per fast row; the rest go through the per-row path
-    hosts: dict[tuple[str, str], tuple[str, str] | None] = {}
+    hosts = memo.hosts
     fast: list[int] = []
     norms: list[str] = []
     origins: list[str] = []
@@ -123,6 +186,8 @@ def decide_columnar(
             continue
         host = (m.group(1), m.group(2))
         if host not in hosts:
+            if len(hosts) >= MEMO_SIZE:
+                hosts.clear()
             hosts[host] = _netloc_info(*host)
         info = hosts[host]
         if info is None:
@@ -143,7 +208,6 @@ def decide_columnar(
         kept = tuple((m.work_id, m.method) for m in matches if worker.work(m.work_id) is not None)
         claims.append(kept)
 
-    # 3. site policies, each URL's signature, one evaluation per (origin, signature)
     slow_items: list[Item] = []
     if slow:
         sub = table.take(pa.array(slow, pa.int64()))
@@ -159,55 +223,75 @@ def decide_columnar(
                     captions=config.match_captions,
                 )
             )
+
+    # 3. site policies (this process's parsed copies first), each URL's key
     web_on = config.web.value != "off"
     slow_urls = [it.url for it in slow_items if it.url is not None and it.error is None]
+    distinct = list(dict.fromkeys(origins))
+    policies: dict[str, SitePolicy] = {}
+    missing: list[str] = []
+    if web_on:
+        sites = cached_sites(config.agent, config.allow_private, cache_dir)
+        for origin in distinct:
+            policy = sites.get(origin)
+            if policy is None:
+                missing.append(origin)
+            else:
+                policies[origin] = policy
     keys: list[Hashable] = []
-    reps: dict[Hashable, int] = {}
+    need: dict[Hashable, int] = {}
+    done: list[bool] = []
+
+    def compute_keys() -> None:
+        if done:
+            return
+        done.append(True)
+        signatures = {o: memo.signature(p) for o, p in policies.items()}
+        for j, url in enumerate(stripped):
+            origin = origins[j]
+            policy = policies.get(origin)
+            sig = signatures[origin](url) if policy is not None else ()
+            key: Hashable = (origin, id(policy), sig, claims[j])
+            keys.append(key)
+            if key not in memo.templates:
+                need.setdefault(key, j)
+
     signals: dict[str, UrlSignals] = {}
 
     async def evaluate(evaluator: SignalEvaluator) -> None:
         import asyncio
 
-        distinct = list(dict.fromkeys(origins))
         gate = asyncio.Semaphore(CONCURRENCY)
 
         async def load(origin: str) -> SitePolicy:
             async with gate:
                 return await evaluator.site(origin)
 
-        policies = dict(zip(distinct, await asyncio.gather(*map(load, distinct)), strict=True))
-        signature = {o: site_signature(p) for o, p in policies.items()}
-        for j, url in enumerate(stripped):
-            key: Hashable = (origins[j], signature[origins[j]](url), claims[j])
-            keys.append(key)
-            reps.setdefault(key, j)
-        rep_urls = list(dict.fromkeys(stripped[j] for j in reps.values()))
-        todo = list(dict.fromkeys(rep_urls + slow_urls))
+        loaded = await asyncio.gather(*map(load, missing))
+        policies.update(zip(missing, loaded, strict=True))
+        compute_keys()
+        todo = list(dict.fromkeys([stripped[j] for j in need.values()] + slow_urls))
         results = await evaluator.evaluate_many(todo, concurrency=CONCURRENCY)
         signals.update(zip(todo, results, strict=True))
 
-    if web_on and (stripped or slow_urls):
-        with_evaluator(
-            evaluate,
-            web=config.web.value,
-            agent=config.agent,
-            allow_private=config.allow_private,
-            cache_dir=cache_dir,
-        )
+    if web_on and (missing or slow_urls):
+        _evaluate(evaluate, config, cache_dir)
     else:
-        for j in range(len(stripped)):
-            plain: Hashable = (origins[j], (), claims[j])
-            keys.append(plain)
-            reps.setdefault(plain, j)
+        compute_keys()
+        if web_on and need:
+            _evaluate(evaluate, config, cache_dir)  # the sites are cached: no requests
 
     # 4. one decision per key, made by the per-row path on a representative row
+    for key, j in need.items():
+        rep = Item("", "", url=stripped[j])
+        memo.remember(key, policies.get(origins[j]), decide(rep, worker, signals, config, as_of))
+    slow_rows = [decide(it, worker, signals, config, as_of) for it in slow_items]
     index_of: dict[Hashable, int] = {}
     templates: list[dict[str, Any]] = []
-    for rep_key, j in reps.items():
-        rep = Item("", "", url=stripped[j])
-        index_of[rep_key] = len(templates)
-        templates.append(decide(rep, worker, signals, config, as_of))
-    slow_rows = [decide(it, worker, signals, config, as_of) for it in slow_items]
+    for key in keys:
+        if key not in index_of:
+            index_of[key] = len(templates)
+            templates.append(memo.templates[key][1])
 
     decided = pa.Table.from_pylist(templates, schema=DECISIONS_SCHEMA).take(
         pa.array([index_of[k] for k in keys], pa.int64())

@@ -262,7 +262,7 @@ def process_shard(task: ShardTask, worker: Worker | None = None) -> dict[str, An
     if done is not None:
         return done
     parts = run_dir / PARTS_DIR
-    cache_dir = run_dir / CACHE_DIR / "fetch"
+    cache_dir = Path(config.site_cache) if config.site_cache else run_dir / CACHE_DIR / "fetch"
     if worker is None:
         worker = _worker(run_dir, config, task.as_of)
     if columnar_input(fmt, config):

@@ -110,6 +110,12 @@ class _SiteCache(OrderedDict[str, SitePolicy]):
 _caches: dict[tuple[str, bool, str], _SiteCache] = {}
 
 
+def cached_sites(agent: str, allow_private: bool, cache_dir: Path | None) -> _SiteCache:
+    """This process's parsed site policies for one setting (what ``with_evaluator`` and
+    ``evaluate_shard_urls`` read first); ``get`` honours the TTL."""
+    return _process_sites((agent, allow_private, str(cache_dir)))
+
+
 def _process_sites(key: tuple[str, bool, str]) -> _SiteCache:
     """This process's site cache for one (agent, allow_private, run cache) setting."""
     cache = _caches.get(key)
