@@ -644,7 +644,8 @@ def bench_columnar(args: argparse.Namespace, work: Path, port: int, counter: Any
     db = getattr(args, "url_registry", None) or empty_registry(work)
     cache = work / "site-cache"
     print(f"(b2) columnar vs per-row: {args.rows:,} URL rows over {args.origins:,} origins "
-          f"({args.order}), workers=1, shard size {args.url_shard_size}, site files cached")  # fmt: skip
+          f"({args.order}), workers=1, shard size {args.url_shard_size}, "
+          "site files cached")  # fmt: skip
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 

@@ -203,3 +203,64 @@ def test_pattern_set_agrees_with_each_pattern() -> None:
     for path in paths:
         expected = tuple(i for i, p in enumerate(patterns_set.patterns) if compile_pattern(p)(path))
         assert patterns_set.matching(path) == expected, path
+
+
+def test_report_counts_agree_with_a_row_by_row_count() -> None:
+    """``build_report`` counts distinct values; a plain loop over the rows is its twin."""
+    import json
+    from collections import Counter, defaultdict
+    from urllib.parse import urlsplit
+
+    from clearance.scan.outputs import build_report
+
+    rng = random.Random(11)
+    sources = ["https://a.example/x", "http://B.example:8080/y?q#f", "https://user@c.example/",
+               "http://[::1]/z", "http://[bad/", "a.jpg", "name#3", "x://h/p", " http://d.example/",
+               "http://e.example/\tp", None]  # fmt: skip
+    docs = [json.dumps({"works": [{"owner": o} for o in owners], **extra})
+            for owners in ([], ["Ann"], ["Ann", "Ben"])
+            for extra in ({}, {"unreachable": {"origin": "http://a.example", "reason": "x"}})]  # fmt: skip
+    rows = [
+        {
+            "item_id": str(i),
+            "source": rng.choice(sources),
+            "outcome": rng.choice(["include", "exclude", "error", "needs-license"]),
+            "reasons": rng.choice(
+                [[], ["registry:tdm=deny"], ["robots.txt:train-ai=deny", "registry:train-ai=allow"]]
+            ),  # fmt: skip
+            "work_ids": [],
+            "evidence": rng.choice(docs),
+            "error": None,
+        }
+        for i in range(400)
+    ]
+    report = build_report(rows, {"purpose": "train-ai", "mode": "opt-out"})
+
+    def domain(source: str | None) -> str | None:
+        if not source or "://" not in source:
+            return None
+        try:
+            return urlsplit(source).hostname
+        except ValueError:
+            return None
+
+    by_domain: dict[str, Counter[str]] = defaultdict(Counter)
+    by_source: Counter[str] = Counter()
+    owners: dict[str, Counter[str]] = defaultdict(Counter)
+    unreachable = 0
+    for row in rows:
+        host = domain(row["source"])
+        if host:
+            by_domain[host][row["outcome"]] += 1
+        for source in {r.split(":", 1)[0] for r in row["reasons"]}:
+            by_source[source] += 1
+        doc = json.loads(row["evidence"])
+        for owner in {w["owner"] for w in doc["works"]}:
+            owners[owner][row["outcome"]] += 1
+        unreachable += "unreachable" in doc
+    assert report["by_reason_source"] == dict(sorted(by_source.items()))
+    assert report["domains"] == len(by_domain)
+    assert report["by_domain"] == {d: {"items": sum(c.values()), **c} for d, c in by_domain.items()}
+    assert report["by_owner"] == {o: {"items": sum(c.values()), **c} for o, c in owners.items()}
+    assert report["unreachable"]["items"] == unreachable
+    assert report["outcomes"]["include"] == sum(r["outcome"] == "include" for r in rows)

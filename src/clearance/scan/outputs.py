@@ -34,19 +34,20 @@ def write_json(path: Path, doc: Any) -> None:
     atomic_write_text(path, json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
 
-def assemble_decisions(parts: Path, records: Sequence[dict[str, Any]], out: Path) -> list[Any]:
-    """Concatenate the decisions parts into ``out``; return the rows as dicts."""
+def assemble_decisions(parts: Path, records: Sequence[dict[str, Any]], out: Path) -> Any:
+    """Concatenate the decisions parts into ``out``; return them as one Arrow table."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     from clearance.scan.schema import DECISIONS_SCHEMA
 
-    rows: list[Any] = []
+    tables = []
     with atomic_path(out) as tmp, pq.ParquetWriter(tmp, DECISIONS_SCHEMA) as writer:
         for rec in records:
             table = pq.read_table(parts / rec["decisions_part"], schema=DECISIONS_SCHEMA)
             writer.write_table(table)
-            rows.extend(table.to_pylist())
-    return rows
+            tables.append(table)
+    return pa.concat_tables(tables) if tables else DECISIONS_SCHEMA.empty_table()
 
 
 def _domain(source: str | None) -> str | None:
@@ -58,38 +59,115 @@ def _domain(source: str | None) -> str | None:
         return None
 
 
-def build_report(rows: Sequence[dict[str, Any]], config: dict[str, Any]) -> dict[str, Any]:
+_NETLOC = r"^[A-Za-z][A-Za-z0-9+.-]*://(?P<netloc>[^/?#]*)"
+"""Scheme and netloc of a URL source (whose host ``urlsplit`` reads from the netloc alone)."""
+
+
+def _codes(column: Any) -> tuple[Any, list[Any]]:
+    """Dictionary codes of an Arrow column (numpy, -1 for null) and the distinct values."""
+    import numpy as np
+    import pyarrow as pa
+
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    encoded = column.dictionary_encode() if len(column) else None
+    if encoded is None:
+        return np.zeros(0, np.int64), []
+    codes = np.asarray(encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False), np.int64)
+    values: list[Any] = pa.array(encoded.dictionary).to_pylist()
+    return codes, values
+
+
+def _domains(sources: Any) -> tuple[Any, list[str | None]]:
+    """Per row, a code into a list of hosts (``_domain`` of the row's source), computed once
+    per distinct netloc; sources that are not plain URLs are read one by one."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    column = sources.combine_chunks() if len(sources) else pa.array([], pa.string())
+    plain = pc.and_kleene(
+        pc.match_substring_regex(column, _NETLOC),
+        pc.invert(pc.match_substring_regex(column, "[\x00-\x20]")),
+    ).fill_null(False)
+    netlocs = pc.extract_regex(column, _NETLOC).field("netloc")
+    prefix = pc.binary_join_element_wise("http://", netlocs, "")
+    codes, values = _codes(pc.if_else(plain, prefix, pa.scalar(None, pa.string())))
+    hosts = [_domain(v) for v in values]
+    odd = np.flatnonzero(~np.asarray(plain.to_numpy(zero_copy_only=False), bool))
+    if len(odd):
+        extra: dict[str | None, int] = {}
+        for i in odd.tolist():
+            host = _domain(column[i].as_py())
+            codes[i] = extra.setdefault(host, len(hosts) + len(extra))
+        hosts += list(extra)
+    return codes, hosts
+
+
+def build_report(rows: Any, config: dict[str, Any]) -> dict[str, Any]:
     """Counts by outcome, by reason source, by domain (top 50) and by owner, and the URL
     rows whose site signals could not be read (``unreachable``: how many, from how many
-    origins, what they became, the top 20 origins with the reason)."""
+    origins, what they became, the top 20 origins with the reason).
+
+    ``rows``: the decisions as an Arrow table (or a list of row dicts). Rows are counted
+    by their distinct values (an evidence document is read once however many rows share it).
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from clearance.scan.schema import DECISIONS_SCHEMA
+
+    table = (
+        rows if isinstance(rows, pa.Table) else pa.Table.from_pylist(list(rows), DECISIONS_SCHEMA)
+    )
+    n = table.num_rows
+    outcome_codes, outcome_names = _codes(table.column("outcome"))
+    evidence_codes, documents = _codes(table.column("evidence"))
+    reasons = pc.binary_join(table.column("reasons"), "\x1f")
+    reason_codes, reason_texts = _codes(reasons)
+    domain_codes, hosts = _domains(table.column("source"))
+
     outcomes = Counter({o: 0 for o in OUTCOMES})
     by_source: Counter[str] = Counter()
     by_domain: dict[str, Counter[str]] = defaultdict(Counter)
     by_owner: dict[str, Counter[str]] = defaultdict(Counter)
     unreachable: Counter[str] = Counter()
     unreachable_outcomes: Counter[str] = Counter()
-    reasons: dict[str, str] = {}
-    for row in rows:
-        outcome = row["outcome"]
-        outcomes[outcome] += 1
-        for source in {r.split(":", 1)[0] for r in row["reasons"] or ()}:
-            by_source[source] += 1
-        domain = _domain(row["source"])
-        if domain:
-            by_domain[domain][outcome] += 1
-        detail = json.loads(row["evidence"] or "{}")
+    unreachable_reasons: dict[str, str] = {}
+
+    def grouped(*codes: Any) -> list[tuple[tuple[int, ...], int]]:
+        if not n:
+            return []
+        keys, counts = np.unique(np.stack(codes, axis=1), axis=0, return_counts=True)
+        return [(tuple(int(x) for x in k), int(c)) for k, c in zip(keys, counts, strict=True)]
+
+    for (o,), count in grouped(outcome_codes):
+        outcomes[outcome_names[o]] += count
+    for (r,), count in grouped(reason_codes):
+        text = reason_texts[r] if r >= 0 else ""
+        for source in {x.split(":", 1)[0] for x in text.split("\x1f") if x}:
+            by_source[source] += count
+    for (o, d), count in grouped(outcome_codes, domain_codes):
+        if d >= 0 and hosts[d]:
+            by_domain[str(hosts[d])][outcome_names[o]] += count
+    parsed = [json.loads(doc or "{}") for doc in documents]
+    for (o, e), count in grouped(outcome_codes, evidence_codes):
+        outcome = outcome_names[o]
+        detail = parsed[e] if e >= 0 else {}
         for owner in {w["owner"] for w in detail.get("works", [])}:
-            by_owner[owner][outcome] += 1
+            by_owner[owner][outcome] += count
         site = detail.get("unreachable")
         if site:
-            unreachable[site["origin"]] += 1
-            unreachable_outcomes[outcome] += 1
-            reasons.setdefault(site["origin"], site["reason"])
+            unreachable[site["origin"]] += count
+            unreachable_outcomes[outcome] += count
+            unreachable_reasons.setdefault(site["origin"], site["reason"])
+    reasons_of = unreachable_reasons
     top = sorted(by_domain.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))[:TOP_DOMAINS]
     return {
         "format": "clearance.scan-report",
         "format_version": FORMAT_VERSION,
-        "items": len(rows),
+        "items": n,
         "purpose": config["purpose"],
         "mode": config["mode"],
         "outcomes": dict(outcomes),
@@ -103,8 +181,8 @@ def build_report(rows: Sequence[dict[str, Any]], config: dict[str, Any]) -> dict
             "on_unreachable": config.get("on_unreachable") or "include",
             "outcomes": dict(sorted(unreachable_outcomes.items())),
             "top": [
-                {"origin": o, "items": n, "reason": reasons[o]}
-                for o, n in sorted(unreachable.items(), key=lambda kv: (-kv[1], kv[0]))[
+                {"origin": o, "items": c, "reason": reasons_of[o]}
+                for o, c in sorted(unreachable.items(), key=lambda kv: (-kv[1], kv[0]))[
                     :TOP_UNREACHABLE
                 ]
             ],
@@ -112,7 +190,7 @@ def build_report(rows: Sequence[dict[str, Any]], config: dict[str, Any]) -> dict
     }
 
 
-def build_licenses(rows: Sequence[dict[str, Any]], purpose: str) -> dict[str, Any]:
+def build_licenses(rows: Any, purpose: str) -> dict[str, Any]:
     """Items needing a licence, by owner and work; totals per currency.
 
     A per-item price is charged for every item matching the work; a per-run
@@ -120,6 +198,11 @@ def build_licenses(rows: Sequence[dict[str, Any]], purpose: str) -> dict[str, An
     licence only because of a web signal (RSL, HTTP 402) have no registry
     owner and are listed under ``unregistered`` without a price.
     """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(rows, pa.Table):  # only the rows needing a licence are read
+        rows = rows.filter(pc.equal(rows.column("outcome"), "needs-license")).to_pylist()
     owners: dict[str, dict[str, Any]] = {}
     unregistered: list[dict[str, str]] = []
     for row in rows:
