@@ -217,9 +217,12 @@ def test_report_counts_agree_with_a_row_by_row_count() -> None:
     sources = ["https://a.example/x", "http://B.example:8080/y?q#f", "https://user@c.example/",
                "http://[::1]/z", "http://[bad/", "a.jpg", "name#3", "x://h/p", " http://d.example/",
                "http://e.example/\tp", None]  # fmt: skip
-    docs = [json.dumps({"works": [{"owner": o} for o in owners], **extra})
-            for owners in ([], ["Ann"], ["Ann", "Ben"])
-            for extra in ({}, {"unreachable": {"origin": "http://a.example", "reason": "x"}})]  # fmt: skip
+    gone = {"unreachable": {"origin": "http://a.example", "reason": "x"}}
+    docs = [
+        json.dumps({"works": [{"owner": o} for o in owners], **extra})
+        for owners in ([], ["Ann"], ["Ann", "Ben"])
+        for extra in ({}, gone)
+    ]
     rows = [
         {
             "item_id": str(i),
@@ -227,7 +230,7 @@ def test_report_counts_agree_with_a_row_by_row_count() -> None:
             "outcome": rng.choice(["include", "exclude", "error", "needs-license"]),
             "reasons": rng.choice(
                 [[], ["registry:tdm=deny"], ["robots.txt:train-ai=deny", "registry:train-ai=allow"]]
-            ),  # fmt: skip
+            ),
             "work_ids": [],
             "evidence": rng.choice(docs),
             "error": None,
