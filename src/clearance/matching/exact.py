@@ -181,8 +181,8 @@ class IdentifierIndex:
             return out
         found: list[dict[tuple[int, str], Match]] = [{} for _ in urls]
         hosts: dict[str, list[int]] = {}
-        for i, url in enumerate(urls):
-            hosts.setdefault(urlsplit(url).netloc, []).append(i)
+        for i, url in enumerate(urls):  # normalised: scheme://host[:port]/...
+            hosts.setdefault(url.partition("://")[2].partition("/")[0], []).append(i)
         if self.segments:
             keys = np.fromiter(
                 (identifier_key(IdentifierScheme.URL, u) for u in urls), np.uint64, len(urls)

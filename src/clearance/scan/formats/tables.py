@@ -105,6 +105,11 @@ class TableInput(InputFormat):
         """Concatenate one input file's shard parts into ``target``."""
 
 
+_last_groups: list[tuple[tuple[Any, ...], Any]] = []
+"""The row groups this process read last: a file's row groups are often larger than a
+shard, and a worker usually takes the shards of one row group one after another."""
+
+
 class ParquetInput(TableInput):
     kind: ClassVar[str] = "parquet"
     part_suffix: ClassVar[str | None] = ".parquet"
@@ -142,7 +147,15 @@ class ParquetInput(TableInput):
                     first = row
                 groups.append(g)
             row += n
-        table = pf.read_row_groups(groups) if groups else pf.schema_arrow.empty_table()
+        if not groups:
+            return pf.schema_arrow.empty_table().slice(0, 0)
+        st = Path(spec.file).stat()
+        key = (spec.file, st.st_size, st.st_mtime_ns, tuple(groups))
+        if _last_groups and _last_groups[0][0] == key:
+            table = _last_groups[0][1]
+        else:
+            table = pf.read_row_groups(groups)
+            _last_groups[:] = [(key, table)]
         return table.slice(spec.start - first, spec.stop - spec.start)
 
     def write_part(self, data: ShardData, keep: Sequence[bool], dest: Path) -> list[str]:
