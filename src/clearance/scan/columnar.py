@@ -139,6 +139,31 @@ def _netloc_info(scheme: str, netloc: str) -> tuple[str, str] | None:
     return norm[:-1], origin
 
 
+def url_origins(urls: list[Any]) -> list[str | None]:
+    """The origin of each URL (None: not an http(s) URL the scan would fetch for); plain
+    URLs by the fast pattern and one ``origin_of`` per distinct host, the rest one by one."""
+    hosts: dict[tuple[str, str], str | None] = {}
+    out: list[str | None] = []
+    for value in urls:
+        if not isinstance(value, str):
+            out.append(None)
+            continue
+        url = value.strip()
+        m = _FAST.fullmatch(url)
+        if m is not None:
+            host = (m.group(1), m.group(2))
+            if host not in hosts:
+                info = _netloc_info(*host)
+                hosts[host] = info[1] if info is not None else None
+            out.append(hosts[host])
+            continue
+        try:
+            out.append(origin_of(url) if url_problem(url) is None else None)
+        except (UserError, ValueError):
+            out.append(None)
+    return out
+
+
 def decide_columnar(
     spec: ShardSpec,
     fmt: Any,
