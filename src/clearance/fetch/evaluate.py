@@ -200,7 +200,6 @@ def site_signature(site: SitePolicy) -> Callable[[str], Hashable]:
     holds it to evaluating every URL.
     """
     robots = site.robots
-    parts: list[Callable[[str], Hashable]] = []
     patterns: list[str] = []
     if robots.access is Access.PARSED:
         for g in (robots.preamble, *robots.groups):
@@ -213,29 +212,32 @@ def site_signature(site: SitePolicy) -> Callable[[str], Hashable]:
             patterns += [canonical_pattern(p.path) for p in g.content_usage]
             patterns += [canonical_pattern(p.path) for p in g.content_signals]
     rules = PatternSet([p for p in patterns if p])
-
-    def robots_key(url: str) -> Hashable:
-        path = canonical_path(request_path(url))
-        special = path == "/robots.txt" or path.startswith("/robots.txt?")
-        return (special, rules.matching(path))
-
-    parts.append(robots_key)
     aitxt, tdm = site.aitxt, site.tdmrep
-    if aitxt is not None and (aitxt.groups or aitxt.preamble.rules):
+    with_aitxt = aitxt is not None and bool(aitxt.groups or aitxt.preamble.rules)
+    # tdmrep.json: the first rule whose location matches wins, so the set of matching
+    # locations decides (``TdmRepRule.matches``: canonical pattern on ``path_of``, again
+    # canonicalised)
+    locations = PatternSet([canonical_pattern(r.location) for r in tdm.rules]) if tdm else None
+    docs = [doc for _, doc in site.rsl if doc.contents]
 
-        def aitxt_key(url: str) -> Hashable:
+    def key(url: str) -> Hashable:
+        path = canonical_path(request_path(url))
+        out: list[Hashable] = [
+            path == "/robots.txt" or path.startswith("/robots.txt?"),
+            rules.matching(path),
+        ]
+        if with_aitxt:
+            assert aitxt is not None
             verdict = aitxt.check(url)
-            return (verdict.allowed, id(verdict.rule))
+            out += (verdict.allowed, id(verdict.rule))
+        if locations is not None and locations.patterns:
+            stripped = url.strip()
+            tdm_path = path if stripped == url else canonical_path(request_path(stripped))
+            out.append(locations.matching(canonical_path(tdm_path)))
+        out += [id(doc.content_for(url)) for doc in docs]
+        return tuple(out)
 
-        parts.append(aitxt_key)
-    if tdm is not None and tdm.rules:
-        parts.append(lambda url: id(tdm.rule_for(url)))
-    for _, doc in site.rsl:
-        if doc.contents:
-            parts.append(lambda url, doc=doc: id(doc.content_for(url)))  # type: ignore[misc]
-    if len(parts) == 1:
-        return parts[0]
-    return lambda url: tuple(f(url) for f in parts)
+    return key
 
 
 class SignalEvaluator:
