@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_sites", description=__doc__)
     parser.add_argument("--origins", type=int, default=1000)
     parser.add_argument("--latency", type=float, nargs=2, default=(0.05, 0.2))
-    parser.add_argument("--concurrency", type=int, default=256)
+    parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--per-host", type=int, default=2)
     parser.add_argument("--baseline", type=int, default=20, help="origins of the serial run")
     args = parser.parse_args(argv)

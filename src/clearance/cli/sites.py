@@ -40,7 +40,7 @@ def fetch_command(
     ] = 2,
     concurrency: Annotated[
         int, typer.Option("--concurrency", min=1, help="Origins in flight at once.")
-    ] = 256,
+    ] = 32,
     json: JsonOpt = False,
 ) -> None:
     """Fetch robots.txt, ai.txt, tdmrep.json (and RSL licences) of every origin, once."""

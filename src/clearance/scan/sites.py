@@ -31,8 +31,10 @@ from clearance.fetch.evaluate import SignalEvaluator, SitePolicy
 from clearance.scan.formats import open_input
 from clearance.scan.formats.columns import ColumnMap
 
-CONCURRENCY = 256
-"""Origins in flight at once (each host still gets at most ``per_host`` requests)."""
+CONCURRENCY = 32
+"""Origins in flight at once (each host still gets at most ``per_host`` requests). The
+fetcher costs a few ms of CPU per request: more in flight than the CPU can serve only
+queues requests until they time out, and a timed-out site is reported unreachable."""
 TOP = 20
 
 
