@@ -49,7 +49,7 @@ class BatchDecider:
 
     Relative ``path`` values are read relative to ``config.base_dir`` (default:
     the current directory), and must stay inside it. ``cache_dir`` keeps
-    fetched site files. Close it (or use it as a context manager) to release
+    fetched site files (default: ``config.site_cache``). Close it (or use it as a context manager) to release
     the store.
     """
 
@@ -62,6 +62,8 @@ class BatchDecider:
     ) -> None:
         config = scan_config(config, **options)
         self.config = config
+        if cache_dir is None and config.site_cache:
+            cache_dir = config.site_cache
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self.base = Path(config.base_dir or ".").resolve()
         self.as_of = datetime.now(UTC)
