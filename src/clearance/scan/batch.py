@@ -49,8 +49,8 @@ class BatchDecider:
 
     Relative ``path`` values are read relative to ``config.base_dir`` (default:
     the current directory), and must stay inside it. ``cache_dir`` keeps
-    fetched site files (default: ``config.site_cache``). Close it (or use it as a context manager) to release
-    the store.
+    fetched site files (default: ``config.site_cache``). Close it (or use it as a
+    context manager) to release the store.
     """
 
     def __init__(

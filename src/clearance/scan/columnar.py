@@ -171,13 +171,14 @@ def decide_columnar(
     config: ScanConfig,
     as_of: datetime,
     cache_dir: Path | None,
+    decide: Callable[..., dict[str, Any]],
 ) -> tuple[ShardData, Any]:
-    """The shard's data (its Arrow table as ``raw``) and its decisions as an Arrow table."""
+    """The shard's data (its Arrow table as ``raw``) and its decisions as an Arrow table;
+    ``decide`` is the per-row path (``shard.decide``), which makes each distinct decision."""
     import numpy as np
     import pyarrow as pa
 
     from clearance.scan.schema import DECISIONS_SCHEMA
-    from clearance.scan.shard import decide
     from clearance.scan.web import CONCURRENCY, cached_sites
 
     table = fmt.read_table(spec)

@@ -266,7 +266,7 @@ def process_shard(task: ShardTask, worker: Worker | None = None) -> dict[str, An
     if worker is None:
         worker = _worker(run_dir, config, task.as_of)
     if columnar_input(fmt, config):
-        data, table = decide_columnar(spec, fmt, worker, config, task.as_of, cache_dir)
+        data, table = decide_columnar(spec, fmt, worker, config, task.as_of, cache_dir, decide)
     else:
         data = fmt.read(spec)
         urls = [i.url for i in data.items if i.url is not None and i.error is None]
