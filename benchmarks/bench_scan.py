@@ -477,7 +477,7 @@ def bench_images(args: argparse.Namespace, work: Path) -> None:
           f" scan {one['cpu_per_item'] * 1e3:.1f} ms after its first shard"
           f" -> scan keeps {cpu_raw / one['cpu_per_item']:.1%} of raw")  # fmt: skip
     fixed = best["setup"] + best["finish"]
-    per = 1 / steady
+    per = 1 / steady if steady > 0 else float("inf")  # nan/0: too few items for a steady rate
     need = 0.85 * fixed / (1 / best_raw - 0.85 * per) if 1 / best_raw > 0.85 * per else 0
     print(f"    fixed cost per run (setup + finish) {fixed:.1f} s: end to end reaches 85% of raw"
           f" from about {need:,.0f} images" if need else
@@ -627,6 +627,53 @@ def bench_urls(args: argparse.Namespace, work: Path, port: int, counter: Any) ->
           f"rows/s (steady state {res['steady'] / base['rate']:.1f}x)")  # fmt: skip
 
 
+# --- (b2) columnar vs per-row -----------------------------------------------------------------
+
+
+def bench_columnar(args: argparse.Namespace, work: Path, port: int, counter: Any) -> None:
+    """The same URL table decided columnar and per row, one worker, site files cached.
+
+    The site files of every origin are fetched first into a ``--site-cache``
+    directory (a scan of one row per origin), so both timed runs read every
+    policy from the cache (and this process's parsed copies) and make no
+    requests: what is measured is the row work, the per-row path being the baseline.
+    """
+    table = getattr(args, "url_table", None) or url_table(
+        work, args.rows, args.origins, port, args.order
+    )
+    db = getattr(args, "url_registry", None) or empty_registry(work)
+    cache = work / "site-cache"
+    print(f"(b2) columnar vs per-row: {args.rows:,} URL rows over {args.origins:,} origins "
+          f"({args.order}), workers=1, shard size {args.url_shard_size}, "
+          "site files cached")  # fmt: skip
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    urls = pq.read_table(table)
+    hosts = pc.extract_regex(urls.column("url").combine_chunks(), r"^http://(?P<h>[^/]+)/")
+    hosts = hosts.field("h")
+    first = pc.index_in(pc.unique(hosts), hosts)  # the first row of each origin
+    warm = work / "urls-warm.parquet"
+    pq.write_table(urls.take(first), warm)
+    common = {"registry": str(db), "web": "origin", "allow_private": True, "workers": 1,
+              "shard_size": args.url_shard_size, "site_cache": str(cache)}  # fmt: skip
+    timed_scan(warm, work / "scan-warm", **common)
+    before = counter.value
+    col = timed_scan(table, work / "scan-columnar", columnar=True, **common)
+    row = timed_scan(table, work / "scan-per-row", columnar=False, **common)
+    requests = counter.value - before
+    print(_line("columnar", col))
+    print(_line("per-row", row))
+    same = pq.read_table(col["out"] / "decisions.parquet").equals(
+        pq.read_table(row["out"] / "decisions.parquet")
+    )
+    print(f"    identical decisions.parquet: {same}; requests during both runs: {requests}")
+    print(f"    columnar/per-row: end to end {col['rate'] / row['rate']:.1f}x, steady state "
+          f"{col['steady'] / row['steady']:.1f}x; columnar {col['rate']:,.0f} rows/s per core "
+          f"end to end ({col['steady']:,.0f} steady, CPU {col['cpu_per_item'] * 1e6:.1f} us/row"
+          f" vs {row['cpu_per_item'] * 1e6:.1f})")  # fmt: skip
+
+
 # --- (c) Ray ---------------------------------------------------------------------------------
 
 
@@ -719,6 +766,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--skip-images", action="store_true")
     parser.add_argument("--skip-urls", action="store_true")
     parser.add_argument("--skip-ray", action="store_true")
+    parser.add_argument("--skip-columnar", action="store_true", help="skip (b2)")
     parser.add_argument(
         "--profile",
         type=int,
@@ -740,7 +788,7 @@ def main(argv: list[str] | None = None) -> None:
         try:
             if not args.skip_images:
                 bench_images(args, work)
-            if not (args.skip_urls and args.skip_ray):
+            if not (args.skip_urls and args.skip_ray and args.skip_columnar):
                 server = ctx.Process(
                     target=serve_forever, args=(_answer, "0.0.0.0", port, counter), daemon=True
                 )
@@ -755,6 +803,8 @@ def main(argv: list[str] | None = None) -> None:
                     args.url_registry = empty_registry(work)
                 else:
                     bench_urls(args, work, port.value, counter)
+            if not args.skip_columnar:
+                bench_columnar(args, work, port.value, counter)
             if not args.skip_ray:
                 bench_ray(args, work, port.value)
             if args.profile and args.url_table is not None:

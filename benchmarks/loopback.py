@@ -10,6 +10,8 @@ a module-level function (it crosses a process boundary).
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import random
 from collections.abc import Callable
 from typing import Any
 
@@ -17,11 +19,28 @@ Answer = Callable[[str, str], tuple[int, list[tuple[str, str]], bytes]]
 """``answer(host_header, path) -> (status, headers, body)``."""
 
 
-async def _serve(answer: Answer, bind: str, port_out: Any, counter: Any) -> None:
+async def _serve(
+    answer: Answer,
+    bind: str,
+    port_out: Any,
+    counter: Any,
+    latency: tuple[float, float] = (0.0, 0.0),
+    limit: int = 0,
+) -> None:
+    rng = random.Random(1)
+
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        if not peer or not ipaddress.ip_address(peer[0]).is_loopback:  # 127.0.0.0/8 only
+            writer.close()
+            return
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
+                if limit and counter.value >= limit:  # bounded: past it, connections close
+                    break
+                if latency[1] > 0:
+                    await asyncio.sleep(rng.uniform(*latency))
                 lines = head.decode("latin-1").split("\r\n")
                 method, target, _ = lines[0].split(" ", 2)
                 host = next((ln[5:].strip() for ln in lines[1:] if ln[:5].lower() == "host:"), "")
@@ -44,6 +63,15 @@ async def _serve(answer: Answer, bind: str, port_out: Any, counter: Any) -> None
         await server.serve_forever()
 
 
-def serve_forever(answer: Answer, bind: str, port_out: Any, counter: Any) -> None:
-    """Process target: serve on ``bind`` (port chosen, written to ``port_out``) until killed."""
-    asyncio.run(_serve(answer, bind, port_out, counter))
+def serve_forever(
+    answer: Answer,
+    bind: str,
+    port_out: Any,
+    counter: Any,
+    latency: tuple[float, float] = (0.0, 0.0),
+    limit: int = 0,
+) -> None:
+    """Process target: serve on ``bind`` (port chosen, written to ``port_out``) until killed;
+    answer only loopback peers, each answer after a random ``latency`` (seconds, min-max),
+    at most ``limit`` requests (0: no limit)."""
+    asyncio.run(_serve(answer, bind, port_out, counter, latency, limit))

@@ -32,6 +32,16 @@ def test_bench_scan_runs_at_toy_sizes(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "per-URL HEAD check (datadiligence-style) on 30 rows" in out
     # Every 10th photo is registered by an owner who denies TDM: the scan finds it.
     assert "'exclude': 1" in out
+    assert "identical decisions.parquet: True; requests during both runs: 0" in out
+
+
+def test_bench_sites_runs_at_toy_sizes(capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks import bench_sites
+
+    bench_sites.main(["--origins", "12", "--latency", "0.001", "0.002", "--baseline", "3"])
+    out = capsys.readouterr().out
+    assert "12 origins" in out and "origins per CPU-second" in out
+    assert "again over the same cache" in out and " 0 requests" in out
 
 
 def test_site_answers_vary_by_origin() -> None:

@@ -1,4 +1,4 @@
-"""``IdentifierIndex.search_urls`` (the bulk query's vectorised pass) agrees with ``search``
+"""``IdentifierIndex.search_raw_urls`` (the bulk query's vectorised pass) agrees with ``search``
 (the per-item path every scan and check takes), URL by URL."""
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def test_search_urls_agrees_with_search_item_by_item() -> None:
     half = len(registered) // 2  # two segments, as a live index grows
     index = IdentifierIndex.build(registered[:half]).with_identifiers(registered[half:])
     queries = _urls(rng, 400)
-    bulk = index.search_urls(queries)
+    bulk = index.search_raw_urls(queries)
     for url, got in zip(queries, bulk, strict=True):
         query = IdentifierQuery(url=url)
         if query.normalised_url() is None:

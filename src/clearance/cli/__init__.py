@@ -43,6 +43,7 @@ from clearance.cli import (
     scan,
     serve,
     signals,
+    sites,
     terms,
     works,
 )
@@ -79,6 +80,7 @@ app.command("check")(check.check_command)
 app.command("scan")(scan.scan_command)
 app.command("serve")(serve.serve_command)
 app.add_typer(keys.app, name="keys")
+app.add_typer(sites.app, name="sites")
 app.command("verify")(evidence.verify_command)
 app.command("prove")(evidence.prove_command)
 app.command("verify-proof")(evidence.verify_proof_command)

@@ -8,7 +8,7 @@ report as JSON with ``--json``) comes out.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import (
@@ -72,6 +72,37 @@ def scan_command(
             help="Tree that path rows and folder links must stay in (default: the input's).",
         ),
     ] = None,
+    columns: Annotated[
+        str | None,
+        typer.Option(
+            "--columns",
+            metavar="ROLE=COL,...",
+            help="Which columns play which roles: url=URL,caption=TEXT,path=... "
+            "(LAION's and img2dataset's layouts are recognised without it).",
+        ),
+    ] = None,
+    match_captions: Annotated[
+        bool,
+        typer.Option("--match-captions", help="Also match captions against registered texts."),
+    ] = False,
+    on_unreachable: Annotated[
+        str | None,
+        typer.Option(
+            "--on-unreachable",
+            metavar="WHAT",
+            help="include|exclude|error: rows whose site signals could not be read "
+            "(default: include in opt-out mode, exclude in opt-in).",
+        ),
+    ] = None,
+    site_cache: Annotated[
+        str | None,
+        typer.Option(
+            "--site-cache",
+            metavar="DIR",
+            help="Keep parsed site policies here between runs (env CLEARANCE_SITE_CACHE).",
+            envvar="CLEARANCE_SITE_CACHE",
+        ),
+    ] = None,
     engine: Annotated[str, typer.Option("--engine", help="local|ray")] = "local",
     ray_address: Annotated[
         str | None, typer.Option("--ray-address", metavar="ADDR", help="Ray cluster address.")
@@ -119,6 +150,10 @@ def scan_command(
         embedder=cfg.embedder,
         licensee=licensee,
         base_dir=base_dir,
+        columns=columns,
+        match_captions=match_captions,
+        on_unreachable=on_unreachable,
+        site_cache=site_cache,
         engine=engine,
         ray_address=ray_address,
         workers=workers,
@@ -156,5 +191,23 @@ def scan_command(
         table.add_row(outcome, f"{count:,}")
     console = stdout()
     console.print(table)
+    _print_unreachable(report)
     console.print(f"mode {report['mode']}; report: {result.out / 'report.html'}", highlight=False)
     console.print(f"decisions: {result.decisions}", highlight=False)
+
+
+def _print_unreachable(report: dict[str, Any]) -> None:
+    """The URL rows whose site signals could not be read, and the top origins."""
+    info = report.get("unreachable") or {}
+    if not info.get("items"):
+        return
+    from rich.markup import escape
+
+    top = escape(", ".join(f"{o['origin']} ({o['items']})" for o in info["top"][:5]))
+    stdout().print(
+        f"[bold yellow]warning:[/] {info['items']} URL items from {info['origins']} origins "
+        f"whose site signals could not be read (--on-unreachable {info['on_unreachable']}): "
+        f"{top}",
+        markup=True,
+        highlight=False,
+    )

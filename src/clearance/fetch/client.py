@@ -366,7 +366,8 @@ class Fetcher:
             result = self._disk.get(url) if self._disk else None
             if result is None:
                 result = await self.get(url)
-                if self._disk is not None:
+                if self._disk is not None and not result.blocked:
+                    # a refused address is this run's rule (--allow-private), not the site's
                     self._disk.put(result)
             self._memory[url] = (time.monotonic(), result)
             future.set_result(result)

@@ -18,7 +18,7 @@ unless something else speaks; both are recorded as evidence and warnings.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, MutableMapping, Sequence
+from collections.abc import Callable, Hashable, MutableMapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
@@ -41,7 +41,13 @@ from clearance.signals.mapping import (
     evidence_from_tdmrep,
 )
 from clearance.signals.paycrawl import parse_pay_per_crawl
-from clearance.signals.robots import RobotsTxt, parse_robots, robots_for_status
+from clearance.signals.robots import Access, RobotsTxt, parse_robots, robots_for_status
+from clearance.signals.robots_paths import (
+    PatternSet,
+    canonical_path,
+    canonical_pattern,
+    request_path,
+)
 from clearance.signals.rsl import RslDocument, parse_rsl, rsl_links_from_headers
 from clearance.signals.tdmrep import (
     TdmRepFile,
@@ -74,6 +80,8 @@ class SitePolicy:
     tdmrep: TdmRepFile | None
     rsl: tuple[tuple[str, RslDocument], ...]
     warnings: tuple[str, ...] = ()
+    unreachable: str | None = None
+    """Why some of the site's signals could not be read (None when all could)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +96,9 @@ class UrlSignals:
     licenses: tuple[dict[str, Any], ...] = ()
     warnings: tuple[str, ...] = ()
     error: str | None = None
+    origin: str = ""
+    unreachable: str | None = None
+    """Why the site's signals could not (all) be read: ``SitePolicy.unreachable``."""
 
     def permission(self, usage: Usage) -> Permission:
         return resolve(self.evidence, usage, Mode.OPT_OUT).permission
@@ -111,6 +122,8 @@ class UrlSignals:
         }
         if self.error:
             out["error"] = self.error
+        if self.unreachable:
+            out["unreachable"] = self.unreachable
         return out
 
 
@@ -156,6 +169,75 @@ def _payment_json(doc: RslDocument, url: str, rsl_url: str) -> list[dict[str, An
                 }
             )
     return out
+
+
+def unread(r: FetchResult) -> str | None:
+    """Why a site file could not be read: refused (a private address), no answer (DNS,
+    connection, timeout) or a 5xx. None when the site answered (a 404 is an answer; so is
+    a redirect loop, which RFC 9309 reads as "unavailable")."""
+    if r.too_many_redirects:
+        return None
+    if r.blocked:
+        return f"address refused ({r.error})"
+    if r.status is None:
+        return r.error or "no answer"
+    if r.status >= 500:
+        return f"HTTP {r.status}"
+    return None
+
+
+def site_signature(site: SitePolicy) -> Callable[[str], Hashable]:
+    """A function giving, for a URL of this site, a key such that two URLs with equal keys
+    get equal evidence and warnings from ``SignalEvaluator.evaluate`` in ``origin`` mode.
+
+    Why: a dataset holds many URLs per site, and every site-level protocol
+    decides a URL by which of the site's path patterns match it: robots.txt
+    rules and Content-Usage/Content-Signal lines (longest match, RFC 9309
+    comparison form, ``/robots.txt`` always allowed), ai.txt lines, the
+    first matching ``tdmrep.json`` rule, the longest matching RSL
+    ``<content>``. The key is that set of matches, so a scan evaluates one URL
+    per key and shares its answer (``scan.columnar``); the agreement test
+    holds it to evaluating every URL.
+    """
+    robots = site.robots
+    patterns: list[str] = []
+    if robots.access is Access.PARSED:
+        for g in (robots.preamble, *robots.groups):
+            for r in g.rules:
+                pattern = canonical_pattern(r.pattern)
+                patterns.append(pattern)
+                slash = pattern.rfind("/")
+                if slash >= 0 and pattern.startswith("/index.htm", slash):
+                    patterns.append(pattern[: slash + 1] + "$")
+            patterns += [canonical_pattern(p.path) for p in g.content_usage]
+            patterns += [canonical_pattern(p.path) for p in g.content_signals]
+    rules = PatternSet([p for p in patterns if p])
+    aitxt, tdm = site.aitxt, site.tdmrep
+    with_aitxt = aitxt is not None and bool(aitxt.groups or aitxt.preamble.rules)
+    # tdmrep.json: the first rule whose location matches wins, so the set of matching
+    # locations decides (``TdmRepRule.matches``: canonical pattern on ``path_of``, again
+    # canonicalised)
+    locations = PatternSet([canonical_pattern(r.location) for r in tdm.rules]) if tdm else None
+    docs = [doc for _, doc in site.rsl if doc.contents]
+
+    def key(url: str) -> Hashable:
+        path = canonical_path(request_path(url))
+        out: list[Hashable] = [
+            path == "/robots.txt" or path.startswith("/robots.txt?"),
+            rules.matching(path),
+        ]
+        if with_aitxt:
+            assert aitxt is not None
+            verdict = aitxt.check(url)
+            out += (verdict.allowed, id(verdict.rule))
+        if locations is not None and locations.patterns:
+            stripped = url.strip()
+            tdm_path = path if stripped == url else canonical_path(request_path(stripped))
+            out.append(locations.matching(canonical_path(tdm_path)))
+        out += [id(doc.content_for(url)) for doc in docs]
+        return tuple(out)
+
+    return key
 
 
 class SignalEvaluator:
@@ -235,7 +317,21 @@ class SignalEvaluator:
             if doc is not None:
                 rsl.append((lic_url, doc))
         warnings.extend(f"robots.txt: {w}" for w in robots.warnings[:10])
-        return SitePolicy(origin, robots, robots_r, aitxt, tdm, tuple(rsl), tuple(warnings))
+        unreachable = "; ".join(
+            f"{name}: {why}"
+            for name, r in (("robots.txt", robots_r), ("ai.txt", ai_r), ("tdmrep.json", tdm_r))
+            if (why := unread(r)) is not None
+        )
+        return SitePolicy(
+            origin,
+            robots,
+            robots_r,
+            aitxt,
+            tdm,
+            tuple(rsl),
+            tuple(warnings),
+            unreachable or None,
+        )
 
     async def _rsl(self, url: str, warnings: list[str]) -> RslDocument | None:
         try:
@@ -319,6 +415,8 @@ class SignalEvaluator:
             tuple(evidence),
             tuple(licenses),
             tuple(dict.fromkeys(warnings)),
+            origin=origin,
+            unreachable=site.unreachable,
         )
 
     async def _page(

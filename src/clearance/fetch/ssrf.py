@@ -12,8 +12,10 @@ for every redirect hop because every hop opens its own connection.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
+import ssl
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -135,6 +137,13 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
+@functools.lru_cache(maxsize=2)
+def _ssl_context(verify: bool) -> ssl.SSLContext:
+    """One TLS context per process: loading the CA bundle costs ~30 ms, and a scan makes a
+    fetcher per shard (an ``SSLContext`` is safe to share between connections and loops)."""
+    return httpx.create_ssl_context(verify=verify, trust_env=False)
+
+
 class GuardedTransport(httpx.AsyncHTTPTransport):
     """httpx's transport with its connection pool built on ``GuardedBackend``."""
 
@@ -146,9 +155,10 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
         resolver: Resolver = system_resolver,
         verify: bool = True,
     ) -> None:
-        super().__init__(limits=limits, trust_env=False, verify=verify)
+        context = _ssl_context(verify)
+        super().__init__(limits=limits, trust_env=False, verify=context)
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
+            ssl_context=context,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,

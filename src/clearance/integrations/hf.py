@@ -18,9 +18,8 @@ from __future__ import annotations
 from typing import Any
 
 from clearance.core.errors import UserError
-from clearance.scan.batch import BatchDecider
+from clearance.scan.batch import BatchDecider, scan_config
 from clearance.scan.config import ScanConfig
-from clearance.scan.formats.rows import USABLE_COLUMNS
 
 __all__ = ["COLUMN", "HF_HINT", "filter_dataset"]
 
@@ -61,14 +60,12 @@ def filter_dataset(
             f"filter_dataset needs a datasets.Dataset, not {type(ds).__name__}",
             hint="for a DatasetDict, filter each split: {k: filter_dataset(v, ...)}",
         )
-    present = [c for c in USABLE_COLUMNS if c in ds.column_names]
-    if not present:
-        raise UserError(
-            f"the dataset has none of the columns {', '.join(USABLE_COLUMNS)}",
-            hint="rename the column holding the URL, file path, text or image bytes",
-        )
+    config = scan_config(config, **options)
+    columns = config.column_map
+    columns.check("the dataset", ds.column_names)
+    present = list(columns.roles(ds.column_names).values())
     decisions: list[dict[str, Any]] = []
-    with BatchDecider(config, **options) as decider:
+    with BatchDecider(config) as decider:
         rows = ds.select_columns(present).with_format("arrow")
         for start in range(0, len(ds), batch_size):
             batch = rows[start : start + batch_size]

@@ -6,7 +6,8 @@ compute=ray.data.ActorPoolStrategy(size=N))``),
 so the registry is opened and its matching index built once per actor, not
 once per batch. Batches may be ``pyarrow`` tables, pandas DataFrames or
 ``numpy`` dicts with any of the columns ``url``, ``path``, ``text`` and
-``image`` (bytes or a Hugging Face ``{"bytes", "path"}`` struct). Each batch is
+``image`` (bytes or a Hugging Face ``{"bytes", "path"}`` struct), or the
+columns ``columns=`` names for those roles (LAION's ``URL`` is recognised). Each batch is
 returned in its own format with the decision columns of ``decisions.parquet``
 added (``outcome``, ``reasons``, ``work_ids``, ``perm_<usage>``, ``evidence``,
 ``error``; a column of the batch with one of these names is replaced) and,
@@ -20,7 +21,6 @@ from typing import Any
 from clearance.core.errors import UserError
 from clearance.scan.batch import DECISION_COLUMNS, BatchDecider
 from clearance.scan.config import ScanConfig
-from clearance.scan.formats.rows import USABLE_COLUMNS
 
 __all__ = ["ClearanceFilter"]
 
@@ -61,12 +61,16 @@ class ClearanceFilter:
             hint='use batch_format="pyarrow", "pandas" or "numpy"',
         )
 
+    def _used(self, names: list[str]) -> list[str]:
+        """The batch's columns that play a role (``ScanConfig.columns``)."""
+        return list(self._decider.config.column_map.roles(names).values())
+
     def _arrow(self, batch: Any) -> Any:
         import pyarrow as pa
 
         from clearance.scan.schema import DECISIONS_SCHEMA
 
-        present = [c for c in USABLE_COLUMNS if c in batch.column_names]
+        present = self._used(batch.column_names)
         rows = batch.select(present).to_pylist() if present else [{}] * batch.num_rows
         decided = pa.Table.from_pylist(
             self._decider.decide(rows),
@@ -82,7 +86,7 @@ class ClearanceFilter:
     def _pandas(self, batch: Any) -> Any:
         import pyarrow as pa
 
-        present = [c for c in USABLE_COLUMNS if c in batch.columns]
+        present = self._used(list(batch.columns))
         rows = (
             pa.Table.from_pandas(batch[present], preserve_index=False).to_pylist()
             if present
@@ -100,7 +104,7 @@ class ClearanceFilter:
         import numpy as np
 
         n = len(next(iter(batch.values()))) if batch else 0
-        present = [c for c in USABLE_COLUMNS if c in batch]
+        present = self._used(list(batch))
         columns = {c: _plain(batch[c]) for c in present}
         rows = [{c: columns[c][i] for c in present} for i in range(n)]
         decided = self._decider.decide(rows)

@@ -138,7 +138,7 @@ def query_urls(
     decisions = _Decisions(view, mode, purpose, licensee, at or datetime.now(UTC))
     return [
         None if pairs is None else decisions.answer(pairs)
-        for pairs in view.index.identifiers.search_urls(urls)
+        for pairs in view.index.identifiers.search_raw_urls(urls)
     ]
 
 

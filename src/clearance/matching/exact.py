@@ -181,56 +181,63 @@ class IdentifierIndex:
                 out[i] = tuple(sorted({*out[i], *found}))
         return out
 
-    def search_urls(self, urls: Sequence[str]) -> list[tuple[tuple[int, str], ...] | None]:
-        """``search`` for many bare URLs at once: ``(work, method)`` pairs per URL, ``None``
-        for one that is not an http(s) URL.
+    def search_urls(self, urls: Sequence[str]) -> list[list[Match]]:
+        """``search(IdentifierQuery(url=u))`` for many already-normalised URLs at once.
 
-        The same answers as ``search(IdentifierQuery(url=u))`` (a test holds them
-        together), vectorised over the batch: every URL key in one ``searchsorted``
-        per segment, each distinct host's domain keys once, prefixes per host.
+        Why: a URL table (and the bulk query) asks the same three questions of
+        every row (the exact URL, its host's domain claims, its host's
+        prefixes). Here the URL keys are looked up in one ``searchsorted`` per
+        segment, domain claims once per distinct host, and prefixes only for
+        rows of hosts that have any. Agreement tests hold it to ``search``.
         """
+        out: list[list[Match]] = [[] for _ in urls]
+        if not urls:
+            return out
+        found: list[dict[tuple[int, str], Match]] = [{} for _ in urls]
+        hosts: dict[str, list[int]] = {}
+        for i, url in enumerate(urls):  # normalised: scheme://host[:port]/...
+            hosts.setdefault(url.partition("://")[2].partition("/")[0], []).append(i)
+        if self.segments:
+            url_keys = [identifier_key(IdentifierScheme.URL, u) for u in urls]
+            for i, works in enumerate(self.lookup_keys(url_keys)):
+                for work_id in works:
+                    found[i].setdefault((work_id, "url"), Match(work_id, "url"))
+            domain_keys: list[int] = []
+            domain_host: list[str] = []
+            for netloc, rows in hosts.items():
+                labels = (urlsplit(urls[rows[0]]).hostname or "").split(".")
+                for j in range(len(labels)):
+                    domain_keys.append(
+                        identifier_key(IdentifierScheme.DOMAIN, ".".join(labels[j:]))
+                    )
+                    domain_host.append(netloc)
+            for netloc, works in zip(domain_host, self.lookup_keys(domain_keys), strict=True):
+                for work_id in works:
+                    for i in hosts[netloc]:
+                        found[i].setdefault((work_id, "domain"), Match(work_id, "domain"))
+        for netloc, rows in hosts.items():
+            for prefix, work_id in self.prefixes.get(netloc, ()):
+                for i in rows:
+                    if urls[i].startswith(prefix):
+                        found[i].setdefault((work_id, "url-prefix"), Match(work_id, "url-prefix"))
+        for i, matches in enumerate(found):
+            if matches:
+                out[i] = sorted(matches.values(), key=lambda m: (m.work_id, m.method))
+        return out
+
+    def search_raw_urls(self, urls: Sequence[str]) -> list[tuple[tuple[int, str], ...] | None]:
+        """``search_urls`` for URLs as a caller sent them: ``(work, method)`` pairs per URL,
+        ``None`` for one that is not an http(s) URL (the bulk query's answer)."""
         norms: list[str | None] = []
-        netlocs: list[str] = []
-        hosts: dict[str, int] = {}
-        url_keys: list[int] = []
         for url in urls:
             try:
-                norm = normalise_url(url)
+                norms.append(normalise_url(url))
             except (UserError, ValueError):
                 norms.append(None)
-                netlocs.append("")
-                continue
-            start = norm.index("://") + 3
-            netloc = norm[start : norm.index("/", start)]
-            norms.append(norm)
-            netlocs.append(netloc)
-            hosts.setdefault(netloc.partition(":")[0], len(hosts))
-            url_keys.append(identifier_key(IdentifierScheme.URL, norm))
-        url_hits = self.lookup_keys(url_keys)
-        domain_keys: list[int] = []
-        domain_host: list[int] = []
-        for host, h in hosts.items():
-            labels = host.split(".")
-            for i in range(len(labels)):
-                domain_keys.append(identifier_key(IdentifierScheme.DOMAIN, ".".join(labels[i:])))
-                domain_host.append(h)
-        by_host: list[set[int]] = [set() for _ in hosts]
-        for h, found in zip(domain_host, self.lookup_keys(domain_keys), strict=True):
-            by_host[h].update(found)
-        out: list[tuple[tuple[int, str], ...] | None] = []
-        k = 0
-        for normal, netloc in zip(norms, netlocs, strict=True):
-            if normal is None:
-                out.append(None)
-                continue
-            pairs = {(w, "url") for w in url_hits[k]}
-            k += 1
-            pairs.update((w, "domain") for w in by_host[hosts[netloc.partition(":")[0]]])
-            for prefix, work_id in self.prefixes.get(netloc, ()):
-                if normal.startswith(prefix):
-                    pairs.add((work_id, "url-prefix"))
-            out.append(tuple(sorted(pairs)))
-        return out
+        found = iter(self.search_urls([n for n in norms if n is not None]))
+        return [
+            None if n is None else tuple((m.work_id, m.method) for m in next(found)) for n in norms
+        ]
 
     def save(self, root: Path) -> None:
         keys = np.concatenate([s.keys for s in self.segments]) if self.segments else None

@@ -44,12 +44,13 @@ def scan_config(config: ScanConfig | str | None = None, **options: Any) -> ScanC
 
 
 class BatchDecider:
-    """Decides rows (dicts with url/path/text/image) against one registry, index built once.
+    """Decides rows (dicts with url/path/text/image/caption/...; which column plays which
+    role: ``config.columns``) against one registry, index built once.
 
     Relative ``path`` values are read relative to ``config.base_dir`` (default:
     the current directory), and must stay inside it. ``cache_dir`` keeps
-    fetched site files. Close it (or use it as a context manager) to release
-    the store.
+    fetched site files (default: ``config.site_cache``). Close it (or use it as a
+    context manager) to release the store.
     """
 
     def __init__(
@@ -61,6 +62,8 @@ class BatchDecider:
     ) -> None:
         config = scan_config(config, **options)
         self.config = config
+        if cache_dir is None and config.site_cache:
+            cache_dir = config.site_cache
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self.base = Path(config.base_dir or ".").resolve()
         self.as_of = datetime.now(UTC)
@@ -70,7 +73,12 @@ class BatchDecider:
 
     def decide(self, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """One decision per row, in order, with the ``DECISION_COLUMNS`` keys."""
-        items = [row_item("batch", i, dict(r), self.base, self.base) for i, r in enumerate(rows)]
+        columns = self.config.column_map
+        captions = columns.match_captions
+        items = [
+            row_item("batch", i, columns.view(r), self.base, self.base, captions=captions)
+            for i, r in enumerate(rows)
+        ]
         urls = [i.url for i in items if i.url is not None and i.error is None]
         web = evaluate_shard_urls(
             urls,

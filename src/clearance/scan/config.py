@@ -29,13 +29,15 @@ from clearance.core.usage import Usage, parse_usage
 from clearance.fetch.evaluate import WebMode
 from clearance.matching.types import MatchLevel
 from clearance.registry.engine import DEFAULT_REGISTRY, redact
+from clearance.scan.formats.columns import ColumnMap, parse_columns
 
 FORMAT_VERSION = 1
 """Version of every file a scan writes (decisions.parquet, report/licenses/manifest.json,
 shard records). Bumped on any incompatible change."""
 
-CONFIG_VERSION = 2
-"""Version of the configuration digest's contents (2: match level, licensee, base dir)."""
+CONFIG_VERSION = 3
+"""Version of the configuration digest's contents (2: match level, licensee, base dir;
+3: column roles, caption matching, what unreachable sites decide)."""
 
 DEFAULT_SHARD_SIZE = 1000
 """Items per shard for tabular inputs and folders (a WebDataset shard is one tar file)."""
@@ -43,6 +45,8 @@ DEFAULT_SHARD_SIZE = 1000
 PURPOSES = (Usage.TRAIN_GENAI, Usage.TRAIN_AI, Usage.AI_INPUT, Usage.SEARCH, Usage.TDM)
 WEB_MODES = (WebMode.ORIGIN, WebMode.HEAD, WebMode.OFF)
 ENGINES = ("local", "ray")
+ON_UNREACHABLE = ("include", "exclude", "error")
+"""What a URL row whose site signals could not be read becomes (``--on-unreachable``)."""
 
 
 def _run(default: Any) -> Any:
@@ -66,6 +70,14 @@ class ScanConfig:
     """Whose licence agreements count as evidence (``--licensee``)."""
     base_dir: str = ""
     """Tree that table ``path`` rows and folder links must stay in ("" = the input's root)."""
+    columns: str = ""
+    """Roles of a table's columns, ``role=COLUMN,...`` (``--columns``; ``formats.columns``);
+    a mapping is accepted too. Layouts not named are recognised (LAION's ``URL``/``TEXT``)."""
+    match_captions: bool = False
+    """Match a row's caption against registered texts too (``--match-captions``)."""
+    on_unreachable: str = ""
+    """``include``, ``exclude`` or ``error``: what a URL row whose site signals could not be
+    read becomes (``--on-unreachable``); "" = ``include`` in opt-out mode, ``exclude`` in opt-in."""
     shard_size: int = DEFAULT_SHARD_SIZE
     registry: str = DEFAULT_REGISTRY
     registry_state: str = ""
@@ -78,6 +90,13 @@ class ScanConfig:
     """An Ed25519 private key file: the manifest's root statement is signed with it."""
     engine_logs: bool = _run(False)
     """Let the engine (Ray) print its own logs; ``clearance --debug scan`` turns it on."""
+    columnar: bool = _run(True)
+    """Decide URL rows of Parquet and Hugging Face tables columnar (``scan.columnar``); the
+    decisions are the per-row path's exactly, so it is not part of the digest. False forces
+    the per-row path (the benchmark's baseline, and the agreement test's)."""
+    site_cache: str | None = _run(None)
+    """A directory of parsed site policies shared across runs (``--site-cache``; env
+    ``CLEARANCE_SITE_CACHE``): a second scan of the same origins makes no requests."""
 
     @staticmethod
     def build(**options: Any) -> ScanConfig:
@@ -110,10 +129,14 @@ class ScanConfig:
                 hint="set CLEARANCE_EMBEDDER to an ONNX model (docs/guard.md)",
             )
         licensee = self.licensee.strip() if self.licensee else None
+        mode = Mode.parse(self.mode) if isinstance(self.mode, str) else self.mode
         return replace(
             self,
             purpose=parse_purpose(self.purpose),
-            mode=Mode.parse(self.mode) if isinstance(self.mode, str) else self.mode,
+            mode=mode,
+            columns=parse_columns(self.columns),
+            match_captions=bool(self.match_captions),
+            on_unreachable=parse_on_unreachable(self.on_unreachable, mode),
             web=parse_web(self.web),
             match=level,
             licensee=licensee or None,
@@ -121,7 +144,13 @@ class ScanConfig:
             base_dir=os.fspath(self.base_dir) if self.base_dir else "",
             index_cache=os.fspath(self.index_cache) if self.index_cache else None,
             sign_key=os.fspath(self.sign_key) if self.sign_key else None,
+            site_cache=os.fspath(self.site_cache) if self.site_cache else None,
         )
+
+    @property
+    def column_map(self) -> ColumnMap:
+        """The roles of a table's columns (``formats.columns``)."""
+        return ColumnMap.of(self.columns, self.match_captions)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -151,6 +180,19 @@ def parse_purpose(value: Usage | str) -> Usage:
     if usage not in PURPOSES:
         raise UserError(f"--purpose must be one of {names}, not {usage.value!r}")
     return usage
+
+
+def parse_on_unreachable(value: str | None, mode: Mode) -> str:
+    """``include``/``exclude``/``error``; none given: ``include`` in opt-out mode, else
+    ``exclude``."""
+    text = str(value or "").strip().lower()
+    if not text:
+        return "include" if mode is Mode.OPT_OUT else "exclude"
+    if text not in ON_UNREACHABLE:
+        raise UserError(
+            f"--on-unreachable must be one of {'|'.join(ON_UNREACHABLE)}, not {value!r}"
+        )
+    return text
 
 
 def parse_web(value: WebMode | str) -> WebMode:

@@ -14,7 +14,7 @@ always be traced back to its sources.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from clearance.core.models import Evidence
@@ -84,6 +84,7 @@ def _detail(
     purpose: Usage,
     warnings: Sequence[str],
     sha256: str | None,
+    unreachable: Mapping[str, str] | None = None,
 ) -> str:
     licensed: dict[int, int] = {}
     for e in evidence:
@@ -96,6 +97,8 @@ def _detail(
     }
     if sha256:
         doc["sha256"] = sha256
+    if unreachable:
+        doc["unreachable"] = dict(unreachable)
     return json.dumps(doc, sort_keys=True, ensure_ascii=False)
 
 
@@ -108,8 +111,10 @@ def decision_row(
     purpose: Usage,
     warnings: Sequence[str] = (),
     sha256: str | None = None,
+    unreachable: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """One decisions.parquet row (see docs/scan.md for the columns)."""
+    """One decisions.parquet row (see docs/scan.md for the columns); ``unreachable``:
+    ``{"origin", "reason"}`` of a URL whose site signals could not be read."""
     reasons = {reason(e) for e in decided.evidence if bears_on(e, purpose)}
     if decided.review:
         weak = sorted({m.label() for w in works if not w.strong for m in w.matches})
@@ -123,7 +128,7 @@ def decision_row(
         "outcome": decided.outcome,
         "reasons": sorted(reasons),
         "work_ids": sorted(w.work.id for w in works),
-        "evidence": _detail(decided.evidence, works, purpose, warnings, sha256),
+        "evidence": _detail(decided.evidence, works, purpose, warnings, sha256, unreachable),
         "error": None,
     }
     for usage in ALL_USAGES:
@@ -141,6 +146,7 @@ def error_row(
     evidence: Sequence[Evidence] = (),
     warnings: Sequence[str] = (),
     sha256: str | None = None,
+    unreachable: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The row of an item that could not be read or checked."""
     row: dict[str, Any] = {
@@ -149,7 +155,7 @@ def error_row(
         "outcome": "error",
         "reasons": [],
         "work_ids": sorted(w.work.id for w in works),
-        "evidence": _detail(evidence, works, purpose, warnings, sha256),
+        "evidence": _detail(evidence, works, purpose, warnings, sha256, unreachable),
         "error": error,
     }
     row.update({c: None for c in PERM_COLUMNS})

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Context, Decimal, DecimalException
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from clearance.matching.decide import OUTCOMES
 from clearance.scan.config import FORMAT_VERSION
 
 TOP_DOMAINS = 50
+TOP_UNREACHABLE = 20
 _MONEY = Context(prec=40, Emax=30, Emin=-30, traps=[])
 """Arithmetic for bills: a price whose total would leave this range is reported, not summed."""
 
@@ -33,19 +34,20 @@ def write_json(path: Path, doc: Any) -> None:
     atomic_write_text(path, json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
 
-def assemble_decisions(parts: Path, records: Sequence[dict[str, Any]], out: Path) -> list[Any]:
-    """Concatenate the decisions parts into ``out``; return the rows as dicts."""
+def assemble_decisions(parts: Path, records: Sequence[dict[str, Any]], out: Path) -> Any:
+    """Concatenate the decisions parts into ``out``; return them as one Arrow table."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     from clearance.scan.schema import DECISIONS_SCHEMA
 
-    rows: list[Any] = []
+    tables = []
     with atomic_path(out) as tmp, pq.ParquetWriter(tmp, DECISIONS_SCHEMA) as writer:
         for rec in records:
             table = pq.read_table(parts / rec["decisions_part"], schema=DECISIONS_SCHEMA)
             writer.write_table(table)
-            rows.extend(table.to_pylist())
-    return rows
+            tables.append(table)
+    return pa.concat_tables(tables) if tables else DECISIONS_SCHEMA.empty_table()
 
 
 def _domain(source: str | None) -> str | None:
@@ -56,6 +58,9 @@ def _domain(source: str | None) -> str | None:
     except ValueError:  # an invalid URL (an error row): no domain to count
         return None
 
+
+_NETLOC = r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<netloc>[^/?#]*)"
+"""Scheme and netloc of a URL source (``urlsplit`` reads host and port from these alone)."""
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -82,11 +87,79 @@ def _top(counts: dict[str, Counter[str]]) -> dict[str, dict[str, int]]:
     return {k: {"items": sum(c.values()), **dict(c)} for k, c in top}
 
 
+def _codes(column: Any) -> tuple[Any, list[Any]]:
+    """Dictionary codes of an Arrow column (numpy, -1 for null) and the distinct values."""
+    import numpy as np
+    import pyarrow as pa
+
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    encoded = column.dictionary_encode() if len(column) else None
+    if encoded is None:
+        return np.zeros(0, np.int64), []
+    codes = np.asarray(encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False), np.int64)
+    values: list[Any] = pa.array(encoded.dictionary).to_pylist()
+    return codes, values
+
+
+def _per_netloc(
+    sources: Any, of: Callable[[str | None], str | None], *, scheme: bool
+) -> tuple[Any, list[str | None]]:
+    """Per row, a code into a list of ``of(source)`` values (``_domain`` or ``origin_of``),
+    computed once per distinct scheme and netloc (``scheme=False``: per netloc); sources
+    that are not plain URLs are read one by one."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    column = sources.combine_chunks() if len(sources) else pa.array([], pa.string())
+    plain = pc.and_kleene(
+        pc.match_substring_regex(column, _NETLOC),
+        pc.invert(pc.match_substring_regex(column, "[\x00-\x20]")),
+    ).fill_null(False)
+    parts = pc.extract_regex(column, _NETLOC)
+    head = parts.field("scheme") if scheme else pa.scalar("http")
+    prefix = pc.binary_join_element_wise(head, parts.field("netloc"), "://")
+    codes, values = _codes(pc.if_else(plain, prefix, pa.scalar(None, pa.string())))
+    keys = [of(v) for v in values]
+    odd = np.flatnonzero(~np.asarray(plain.to_numpy(zero_copy_only=False), bool))
+    if len(odd):
+        extra: dict[str | None, int] = {}
+        for i in odd.tolist():
+            key = of(column[i].as_py())
+            codes[i] = extra.setdefault(key, len(keys) + len(extra))
+        keys += list(extra)
+    return codes, keys
+
+
 def build_report(
-    rows: Sequence[dict[str, Any]], config: dict[str, Any], run: dict[str, Any] | None = None
+    rows: Any, config: dict[str, Any], run: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """Counts by outcome, by reason source (and what it said), by domain and origin (top 50)
-    and by owner; ``run``: what was scanned and how (shown at the top of report.html)."""
+    and by owner; the URL rows whose site signals could not be read (``unreachable``: how
+    many, from how many origins, what they became, the top 20 origins with the reason);
+    ``run``: what was scanned and how (shown at the top of report.html).
+
+    ``rows``: the decisions as an Arrow table (or a list of row dicts). Rows are counted
+    by their distinct values (an evidence document is read once however many rows share it).
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from clearance.scan.schema import DECISIONS_SCHEMA
+
+    table = (
+        rows if isinstance(rows, pa.Table) else pa.Table.from_pylist(list(rows), DECISIONS_SCHEMA)
+    )
+    n = table.num_rows
+    outcome_codes, outcome_names = _codes(table.column("outcome"))
+    evidence_codes, documents = _codes(table.column("evidence"))
+    reasons = pc.binary_join(table.column("reasons"), "\x1f")
+    reason_codes, reason_texts = _codes(reasons)
+    domain_codes, hosts = _per_netloc(table.column("source"), _domain, scheme=False)
+    origin_codes, origins = _per_netloc(table.column("source"), origin_of, scheme=True)
+
     outcomes = Counter({o: 0 for o in OUTCOMES})
     by_source: Counter[str] = Counter()
     by_permission: dict[str, Counter[str]] = defaultdict(Counter)
@@ -94,32 +167,53 @@ def build_report(
     by_origin: dict[str, Counter[str]] = defaultdict(Counter)
     by_owner: dict[str, Counter[str]] = defaultdict(Counter)
     owner_works: dict[str, set[int]] = defaultdict(set)
-    for row in rows:
-        outcome = row["outcome"]
-        outcomes[outcome] += 1
+    unreachable: Counter[str] = Counter()
+    unreachable_outcomes: Counter[str] = Counter()
+    unreachable_reasons: dict[str, str] = {}
+
+    def grouped(*codes: Any) -> list[tuple[tuple[int, ...], int]]:
+        if not n:
+            return []
+        keys, counts = np.unique(np.stack(codes, axis=1), axis=0, return_counts=True)
+        return [(tuple(int(x) for x in k), int(c)) for k, c in zip(keys, counts, strict=True)]
+
+    for (o,), count in grouped(outcome_codes):
+        outcomes[outcome_names[o]] += count
+    for (r,), count in grouped(reason_codes):
         said: set[tuple[str, str]] = set()
-        for reason in row["reasons"] or ():
-            source, _, rest = reason.partition(":")
-            said.add((source, rest.rpartition("=")[2] if "=" in rest else "unknown"))
+        for reason in (reason_texts[r] if r >= 0 else "").split("\x1f"):
+            if reason:
+                source, _, rest = reason.partition(":")
+                said.add((source, rest.rpartition("=")[2] if "=" in rest else "unknown"))
         for source in {s for s, _ in said}:
-            by_source[source] += 1
+            by_source[source] += count
         for source, permission in said:
-            by_permission[source][permission] += 1
-        domain = _domain(row["source"])
-        if domain:
-            by_domain[domain][outcome] += 1
-        origin = origin_of(row["source"])
-        if origin:
-            by_origin[origin][outcome] += 1
-        works = json.loads(row["evidence"] or "{}").get("works", [])
+            by_permission[source][permission] += count
+    for (o, d), count in grouped(outcome_codes, domain_codes):
+        if d >= 0 and hosts[d]:
+            by_domain[str(hosts[d])][outcome_names[o]] += count
+    for (o, d), count in grouped(outcome_codes, origin_codes):
+        if d >= 0 and origins[d]:
+            by_origin[str(origins[d])][outcome_names[o]] += count
+    parsed = [json.loads(doc or "{}") for doc in documents]
+    for (o, e), count in grouped(outcome_codes, evidence_codes):
+        outcome = outcome_names[o]
+        detail = parsed[e] if e >= 0 else {}
+        works = detail.get("works", [])
         for owner in {w["owner"] for w in works}:
-            by_owner[owner][outcome] += 1
+            by_owner[owner][outcome] += count
         for w in works:
-            owner_works[w["owner"]].add(int(w["id"]))
+            if w.get("id") is not None:
+                owner_works[w["owner"]].add(int(w["id"]))
+        site = detail.get("unreachable")
+        if site:
+            unreachable[site["origin"]] += count
+            unreachable_outcomes[outcome] += count
+            unreachable_reasons.setdefault(site["origin"], site["reason"])
     return {
         "format": "clearance.scan-report",
         "format_version": FORMAT_VERSION,
-        "items": len(rows),
+        "items": n,
         "purpose": config["purpose"],
         "mode": config["mode"],
         "run": run or {},
@@ -134,10 +228,22 @@ def build_report(
         "origins": len(by_origin),
         "by_owner": {o: {"items": sum(c.values()), **dict(c)} for o, c in sorted(by_owner.items())},
         "owner_works": {o: len(ids) for o, ids in sorted(owner_works.items())},
+        "unreachable": {
+            "items": sum(unreachable.values()),
+            "origins": len(unreachable),
+            "on_unreachable": config.get("on_unreachable") or "include",
+            "outcomes": dict(sorted(unreachable_outcomes.items())),
+            "top": [
+                {"origin": o, "items": c, "reason": unreachable_reasons[o]}
+                for o, c in sorted(unreachable.items(), key=lambda kv: (-kv[1], kv[0]))[
+                    :TOP_UNREACHABLE
+                ]
+            ],
+        },
     }
 
 
-def build_licenses(rows: Sequence[dict[str, Any]], purpose: str) -> dict[str, Any]:
+def build_licenses(rows: Any, purpose: str) -> dict[str, Any]:
     """Items needing a licence, by owner and work; totals per currency.
 
     A per-item price is charged for every item matching the work; a per-run
@@ -149,6 +255,11 @@ def build_licenses(rows: Sequence[dict[str, Any]], purpose: str) -> dict[str, An
     that need a licence only because of a web signal (RSL, HTTP 402) have no
     registry owner and are listed under ``unregistered`` without a price.
     """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(rows, pa.Table):  # only the rows needing a licence are read
+        rows = rows.filter(pc.equal(rows.column("outcome"), "needs-license")).to_pylist()
     owners: dict[str, dict[str, Any]] = {}
     unregistered: list[dict[str, str]] = []
     for row in rows:

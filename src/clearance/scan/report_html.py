@@ -142,7 +142,8 @@ class Page:
 
     report: Mapping[str, Any]
     licenses: Mapping[str, Any] | None = None
-    rows: Sequence[Mapping[str, Any]] | None = None
+    rows: Any = None
+    """The decision rows: an Arrow table, or dicts (None: no item table)."""
     title: str = "Clearance scan report"
     extra: dict[str, Any] = field(default_factory=dict)
     """Anything a further section needs (kept out of the signature of ``render_scan_report``)."""
@@ -377,16 +378,29 @@ def _item_row(row: Mapping[str, Any]) -> str:
     )
 
 
+def _acted_on(rows: Any) -> tuple[int, list[Mapping[str, Any]]]:
+    """How many rows are to act on, and the first ``MAX_ITEMS`` of them as dicts; ``rows``
+    is the decisions as an Arrow table (filtered without making a dict per row) or dicts."""
+    import pyarrow as pa
+
+    if isinstance(rows, pa.Table):
+        import pyarrow.compute as pc
+
+        chosen = rows.filter(pc.is_in(rows.column("outcome"), pa.array(list(ACT_ON))))
+        return chosen.num_rows, chosen.slice(0, MAX_ITEMS).to_pylist()
+    listed = [r for r in rows if r.get("outcome") in ACT_ON]
+    return len(listed), listed[:MAX_ITEMS]
+
+
 def items_section(page: Page) -> str:
     """The items to act on, one row each (the first ``MAX_ITEMS``), searchable and paged."""
     if page.rows is None:
         return ""
-    listed = [r for r in page.rows if r.get("outcome") in ACT_ON]
-    if not listed:
+    total, shown = _acted_on(page.rows)
+    if not total:
         return _section("items", "Items to act on", "<p>Every item may be used.</p>")
-    shown = listed[:MAX_ITEMS]
-    note = f"{len(listed):,} items were excluded, need a licence or review, or could not be read."
-    if len(listed) > MAX_ITEMS:
+    note = f"{total:,} items were excluded, need a licence or review, or could not be read."
+    if total > MAX_ITEMS:
         note += (
             f" The first {MAX_ITEMS:,} are listed here; every item is in "
             "<code>decisions.parquet</code>, for example "
@@ -423,9 +437,31 @@ def items_section(page: Page) -> str:
     return _section("items", "Items to act on", body)
 
 
+def unreachable_section(page: Page) -> str:
+    """The URL rows whose site signals could not be read: never a silent include."""
+    info = page.report.get("unreachable") or {}
+    items = _n(info.get("items"))
+    if not items:
+        return ""
+    what = escape(str(info.get("on_unreachable", "include")))
+    rows = "".join(
+        f'<tr><td>{escape(str(o.get("origin", "")))}</td><td class="n">{_n(o.get("items")):,}'
+        f"</td><td>{escape(str(o.get('reason', '')))}</td></tr>"
+        for o in info.get("top") or []
+    )
+    body = (
+        f"<p><b>{items:,}</b> URL items from {_n(info.get('origins')):,} origins: their site "
+        "signals (robots.txt, ai.txt, tdmrep.json) could not be read, so no opt-out there "
+        f"could be seen; <code>--on-unreachable {what}</code>.</p>"
+        f"<table><tr><th>origin</th><th>items</th><th>why</th></tr>{rows}</table>"
+    )
+    return _section("unreachable", "Sites that could not be read", body)
+
+
 Section = Callable[[Page], str]
 SECTIONS: list[Section] = [
     run_section,
+    unreachable_section,
     outcome_section,
     sources_section,
     origins_section,
@@ -440,7 +476,7 @@ def render_scan_report(
     report: Mapping[str, Any],
     licenses: Mapping[str, Any] | None = None,
     *,
-    rows: Sequence[Mapping[str, Any]] | None = None,
+    rows: Any = None,
     title: str = "Clearance scan report",
     sections: Sequence[Section] | None = None,
 ) -> str:

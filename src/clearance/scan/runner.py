@@ -276,7 +276,7 @@ def run_scan(
         from clearance.evidence import load_signing_key
 
         signer = load_signing_key(config.sign_key)
-    spec = open_input(input, config.base_dir or None)
+    spec = open_input(input, config.base_dir or None, config.column_map)
     shards: list[ShardSpec] = spec.plan(config.shard_size)
     out_dir = Path(out).expanduser().resolve()
     with open_store(config.registry) as store:

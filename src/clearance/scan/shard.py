@@ -38,7 +38,7 @@ from clearance.registry.store import SqlStore, open_store
 from clearance.scan.config import FORMAT_VERSION, ScanConfig
 from clearance.scan.decide import decision_row, error_row
 from clearance.scan.formats import InputFormat, Item, ShardSpec
-from clearance.scan.web import evaluate_shard_urls, url_error
+from clearance.scan.web import evaluate_shard_urls, unreachable_evidence, url_error
 
 PARTS_DIR = ".parts"
 INDEX_DIR = ".index"
@@ -163,20 +163,27 @@ def decide(
         identifiers=item.identifiers,
     )
     warnings: list[str] = []
+    site = web.get(item.url) if item.url is not None else None
+    unreachable = None
+    if site is not None and site.unreachable is not None:
+        unreachable = {"origin": site.origin, "reason": site.unreachable}
     try:
         result = match(
             worker.index, query, worker.work, level=config.match, embedder=worker.embedder
         )
+        if config.match_captions and item.caption is not None:
+            said = Query(media="text", name=item.source, text=item.caption)
+            result.matches += match(worker.index, said, worker.work, level=config.match).matches
         works = matched_works(result.matches, worker.work)
         signals, notes = _embedded(item)
         warnings += notes
-        site = web.get(item.url) if item.url is not None else None
         if site is not None:
             problem = url_error(site, config.web.value)
             if problem is not None:
                 raise ClearanceError(problem)
             signals += site.evidence
             warnings += list(site.warnings)
+            signals += unreachable_evidence(site, config)
         decided = decide_item(
             works,
             signals,
@@ -186,10 +193,24 @@ def decide(
             at=as_of,
         )
     except ClearanceError as exc:
-        return error_row(item.item_id, item.source, str(exc), purpose=purpose, warnings=warnings)
+        return error_row(
+            item.item_id,
+            item.source,
+            str(exc),
+            purpose=purpose,
+            warnings=warnings,
+            unreachable=unreachable,
+        )
     except Exception as exc:  # the shard boundary: one bad item must not stop the run
         error = f"{type(exc).__name__}: {exc}"
-        return error_row(item.item_id, item.source, error, purpose=purpose, warnings=warnings)
+        return error_row(
+            item.item_id,
+            item.source,
+            error,
+            purpose=purpose,
+            warnings=warnings,
+            unreachable=unreachable,
+        )
     return decision_row(
         item.item_id,
         item.source,
@@ -198,6 +219,7 @@ def decide(
         purpose=purpose,
         warnings=warnings,
         sha256=result.sha256,
+        unreachable=unreachable,
     )
 
 
@@ -260,6 +282,7 @@ def process_shard(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from clearance.scan.columnar import columnar_input, decide_columnar
     from clearance.scan.schema import DECISIONS_SCHEMA
 
     run_dir = Path(task.run_dir)
@@ -268,29 +291,38 @@ def process_shard(
     if done is not None:
         return done
     parts = run_dir / PARTS_DIR
-    data = fmt.read(spec)
-    urls = [i.url for i in data.items if i.url is not None and i.error is None]
-    web = evaluate_shard_urls(
-        urls,
-        web=config.web.value,
-        agent=config.agent,
-        allow_private=config.allow_private,
-        cache_dir=run_dir / CACHE_DIR / "fetch",
-    )
+    cache_dir = Path(config.site_cache) if config.site_cache else run_dir / CACHE_DIR / "fetch"
     if worker is None:
         worker = _worker(run_dir, config, task.as_of)
     tick = _counted(item_done)
-    rows = []
-    for item in data.items:
-        rows.append(decide(item, worker, web, config, task.as_of))
+    if columnar_input(fmt, config):
+        data, table = decide_columnar(spec, fmt, worker, config, task.as_of, cache_dir, decide)
         if tick is not None:
-            tick()
+            for _ in range(table.num_rows):
+                tick()
+    else:
+        data = fmt.read(spec)
+        urls = [i.url for i in data.items if i.url is not None and i.error is None]
+        web = evaluate_shard_urls(
+            urls,
+            web=config.web.value,
+            agent=config.agent,
+            allow_private=config.allow_private,
+            cache_dir=cache_dir,
+        )
+        rows = []
+        for item in data.items:
+            rows.append(decide(item, worker, web, config, task.as_of))
+            if tick is not None:
+                tick()
+        table = pa.Table.from_pylist(rows, schema=DECISIONS_SCHEMA)
 
     stem = f"shard-{spec.index:06d}"
     decisions_name = f"{stem}.decisions.parquet"
     with atomic_path(parts / decisions_name) as tmp:
-        pq.write_table(pa.Table.from_pylist(rows, schema=DECISIONS_SCHEMA), tmp)
-    keep = [r["outcome"] == "include" for r in rows]
+        pq.write_table(table, tmp)
+    outcomes: list[str] = table.column("outcome").to_pylist()
+    keep = [o == "include" for o in outcomes]
     cleared_name = f"{stem}.cleared{fmt.part_suffix}" if fmt.part_suffix else None
     cleared = fmt.write_part(data, keep, parts / cleared_name if cleared_name else parts)
     digests = {decisions_name: file_sha256(parts / decisions_name)}
@@ -304,8 +336,8 @@ def process_shard(
         "name": spec.name,
         "start": spec.start,
         "stop": spec.stop,
-        "items": len(rows),
-        "outcomes": dict(Counter(r["outcome"] for r in rows)),
+        "items": table.num_rows,
+        "outcomes": dict(Counter(outcomes)),
         "config_digest": config.digest,
         "decisions_part": decisions_name,
         "cleared_part": cleared_name,
@@ -313,7 +345,7 @@ def process_shard(
         "digests": digests,
         "input_digests": inputs,
         "item_digest": hashlib.sha256(
-            "\n".join(f"{r['item_id']}" for r in rows).encode()
+            "\n".join(table.column("item_id").to_pylist()).encode()
         ).hexdigest(),
     }
     atomic_write_text(

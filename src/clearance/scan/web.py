@@ -15,15 +15,46 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
+from clearance.core.errors import ClearanceError
+from clearance.core.models import Evidence
+from clearance.core.usage import Permission
 from clearance.fetch.client import FetchConfig, Fetcher
 from clearance.fetch.evaluate import SignalEvaluator, SitePolicy, UrlSignals, WebMode
 
+if TYPE_CHECKING:
+    from clearance.scan.config import ScanConfig
+
+T = TypeVar("T")
+UNREACHABLE = "unreachable"
+"""The evidence source of ``--on-unreachable exclude``."""
 CONCURRENCY = 64
 SITE_CACHE = 50_000
 """Parsed site policies a worker keeps between shards (a few KB each)."""
+
+
+def with_evaluator(
+    run: Callable[[SignalEvaluator], Awaitable[T]],
+    *,
+    web: str,
+    agent: str,
+    allow_private: bool,
+    cache_dir: Path | None,
+) -> T:
+    """Run ``run(evaluator)`` on one event loop, with this process's parsed site policies
+    (the same evaluator ``evaluate_shard_urls`` builds; ``scan.columnar`` uses it)."""
+    config = FetchConfig(agent=agent, allow_private=allow_private, cache_dir=cache_dir)
+    mode = WebMode.HEAD if web == "head" else WebMode.ORIGIN
+    sites = _process_sites((agent, allow_private, str(cache_dir)))
+
+    async def go() -> T:
+        async with Fetcher(config) as fetcher:
+            return await run(SignalEvaluator(fetcher, web=mode, site_cache=sites))
+
+    return asyncio.run(go())
 
 
 def evaluate_shard_urls(
@@ -79,6 +110,12 @@ class _SiteCache(OrderedDict[str, SitePolicy]):
 _caches: dict[tuple[str, bool, str], _SiteCache] = {}
 
 
+def cached_sites(agent: str, allow_private: bool, cache_dir: Path | None) -> _SiteCache:
+    """This process's parsed site policies for one setting (what ``with_evaluator`` and
+    ``evaluate_shard_urls`` read first); ``get`` honours the TTL."""
+    return _process_sites((agent, allow_private, str(cache_dir)))
+
+
 def _process_sites(key: tuple[str, bool, str]) -> _SiteCache:
     """This process's site cache for one (agent, allow_private, run cache) setting."""
     cache = _caches.get(key)
@@ -86,6 +123,29 @@ def _process_sites(key: tuple[str, bool, str]) -> _SiteCache:
         _caches.clear()  # one run at a time per process: drop other runs' sites
         cache = _caches[key] = _SiteCache(FetchConfig().cache_ttl)
     return cache
+
+
+def unreachable_evidence(signals: UrlSignals, config: ScanConfig) -> list[Evidence]:
+    """What ``--on-unreachable`` makes of a URL whose site signals could not be read.
+
+    ``include``: nothing (the signals that were read decide, unknown usages
+    stay unknown); ``exclude``: a deny for the purpose, so the row is
+    excluded through the resolver like any other deny (a licence agreement
+    held still outranks it); ``error``: the row becomes an error row.
+    """
+    if signals.unreachable is None or config.on_unreachable == "include":
+        return []
+    why = f"site signals of {signals.origin} could not be read ({signals.unreachable})"
+    if config.on_unreachable == "error":
+        raise ClearanceError(why)
+    return [
+        Evidence(
+            UNREACHABLE,
+            config.purpose,
+            Permission.DENY,
+            detail=f"{why}; --on-unreachable exclude",
+        )
+    ]
 
 
 def url_error(signals: UrlSignals, web: str) -> str | None:

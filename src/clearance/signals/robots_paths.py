@@ -219,3 +219,39 @@ class _PatternIndex(Generic[T]):
             if match(path):
                 best, hits = (n, [*hits, item]) if n == best else (n, [item])
         return hits
+
+
+class PatternSet:
+    """Which of many robots-style patterns match a path, all at once (not only the longest).
+
+    Why: a dataset scan decides a site's many URLs by *which* of the site's
+    patterns each URL's path matches; URLs that match the same patterns get the
+    same answer from every rule-based protocol (longest match, first match,
+    ``$`` anchors: all are functions of the matching set). Literal prefixes are
+    found by dict lookups of the path's prefixes of the lengths that occur, as
+    in ``_PatternIndex``; only wildcard patterns are tried one by one.
+    """
+
+    def __init__(self, patterns: Sequence[str]) -> None:
+        self.patterns = tuple(dict.fromkeys(patterns))
+        self.prefix: dict[str, int] = {}
+        self.exact: dict[str, int] = {}
+        self.wild: list[tuple[int, Callable[[str], bool]]] = []
+        for i, pattern in enumerate(self.patterns):
+            if "*" in pattern:
+                self.wild.append((i, compile_pattern(pattern)))
+            elif pattern.endswith("$"):
+                self.exact[pattern[:-1]] = i
+            else:
+                self.prefix[pattern] = i
+        self.lengths = sorted({len(k) for k in self.prefix})
+
+    def matching(self, path: str) -> tuple[int, ...]:
+        """The indices (into ``patterns``) of every pattern that matches ``path``, sorted."""
+        size = len(path)
+        out = [i for n in self.lengths if n <= size and (i := self.prefix.get(path[:n], -1)) >= 0]
+        exact = self.exact.get(path)
+        if exact is not None:
+            out.append(exact)
+        out += [i for i, match in self.wild if match(path)]
+        return tuple(sorted(out))

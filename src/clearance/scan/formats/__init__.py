@@ -25,6 +25,7 @@ from clearance.scan.formats.base import (
     decode_text,
     item_id,
 )
+from clearance.scan.formats.columns import ROLES, ColumnMap, parse_columns
 from clearance.scan.formats.folder import FolderInput, folder_files
 from clearance.scan.formats.hf import HfInput, hf_files, is_hf_folder, read_arrow_stream
 from clearance.scan.formats.rows import USABLE_COLUMNS, row_item
@@ -97,9 +98,14 @@ def _base(base_dir: str | os.PathLike[str] | None, root: Path) -> Path:
 
 
 def open_input(
-    text: str | os.PathLike[str], base_dir: str | os.PathLike[str] | None = None
+    text: str | os.PathLike[str],
+    base_dir: str | os.PathLike[str] | None = None,
+    columns: ColumnMap | None = None,
 ) -> InputSpec:
-    """Recognise ``text`` (a folder, a file or a glob) or raise a ``UserError`` saying why."""
+    """Recognise ``text`` (a folder, a file or a glob) or raise a ``UserError`` saying why.
+
+    ``columns``: which table columns play which roles (default: the known layouts).
+    """
     raw = os.fspath(text)
     if any(ch in raw for ch in "*?["):
         matches = sorted(Path(m).resolve() for m in glob.glob(raw, recursive=True))
@@ -114,7 +120,7 @@ def open_input(
         if path.is_dir():
             base = _base(base_dir, path)
             if is_hf_folder(path):
-                hf = HfInput(path, base)
+                hf = HfInput(path, base, columns)
                 spec = InputSpec(hf, hf_files(path))
             else:
                 spec = InputSpec(FolderInput(path, base), folder_files(path))
@@ -134,7 +140,7 @@ def open_input(
         )
     root = Path(os.path.commonpath([f.parent for f in files]))
     kind = str(kinds.pop())
-    spec = InputSpec(FORMATS[kind](root, _base(base_dir, root)), tuple(files))
+    spec = InputSpec(FORMATS[kind](root, _base(base_dir, root), columns), tuple(files))
     spec.format.check(spec.files)
     return spec
 
@@ -143,7 +149,9 @@ __all__ = [
     "EXPECTED",
     "FORMATS",
     "MAX_ITEM_BYTES",
+    "ROLES",
     "USABLE_COLUMNS",
+    "ColumnMap",
     "InputFormat",
     "InputSpec",
     "Item",
@@ -152,6 +160,7 @@ __all__ = [
     "decode_text",
     "item_id",
     "open_input",
+    "parse_columns",
     "read_arrow_stream",
     "row_item",
     "sample_key",

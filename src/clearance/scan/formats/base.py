@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -39,6 +39,7 @@ from clearance.registry.register import (
     TEXT_EXTENSIONS,
     VIDEO_EXTENSIONS,
 )
+from clearance.scan.formats.columns import ColumnMap
 
 MAX_ITEM_BYTES = 256 * 1024 * 1024
 """Largest file, path row or archive member read as one item."""
@@ -84,6 +85,8 @@ class Item:
     media: str = "other"
     """``image``, ``text``, ``audio``, ``video`` or ``other``: how ``data`` is fingerprinted."""
     identifiers: tuple[Identifier, ...] = ()
+    caption: str | None = None
+    """A caption describing the content (metadata; matched only with ``--match-captions``)."""
     error: str | None = None
     file: str | None = None
     """The file the item was read from, links resolved (a folder's file, a table's path row)."""
@@ -98,6 +101,13 @@ class ShardData:
     raw: Any = None
     """What ``write_part`` copies from: an Arrow table, JSONL lines, CSV records, sample keys."""
     header: list[str] = field(default_factory=list)
+    sparse: dict[int, Item] = field(default_factory=dict)
+    """A columnar shard (``scan.columnar``, ``items`` empty): the items of the rows that went
+    through the per-row path, by row, the only ones that can have read a file."""
+
+    def indexed_items(self) -> Iterable[tuple[int, Item]]:
+        """``(row, item)`` of every item there is: all rows, or a columnar shard's sparse ones."""
+        return enumerate(self.items) if self.items else sorted(self.sparse.items())
 
 
 def item_id(name: str, locator: str) -> str:
@@ -200,19 +210,24 @@ class InputFormat(ABC):
     owns_tree: ClassVar[bool] = False
     """Whether the input is a whole folder tree (an ``--out`` inside it is refused)."""
 
-    def __init__(self, root: Path, base_dir: Path | None = None) -> None:
+    def __init__(
+        self, root: Path, base_dir: Path | None = None, columns: ColumnMap | None = None
+    ) -> None:
         self.root = root
         self.base_dir = (base_dir if base_dir is not None else root).resolve()
+        self.columns = columns if columns is not None else ColumnMap()
+        """Which columns play which roles (tables only; ``formats.columns``)."""
 
     def __eq__(self, other: object) -> bool:
         return (
             type(other) is type(self)
             and isinstance(other, InputFormat)
-            and (other.root, other.base_dir) == (self.root, self.base_dir)
+            and (other.root, other.base_dir, other.columns)
+            == (self.root, self.base_dir, self.columns)
         )
 
     def __hash__(self) -> int:
-        return hash((type(self), self.root, self.base_dir))
+        return hash((type(self), self.root, self.base_dir, self.columns))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self.root)!r})"

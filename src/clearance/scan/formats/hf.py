@@ -92,7 +92,7 @@ class HfInput(TableInput):
     part_suffix: ClassVar[str | None] = ".arrow"
     owns_tree: ClassVar[bool] = True
 
-    def columns(self, path: Path) -> list[str] | None:
+    def column_names(self, path: Path) -> list[str] | None:
         try:
             return list(read_arrow_stream(path).schema.names)
         except (OSError, ValueError) as exc:
@@ -101,9 +101,14 @@ class HfInput(TableInput):
     def row_count(self, path: Path) -> int:
         return int(read_arrow_stream(path).num_rows)
 
+    def read_table(self, spec: ShardSpec) -> Any:
+        """The shard's rows as an Arrow table (every column), without items."""
+        return read_arrow_stream(spec.file).slice(spec.start, spec.size)
+
     def read(self, spec: ShardSpec) -> ShardData:
-        table = read_arrow_stream(spec.file).slice(spec.start, spec.size)
-        return ShardData(spec, self.items(spec, table_rows(table)), raw=table)
+        table = self.read_table(spec)
+        rows = table_rows(table, self.columns)
+        return ShardData(spec, self.items(spec, rows, by_role=True), raw=table)
 
     def write_part(self, data: ShardData, keep: Sequence[bool], dest: Path) -> list[str]:
         import pyarrow as pa

@@ -1,7 +1,9 @@
 """A table row as an item: the roles a row's columns play, read the same way by every table.
 
 Parquet, JSONL, CSV and Hugging Face Arrow rows (and the rows a
-``BatchDecider`` is handed) carry any of these columns:
+``BatchDecider`` is handed) carry columns playing any of these roles (which
+column plays which role: ``formats.columns``; ``row_item`` takes the row
+keyed by role):
 
 * ``url``: matched against registered URLs, prefixes and domains, and
   evaluated for web signals; a value that is not an http(s) URL makes the row
@@ -11,6 +13,9 @@ Parquet, JSONL, CSV and Hugging Face Arrow rows (and the rows a
   input's root), and must be a regular file;
 * ``text``: text content, matched against registered texts;
 * ``image``: image bytes, or Hugging Face's ``{"bytes", "path"}`` struct;
+* ``caption``: a caption describing the content (LAION's ``TEXT``,
+  img2dataset's ``caption``): metadata, matched against registered texts only
+  with ``--match-captions``;
 * ``sha256``: a known hex digest of the content (img2dataset writes it);
 * ``isbn``, ``isrc``, ``iscc``: identifiers matched exactly.
 """
@@ -24,9 +29,10 @@ from clearance.core.errors import UserError
 from clearance.core.models import Identifier
 from clearance.registry.identifiers import normalise_url, parse_identifier
 from clearance.scan.formats.base import IDENTIFIER_COLUMNS, Item, item_id, read_into
+from clearance.scan.formats.columns import CONTENT_ROLES, ROLES
 
-USABLE_COLUMNS = ("url", "path", "text", "image")
-READ_COLUMNS = (*USABLE_COLUMNS, "sha256", *IDENTIFIER_COLUMNS)
+USABLE_COLUMNS = CONTENT_ROLES
+READ_COLUMNS = ROLES
 _HEX = frozenset("0123456789abcdefABCDEF")
 
 
@@ -56,8 +62,17 @@ def digest_of(value: Any) -> str | None:
     return None
 
 
-def row_item(name: str, row_no: int, row: dict[str, Any], table_dir: Path, base: Path) -> Item:
-    """An item from one row (``name`` is the table's relative name, ``row_no`` its row)."""
+def row_item(
+    name: str,
+    row_no: int,
+    row: dict[str, Any],
+    table_dir: Path,
+    base: Path,
+    *,
+    captions: bool = False,
+) -> Item:
+    """An item from one row keyed by role (``name`` is the table's relative name, ``row_no``
+    its row); ``captions``: a caption alone makes the row something to decide."""
     url = _str(row.get("url"))
     path = _str(row.get("path"))
     source = url or path or f"{name}#{row_no}"
@@ -92,7 +107,13 @@ def row_item(name: str, row_no: int, row: dict[str, Any], table_dir: Path, base:
         item.text = text
         if item.data is None:
             item.media = "text"
+    caption = row.get("caption")
+    if isinstance(caption, str) and caption.strip():
+        item.caption = caption
     nothing = url is None and path is None and item.data is None and item.text is None
+    nothing = nothing and not (captions and item.caption is not None)
     if nothing and not item.identifiers and item.sha256 is None:
-        item.error = "row has no url, path, text or image value"
+        item.error = "row has no url, path, text or image value" + (
+            " (nor a caption)" if captions else ""
+        )
     return item

@@ -30,7 +30,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
 
-from clearance.core.errors import UnsupportedInput, UserError
+from clearance.core.errors import UnsupportedInput
 from clearance.core.files import atomic_path, confined, within
 from clearance.scan.formats.base import (
     MAX_ITEM_BYTES,
@@ -41,22 +41,14 @@ from clearance.scan.formats.base import (
     item_id,
     json_depth_ok,
 )
-from clearance.scan.formats.rows import READ_COLUMNS, USABLE_COLUMNS, row_item
+from clearance.scan.formats.columns import ColumnMap
+from clearance.scan.formats.rows import row_item
 
 
 def allow_long_csv_fields() -> None:
     """Let the csv module read fields up to ``MAX_ITEM_BYTES`` (its default is 131,072)."""
     if csv.field_size_limit() < MAX_ITEM_BYTES:
         csv.field_size_limit(MAX_ITEM_BYTES)
-
-
-def check_columns(path: Path, columns: Sequence[str] | None) -> None:
-    if columns is not None and not set(columns) & set(USABLE_COLUMNS):
-        have = ", ".join(str(c) for c in columns) or "none"
-        raise UserError(
-            f"{path.name} has none of the columns {', '.join(USABLE_COLUMNS)} (it has: {have})",
-            hint="rename the column holding the URL, file path, text or image bytes",
-        )
 
 
 class TableInput(InputFormat):
@@ -67,10 +59,12 @@ class TableInput(InputFormat):
 
     def check(self, files: Sequence[Path]) -> None:
         for f in files:
-            check_columns(f, self.columns(f))
+            names = self.column_names(f)
+            if names is not None:
+                self.columns.check(f.name, names)
 
     @abstractmethod
-    def columns(self, path: Path) -> list[str] | None:
+    def column_names(self, path: Path) -> list[str] | None:
         """The file's column names (None when it has no rows to tell)."""
 
     @abstractmethod
@@ -88,16 +82,21 @@ class TableInput(InputFormat):
                 )
         return shards
 
-    def items(self, spec: ShardSpec, rows: Sequence[dict[str, Any] | str]) -> list[Item]:
-        """Items of ``rows`` (a string is the reason the row could not be parsed)."""
+    def items(
+        self, spec: ShardSpec, rows: Sequence[dict[str, Any] | str], *, by_role: bool = False
+    ) -> list[Item]:
+        """Items of ``rows`` keyed by column name, or by role when ``by_role`` (a string is
+        the reason the row could not be parsed)."""
         table_dir = Path(spec.file).parent
+        captions = self.columns.match_captions
         out = []
         for i, row in enumerate(rows):
             n = spec.start + i
             if isinstance(row, str):
                 item = Item(item_id(spec.name, f"row:{n}"), f"{spec.name}#{n}", error=row)
             else:
-                item = row_item(spec.name, n, row, table_dir, self.base_dir)
+                row = row if by_role else self.columns.view(row)
+                item = row_item(spec.name, n, row, table_dir, self.base_dir, captions=captions)
             out.append(item)
         return out
 
@@ -110,8 +109,8 @@ class TableInput(InputFormat):
         table_dir = PurePosixPath(data.spec.name).parent
         new: dict[int, str] = {}
         files: list[str] = []
-        for i, (item, k) in enumerate(zip(data.items, keep, strict=True)):
-            if not k or item.file is None:
+        for i, item in data.indexed_items():
+            if not keep[i] or item.file is None:
                 continue
             real = Path(item.file)
             if not real.is_relative_to(self.base_dir):
@@ -148,11 +147,16 @@ class TableInput(InputFormat):
         """Concatenate one input file's shard parts into ``target``."""
 
 
+_last_groups: list[tuple[tuple[Any, ...], Any]] = []
+"""The row groups this process read last: a file's row groups are often larger than a
+shard, and a worker usually takes the shards of one row group one after another."""
+
+
 class ParquetInput(TableInput):
     kind: ClassVar[str] = "parquet"
     part_suffix: ClassVar[str | None] = ".parquet"
 
-    def columns(self, path: Path) -> list[str] | None:
+    def column_names(self, path: Path) -> list[str] | None:
         import pyarrow.parquet as pq
 
         try:
@@ -166,6 +170,12 @@ class ParquetInput(TableInput):
         return int(pq.ParquetFile(path).metadata.num_rows)
 
     def read(self, spec: ShardSpec) -> ShardData:
+        table = self.read_table(spec)
+        rows = table_rows(table, self.columns)
+        return ShardData(spec, self.items(spec, rows, by_role=True), raw=table)
+
+    def read_table(self, spec: ShardSpec) -> Any:
+        """The shard's rows as an Arrow table (every column), without items."""
         import pyarrow.parquet as pq
 
         pf = pq.ParquetFile(spec.file)
@@ -179,9 +189,16 @@ class ParquetInput(TableInput):
                     first = row
                 groups.append(g)
             row += n
-        table = pf.read_row_groups(groups) if groups else pf.schema_arrow.empty_table()
-        table = table.slice(spec.start - first, spec.stop - spec.start)
-        return ShardData(spec, self.items(spec, table_rows(table)), raw=table)
+        if not groups:
+            return pf.schema_arrow.empty_table().slice(0, 0)
+        st = Path(spec.file).stat()
+        key = (spec.file, st.st_size, st.st_mtime_ns, tuple(groups))
+        if _last_groups and _last_groups[0][0] == key:
+            table = _last_groups[0][1]
+        else:
+            table = pf.read_row_groups(groups)
+            _last_groups[:] = [(key, table)]
+        return table.slice(spec.start - first, spec.stop - spec.start)
 
     def write_part(self, data: ShardData, keep: Sequence[bool], dest: Path) -> list[str]:
         import pyarrow as pa
@@ -210,12 +227,14 @@ class ParquetInput(TableInput):
                 writer.write_table(t)
 
 
-def table_rows(table: Any) -> list[dict[str, Any]]:
-    """The rows of an Arrow table, reading only the columns an item uses."""
-    wanted = [c for c in READ_COLUMNS if c in table.column_names]
-    if not wanted:
+def table_rows(table: Any, columns: ColumnMap | None = None) -> list[dict[str, Any]]:
+    """The rows of an Arrow table keyed by role, reading only the columns that play one."""
+    roles = (columns or ColumnMap()).roles(table.column_names)
+    if not roles:
         return [{} for _ in range(table.num_rows)]
-    rows: list[dict[str, Any]] = table.select(wanted).to_pylist()
+    names = list(roles)
+    picked = table.select([roles[r] for r in names]).rename_columns(names)
+    rows: list[dict[str, Any]] = picked.to_pylist()
     return rows
 
 
@@ -223,7 +242,7 @@ class JsonlInput(TableInput):
     kind: ClassVar[str] = "jsonl"
     part_suffix: ClassVar[str | None] = ".jsonl"
 
-    def columns(self, path: Path) -> list[str] | None:
+    def column_names(self, path: Path) -> list[str] | None:
         with open(path, "rb") as fh:
             for line in fh:
                 if line.strip():
@@ -314,7 +333,7 @@ class CsvInput(TableInput):
     kind: ClassVar[str] = "csv"
     part_suffix: ClassVar[str | None] = ".csv"
 
-    def columns(self, path: Path) -> list[str] | None:
+    def column_names(self, path: Path) -> list[str] | None:
         allow_long_csv_fields()
         with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
             try:
@@ -345,7 +364,7 @@ class CsvInput(TableInput):
         return sum(1 for _ in self._records(path))
 
     def read(self, spec: ShardSpec) -> ShardData:
-        header = self.columns(Path(spec.file)) or []
+        header = self.column_names(Path(spec.file)) or []
         records: list[list[str] | str] = []
         for i, record in enumerate(self._records(Path(spec.file))):
             if i >= spec.stop:
