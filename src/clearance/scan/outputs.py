@@ -172,10 +172,24 @@ def build_report(
     unreachable_reasons: dict[str, str] = {}
 
     def grouped(*codes: Any) -> list[tuple[tuple[int, ...], int]]:
+        """The distinct combinations of the code columns (each >= -1) and their counts.
+
+        The columns are packed into one int64 key (mixed radix: at most two columns of at
+        most ``n + 1`` values each), so ``np.unique`` sorts a flat array instead of rows.
+        """
         if not n:
             return []
-        keys, counts = np.unique(np.stack(codes, axis=1), axis=0, return_counts=True)
-        return [(tuple(int(x) for x in k), int(c)) for k, c in zip(keys, counts, strict=True)]
+        radices = [int(c.max()) + 2 for c in codes]
+        key = np.zeros(n, np.int64)
+        for c, radix in zip(codes, radices, strict=True):
+            key = key * radix + (c + 1)
+        keys, counts = np.unique(key, return_counts=True)
+        digits = []
+        for radix in reversed(radices):
+            digits.append(keys % radix - 1)
+            keys = keys // radix
+        columns = [d.tolist() for d in reversed(digits)]
+        return [(tuple(col[i] for col in columns), int(c)) for i, c in enumerate(counts.tolist())]
 
     for (o,), count in grouped(outcome_codes):
         outcomes[outcome_names[o]] += count
