@@ -159,3 +159,15 @@ def test_failed_shard_keeps_the_others_for_resume(
     monkeypatch.setattr(JsonlInput, "read", real)
     result = scan(data, out, registry=registry, web="off", workers=1, shard_size=60, resume=True)
     assert result.resumed_shards == 3 and result.report["items"] == ROWS
+
+
+def test_the_run_files_keep_no_registry_password() -> None:
+    """``.run.json`` and ``manifest.json`` hold ``config.to_dict()``: a password in a
+    ``postgresql://`` registry URL must not be written there, and the digest ignores it."""
+    from clearance.scan.config import ScanConfig
+
+    secret = ScanConfig(registry="postgresql://scanner:s3cr3t@db.example/clearance")
+    other = ScanConfig(registry="postgresql://scanner:changed@db.example/clearance")
+    assert "s3cr3t" not in json.dumps(secret.to_dict())
+    assert secret.to_dict()["registry"].startswith("postgresql://scanner:")
+    assert secret.digest == other.digest  # rotating a password does not make a new run
