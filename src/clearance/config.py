@@ -90,6 +90,12 @@ SETTINGS: tuple[tuple[str, object, str], ...] = (
         "",
         "Origins browsers may call the API from (comma list, or '*'); empty: CORS off.",
     ),
+    (
+        "allow_private",
+        False,
+        "Let the service fetch private, loopback and link-local addresses "
+        "(GET /v1/signals); off, such a URL is refused (403). For tests and intranets.",
+    ),
 )
 
 
@@ -115,6 +121,7 @@ class Settings:
     api_key_rate: float = 50.0
     api_key_burst: int = 200
     cors_origins: str = ""
+    allow_private: bool = False
 
     def __post_init__(self) -> None:
         clean_name(self.actor, "actor (CLEARANCE_ACTOR)")
@@ -146,7 +153,9 @@ class Settings:
             if raw is None or raw == "":
                 continue
             try:
-                if f.type == "int":
+                if f.type == "bool":
+                    values[f.name] = _flag(raw, name)
+                elif f.type == "int":
                     values[f.name] = int(raw)
                 elif f.type == "float":
                     values[f.name] = float(raw)
@@ -160,6 +169,16 @@ class Settings:
     def environment(self) -> dict[str, str]:
         """These settings as ``CLEARANCE_*`` variables (how ``serve`` hands them to workers)."""
         return {f"CLEARANCE_{f.name.upper()}": str(getattr(self, f.name)) for f in fields(self)}
+
+
+def _flag(raw: str, name: str) -> bool:
+    """A yes/no variable: ``1``, ``true``, ``yes``, ``on`` or ``0``, ``false``, ``no``, ``off``."""
+    text = raw.strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise UserError(f"{name} must be true or false, not {raw[:40]!r}")
 
 
 _MAY_BE_ZERO = frozenset({"embedder_threads", "api_decode_slots", "api_decode_queue"})

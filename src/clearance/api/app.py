@@ -26,7 +26,10 @@ Routes (docs/api.md):
   registry's ledger under it; without one, nothing is recorded;
 * ``/v1/works``, ``/v1/parties/{name}/terms`` (``clearance.api.works``),
   ``/v1/keys`` (``clearance.api.keys``), ``/v1/query/urls`` and
-  ``/v1/query/hashes`` (``clearance.api.query``).
+  ``/v1/query/hashes`` (``clearance.api.query``), the licensing routes
+  (``/v1/offers``, ``/v1/licenses/requests``, ``/v1/runs``, ``/v1/notices``,
+  ``/v1/royalties``: ``clearance.api.licensing``) and ``/v1/signals``
+  (``clearance.api.signals``).
 """
 
 from __future__ import annotations
@@ -59,7 +62,7 @@ from clearance.guard.live import Guard
 from clearance.registry import ApiKey, record_usage_events
 from clearance.service import build_embedder, open_registry
 
-from . import keys, query, works
+from . import keys, licensing, query, signals, works
 from .auth import Auth
 from .limits import DecodeGate, KeyRates, RequestLimits, probe_upload
 from .metrics import Metrics, MetricsMiddleware
@@ -126,6 +129,8 @@ def create_app(settings: Settings, *, index: GuardIndex | None = None) -> FastAP
     app.include_router(works.router)
     app.include_router(keys.router)
     app.include_router(query.router)
+    app.include_router(licensing.router)
+    app.include_router(signals.router)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:

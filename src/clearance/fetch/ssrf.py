@@ -19,6 +19,7 @@ import ssl
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpcore
 import httpx
@@ -94,6 +95,23 @@ def check_addresses(host: str, addresses: Iterable[str], policy: AddressPolicy) 
                 hint="pass --allow-private to allow private and loopback addresses",
             )
     return addrs[0]
+
+
+def check_url(url: str, policy: AddressPolicy) -> None:
+    """Raise ``AddressBlocked`` when ``url``'s host resolves to an address ``policy`` refuses.
+
+    For a face that must answer "refused" as an error before fetching (the
+    API's ``/v1/signals``); the fetch itself is still guarded hop by hop. A host
+    that does not resolve passes: the fetch then reports it unreachable.
+    """
+    host = urlsplit(url.strip()).hostname
+    if not host or policy.allow_private:
+        return
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return
+    check_addresses(host, list(dict.fromkeys(str(i[4][0]) for i in infos)), policy)
 
 
 class GuardedBackend(httpcore.AsyncNetworkBackend):

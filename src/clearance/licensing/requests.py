@@ -246,6 +246,13 @@ def list_requests(
         return [_from_row(r) for r in conn.execute(query)]
 
 
+def get_request(store: SqlStore, request_id: int) -> LicenseRequest:
+    """One request by id (``NotFound`` for none): who may decide it is its ``owner``."""
+    check_id(request_id, "request id")
+    with database_errors("read"), store.engine.connect() as conn:
+        return _get(conn, request_id)
+
+
 def _decide(
     conn: Connection, store: SqlStore, request_id: int, owner: str, status: str, actor: str
 ) -> LicenseRequest:
@@ -326,6 +333,7 @@ __all__ = [
     "LicenseRequest",
     "accept_request",
     "ends_after",
+    "get_request",
     "list_requests",
     "reject_request",
     "request_licenses",
