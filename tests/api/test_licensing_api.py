@@ -52,7 +52,7 @@ def served(
             "ArtCo",
             "--license",
             "train-genai=0.05EUR/item",
-        ],  # fmt: skip
+        ],
         ["scan", str(data), "--out", str(tmp_path / "s1"), "--workers", "1"],
         [
             "license",
@@ -63,7 +63,7 @@ def served(
             "GenCo",
             "--usage",
             "output",
-        ],  # fmt: skip
+        ],
     ]
     for step in steps:
         assert main([*step, *reg]) == 0, (step, capsys.readouterr().err)
