@@ -62,6 +62,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
+from clearance.core.files import atomic_write_text
 from clearance.core.models import Party, Terms, Work, WorkKind
 from clearance.core.usage import Permission, Usage
 from clearance.fingerprint.embedding import OnnxImageEmbedder, embed_image, vector_bytes
@@ -556,7 +557,7 @@ def main(argv: list[str] | None = None) -> None:
     }
     print(json.dumps(doc, indent=1))
     if args.json:
-        args.json.write_text(json.dumps(doc, indent=1), encoding="utf-8")
+        atomic_write_text(args.json, json.dumps(doc, indent=1))
 
 
 if __name__ == "__main__":
