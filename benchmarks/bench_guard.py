@@ -53,7 +53,7 @@ def _clustered_codes(n: int, rng: np.random.Generator) -> np.ndarray:
     return np.bitwise_xor(codes, flips)
 
 
-def _work(work_id: int) -> Work:
+def denied_work(work_id: int) -> Work:
     """A registered work (denied outputs) for the few ids the queries are meant to hit."""
     return Work(
         work_id,
@@ -98,7 +98,7 @@ def build_index(codes: int, texts: int, seed: int = 0) -> tuple[RegistryView, li
         pdq_ids.append(np.array([i], np.int64))
         pdq_codes.append(np.frombuffer(h.pdq, np.uint8).reshape(1, 32))
         region_records.append((i, regions.to_bytes()))
-        works[i] = _work(i)
+        works[i] = denied_work(i)
     vocab = [f"w{i}" for i in range(50_000)]
     probs = 1.0 / np.arange(1, len(vocab) + 1)
     probs /= probs.sum()
@@ -108,7 +108,7 @@ def build_index(codes: int, texts: int, seed: int = 0) -> tuple[RegistryView, li
         words = [vocab[k] for k in rng.choice(len(vocab), size=300, p=probs)]
         grams = np.unique(ngram_hashes(word_hashes(words), 8))
         text_records.append((t + 10, grams.astype("<u8").tobytes()))
-        works[t + 10] = _work(t + 10)
+        works[t + 10] = denied_work(t + 10)
         if t == texts // 2:
             passage = " ".join(words)
     index = MatchIndex(

@@ -55,16 +55,14 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw
 
+from benchmarks.bench_guard import denied_work
 from clearance.core.files import atomic_write_text
-from clearance.core.models import Party, Terms, Work, WorkKind
-from clearance.core.usage import Permission, Usage
 from clearance.fingerprint.embedding import OnnxImageEmbedder, embed_image, vector_bytes
 from clearance.fingerprint.regions import image_fingerprints
 from clearance.fingerprint.windows import best_similarities, decode_query
@@ -358,18 +356,6 @@ def sweep(queries: list[Case], table: np.ndarray) -> dict[str, list[float]]:
     return out
 
 
-def _work(work_id: int) -> Work:
-    return Work(
-        work_id,
-        WorkKind.IMAGE,
-        Party(1, "Owner"),
-        None,
-        (),
-        Terms({Usage.OUTPUT: Permission.DENY}),
-        datetime(2026, 1, 1, tzinfo=UTC),
-    )
-
-
 def guard_view(registered: list[Image.Image], embedder: OnnxImageEmbedder | None) -> RegistryView:
     """A registry of the registered items as the guard holds it: PDQ, regions, vectors."""
     ids, codes, regions, vectors = [], [], [], []
@@ -388,7 +374,7 @@ def guard_view(registered: list[Image.Image], embedder: OnnxImageEmbedder | None
         regions=RegionIndex.build(regions),
         embeddings=embeddings,
     )
-    return RegistryView(index, {i: _work(i) for i in range(len(registered))})
+    return RegistryView(index, {i: denied_work(i) for i in range(len(registered))})
 
 
 def guard_outcomes(

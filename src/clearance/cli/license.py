@@ -35,6 +35,17 @@ def _line(r: LicenseRequest) -> str:
     )
 
 
+def _show(found: list[LicenseRequest], json: bool, empty: str) -> None:
+    """Requests as JSON (``{"requests": [...]}``), or a line each (``empty`` when none)."""
+    if json:
+        emit_json({"requests": [r.to_dict() for r in found]})
+        return
+    for r in found:
+        stdout().print(_line(r), highlight=False)
+    if not found:
+        stdout().print(empty)
+
+
 @app.command("request")
 def request(
     scan: Annotated[str, typer.Option("--scan", metavar="DIR", help="A finished scan's output.")],
@@ -50,13 +61,7 @@ def request(
     cfg = settings(registry)
     with open_registry(cfg) as store:
         found = request_licenses(store, scan, licensee, usages=usage or [], actor=cfg.actor)
-    if json:
-        emit_json({"requests": [r.to_dict() for r in found]})
-        return
-    for r in found:
-        stdout().print(_line(r), highlight=False)
-    if not found:
-        stdout().print("nothing to request: the scan needs no licence")
+    _show(found, json, "nothing to request: the scan needs no licence")
 
 
 @app.command("list")
@@ -74,13 +79,7 @@ def list_(
     """List licence requests, oldest first."""
     with open_registry(settings(registry)) as store:
         found = list_requests(store, owner=owner, licensee=licensee, status=status)
-    if json:
-        emit_json({"requests": [r.to_dict() for r in found]})
-        return
-    for r in found:
-        stdout().print(_line(r), highlight=False)
-    if not found:
-        stdout().print("no requests")
+    _show(found, json, "no requests")
 
 
 @app.command("accept")
