@@ -108,6 +108,7 @@ def _work_json(v: WorkVerdict) -> dict[str, Any]:
     return {
         "work_id": v.matched.work.id,
         "owner": v.matched.work.owner.name,
+        "owner_verification": v.matched.work.owner.verification.value,
         "strong": v.matched.strong,
         "permission": v.decision.permission.value,
         "allowed": v.decision.allowed,

@@ -59,6 +59,7 @@ class MatchedWork:
         return {
             "id": self.work.id,
             "owner": self.work.owner.name,
+            "owner_verification": self.work.owner.verification.value,
             "contact": self.work.owner.contact,
             "title": self.work.title,
             "matched_by": [m.label() for m in self.matches],
