@@ -84,9 +84,12 @@ def create_app(settings: Settings, *, index: GuardIndex | None = None) -> FastAP
             sync=settings.guard_sync,
             embedder=embedder,
             mode=settings.mode,
+            min_verification=settings.min_verification,
         )
     else:
-        guard = Guard(None, index=index, embedder=embedder)
+        guard = Guard(
+            None, index=index, embedder=embedder, min_verification=settings.min_verification
+        )
     gate = DecodeGate(settings.api_decode_slots or default_workers(), settings.api_decode_queue)
     services = Services(settings, guard, gate=gate)
     auth = services.auth = Auth(

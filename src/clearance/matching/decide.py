@@ -11,6 +11,12 @@ Both jobs use it:
   matched work's evidence is resolved for ``output`` in the mode
   (``decide_output``), and the verdict is a thin mapping of those decisions.
 
+A claim whose claimant is below the job's minimum verification level
+(``--min-verification``; ``core.VerificationLevel``) is not acted on: its
+work's terms and agreements give way to ``ignored-for-verification``
+evidence that states nothing (``unknown``) but names what was ignored and
+why, so the scan's reasons and the guard's say so and nothing is silent.
+
 Weak matches (a short text run, an embedding between its review and block
 thresholds, under 5 s of shared audio, a short registered phrase) never
 decide alone. The scan resolves with and without them and says ``review``
@@ -25,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from clearance.core.models import Agreement, Decision, Evidence, Work
+from clearance.core.models import Agreement, Decision, Evidence, VerificationLevel, Work
 from clearance.core.policy import Mode, resolve
 from clearance.core.usage import ALL_USAGES, Permission, Usage
 from clearance.matching.matcher import WorkLookup
@@ -33,6 +39,8 @@ from clearance.matching.types import Match, best_per_work
 
 OUTCOMES = ("include", "exclude", "needs-license", "review", "error")
 VERDICTS = ("allow", "review", "block")
+IGNORED_SOURCE = "ignored-for-verification"
+"""The evidence source of a claim not acted on: its claimant is below the minimum level."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +49,19 @@ class MatchedWork:
 
     work: Work
     matches: tuple[Match, ...]
+    min_verification: VerificationLevel = VerificationLevel.SELF
+    """The job's minimum claimant level: below it the work's claim is not acted on."""
+
+    @property
+    def ignored(self) -> str | None:
+        """Why the work's claim is not acted on (its claimant's level is too low), or None."""
+        level = self.work.owner.verification
+        if level.at_least(self.min_verification):
+            return None
+        return (
+            f"claimant {self.work.owner.name} is verified at {level.value}, "
+            f"below the minimum {self.min_verification.value}"
+        )
 
     @property
     def strong(self) -> bool:
@@ -56,7 +77,9 @@ class MatchedWork:
         ``price`` is the price model of licensing ``usage`` (each usage has its own).
         """
         price = self.work.terms.price_for(usage)
-        return {
+        stated = self.work.terms.effective()[usage]
+        ignored = self.ignored
+        out: dict[str, Any] = {
             "id": self.work.id,
             "owner": self.work.owner.name,
             "owner_verification": self.work.owner.verification.value,
@@ -64,20 +87,48 @@ class MatchedWork:
             "title": self.work.title,
             "matched_by": [m.label() for m in self.matches],
             "strong": self.strong,
-            "permission": self.work.terms.effective()[usage].value,
-            "price": price.to_dict() if price is not None else None,
+            "permission": (Permission.UNKNOWN if ignored else stated).value,
+            "price": price.to_dict() if price is not None and not ignored else None,
             "disputed": self.work.disputed,
         }
+        if ignored:
+            out[IGNORED_SOURCE] = ignored
+            out["stated_permission"] = stated.value
+        return out
 
 
-def matched_works(matches: Iterable[Match], works: WorkLookup) -> list[MatchedWork]:
-    """The matches grouped by work, in work id order (works that are gone are dropped)."""
+def matched_works(
+    matches: Iterable[Match],
+    works: WorkLookup,
+    *,
+    min_verification: VerificationLevel = VerificationLevel.SELF,
+) -> list[MatchedWork]:
+    """The matches grouped by work, in work id order (works that are gone are dropped);
+    claims below ``min_verification`` are marked ``ignored``."""
     out: list[MatchedWork] = []
     for work_id, group in sorted(best_per_work(list(matches)).items()):
         work = works(work_id)
         if work is not None:
-            out.append(MatchedWork(work, tuple(group)))
+            out.append(MatchedWork(work, tuple(group), min_verification))
     return out
+
+
+def ignored_evidence(matched: MatchedWork) -> list[Evidence]:
+    """A claim not acted on: one ``unknown`` evidence per stated usage, saying what was
+    stated and why it is ignored (``unknown`` never moves ``core.resolve``'s fold)."""
+    why = matched.ignored or ""
+    work = matched.work
+    return [
+        Evidence(
+            IGNORED_SOURCE,
+            usage,
+            Permission.UNKNOWN,
+            detail=f"work {work.id} by {work.owner.name}: {usage.value}={perm.value} "
+            f"not acted on ({why})",
+            work_id=work.id,
+        )
+        for usage, perm in sorted(work.terms.permissions.items(), key=lambda kv: kv[0].value)
+    ]
 
 
 def terms_evidence(work: Work) -> list[Evidence]:
@@ -117,6 +168,10 @@ def agreement_evidence(agreements: Iterable[Agreement], work: Work, at: datetime
 def work_evidence(
     matched: MatchedWork, agreements: Iterable[Agreement], at: datetime
 ) -> list[Evidence]:
+    """The work's terms and the agreements covering it; for an ignored claim, only
+    ``ignored_evidence`` (its agreements are not acted on either)."""
+    if matched.ignored:
+        return ignored_evidence(matched)
     return terms_evidence(matched.work) + agreement_evidence(agreements, matched.work, at)
 
 
@@ -184,6 +239,11 @@ class WorkVerdict:
     verdict: str
 
     @property
+    def ignored(self) -> str | None:
+        """Why the work's claim was not acted on (below the minimum verification), or None."""
+        return self.matched.ignored
+
+    @property
     def agreement(self) -> int | None:
         """The id of the agreement that licensed the work (the lowest, when several did)."""
         found = self._agreement_evidence()
@@ -214,6 +274,8 @@ def decide_output(
     for mw in works:
         decision = resolve(work_evidence(mw, agreements, at), Usage.OUTPUT, mode)
         verdict = "allow" if decision.allowed else "block" if mw.strong else "review"
+        if mw.ignored:  # the claim is not acted on: the work holds nothing back
+            verdict = "allow"
         verdicts.append(WorkVerdict(mw, decision, verdict))
     overall = "allow"
     for v in verdicts:
@@ -235,6 +297,8 @@ def output_reason(v: WorkVerdict, licensee: str | None) -> str:
     w = v.matched.work
     head = f"work {w.id} ({w.owner.name})"
     d = v.decision
+    if v.ignored:
+        return f"{head}: {IGNORED_SOURCE}: {v.ignored}; its terms are not acted on"
     if v.verdict == "review":
         method = v.matched.best.method
         return f"{head}: partial {method} evidence, needs review (output {d.permission.value})"
