@@ -33,7 +33,7 @@ the party its key is bound to here, with that party as the actor.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -47,6 +47,7 @@ from clearance.core.errors import InvalidTerms, UserError
 from clearance.core.models import (
     Identifier,
     IdentifierScheme,
+    Party,
     Price,
     Work,
     WorkKind,
@@ -332,14 +333,17 @@ def parse_declarations(data: bytes | str) -> Declarations:
 # -- import ------------------------------------------------------------------------------------
 
 
-def import_declarations(store: SqlStore, data: bytes | str) -> ImportResult:
+def import_declarations(
+    store: SqlStore, data: bytes | str, *, authorize: Callable[[Party], None] | None = None
+) -> ImportResult:
     """Verify a declaration and register its works for the party its key is bound to.
 
     The key must be bound (verified) to a party here, and that party's name
     must be the one the declaration gives: otherwise nothing is registered.
     Each work is registered (or claimed, when another owner holds it) as
     ``clearance works add`` would, with the declared terms replacing the
-    party's earlier ones, and the party as the actor.
+    party's earlier ones, and the party as the actor. ``authorize`` (the HTTP
+    API's key check) is called with that party before anything is written.
     """
     decl = parse_declarations(data)
     owner = party_for_key(store, decl.public_key)
@@ -348,6 +352,8 @@ def import_declarations(store: SqlStore, data: bytes | str) -> ImportResult:
             f"the declaration is by {decl.party!r}, but key {decl.key_id} belongs to "
             f"{owner.name!r} here"
         )
+    if authorize is not None:
+        authorize(owner)
     done: list[Registration] = []
     for work in decl.works:
         spec = WorkSpec(

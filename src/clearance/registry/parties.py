@@ -148,6 +148,8 @@ class DomainChallenge:
     token: str
     url: str
     status: IdentityStatus
+    issued: bool = False
+    """True when this call issued the token (the party has yet to publish it)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -516,7 +518,7 @@ def start_domain(
             conn, actor, "party.domain.start", "party", row.id, {"party": row.name, "domain": clean}
         )
         url = verification_url(clean, allow_private=allow_private)
-        return DomainChallenge(row.name, clean, token, url, IdentityStatus.PENDING)
+        return DomainChallenge(row.name, clean, token, url, IdentityStatus.PENDING, issued=True)
 
 
 Fetch = Callable[[str], FetchResult]
