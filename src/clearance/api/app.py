@@ -25,7 +25,9 @@ Routes (docs/api.md):
   (outputs allowed under a licence or with attribution) are recorded in the
   registry's ledger under it; without one, nothing is recorded;
 * ``/v1/works``, ``/v1/parties/{name}/terms`` (``clearance.api.works``),
-  ``/v1/keys`` (``clearance.api.keys``), ``/v1/query/urls`` and
+  ``/v1/keys`` (``clearance.api.keys``), ``/v1/parties`` and
+  ``/v1/declarations`` (``clearance.api.parties``; the service acts only on
+  claims at or above ``Settings.min_verification``), ``/v1/query/urls`` and
   ``/v1/query/hashes`` (``clearance.api.query``), the licensing routes
   (``/v1/offers``, ``/v1/licenses/requests``, ``/v1/runs``, ``/v1/notices``,
   ``/v1/royalties``: ``clearance.api.licensing``) and ``/v1/signals``
