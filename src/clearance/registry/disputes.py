@@ -282,7 +282,7 @@ def resolve_dispute(
                 "reason": text,
             },
         )
-        return _dispute(store, conn, store._load_works(conn, [work_id])[0])
+    return get_dispute(store, work_id)  # after the commit: its audit row is chained then
 
 
 def _move_work(store: SqlStore, conn: Connection, work: Work, kept: Any, actor: str) -> None:
