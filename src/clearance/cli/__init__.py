@@ -31,6 +31,7 @@ from clearance.cli import (
     audit,
     characters,
     check,
+    disputes,
     evidence,
     impact,
     init,
@@ -74,6 +75,7 @@ app.add_typer(characters.app, name="characters")
 app.add_typer(agreements.app, name="agreements")
 app.add_typer(agreements.usage_app, name="usage")
 app.add_typer(audit.app, name="audit")
+app.add_typer(disputes.app, name="disputes")
 app.command("signals")(signals.signals_command)
 app.command("inspect")(signals.inspect_command)
 app.command("check")(check.check_command)

@@ -234,6 +234,7 @@ def resolve_dispute(
     """
     check_id(work_id, "dispute id")
     keep = clean_name(keep, "--keep party")
+    actor = clean_name(actor, "actor")
     text = (clean_text_field(reason, "reason") or "").strip()
     if not text:
         raise UserError("a resolution needs a reason", hint="pass --reason TEXT")
