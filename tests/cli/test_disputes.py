@@ -1,4 +1,4 @@
-"""``clearance works add`` opens disputes for near-duplicates; ``clearance disputes`` resolves them."""
+"""`works add` opens disputes for near-duplicates; `clearance disputes` resolves them."""
 
 from __future__ import annotations
 
