@@ -213,3 +213,43 @@ def test_verification_reads_the_partys_level(store: SqlStore) -> None:
     assert verification_of(Verified()) == "domain"  # type: ignore[arg-type]
     store.set_party_contact("Ann", "ann@example.org")
     assert verification_of(store.get_party("Ann")) == "self"
+
+
+def test_concurrent_near_duplicates_make_one_work_and_disputes(
+    registry_location: str, tmp_path: Path
+) -> None:
+    """Four owners register four edits of one photo at once, each from its own store and
+    check (as separate processes would): one work, three disputed claims, nothing doubled."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from PIL import ImageEnhance
+
+    from clearance.registry import init_store, open_store
+
+    im = textured_image(7, (480, 360))
+    edits = [
+        im,
+        ImageOps.colorize(im.convert("L"), "#402010", "#f0e0c0"),
+        ImageEnhance.Color(im).enhance(0.3),
+        im.resize((360, 270)),
+    ]
+    paths = []
+    for i, edit in enumerate(edits):
+        paths.append(tmp_path / f"edit{i}.png")
+        edit.convert("RGB").save(paths[-1])
+    init_store(registry_location).close()
+
+    def register(i: int) -> RegistrationStatus:
+        with open_store(registry_location) as own:
+            done = add_works(own, [str(paths[i])], owner=f"Owner{i}", similar=ContentChecker(own))
+            return done.registrations[0].status
+
+    with ThreadPoolExecutor(4) as pool:
+        statuses = list(pool.map(register, range(4)))
+    assert sorted(statuses) == sorted(
+        [RegistrationStatus.CREATED] + [RegistrationStatus.DISPUTED] * 3
+    )
+    with open_store(registry_location) as store:
+        assert store.count_works() == 1
+        (work,) = store.list_works()
+        assert len(work.claims) == 4 and work.disputed
