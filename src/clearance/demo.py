@@ -31,8 +31,9 @@ from rich.console import Console
 from clearance.cli import main as cli
 from clearance.cli.output import new_table
 from clearance.config import Settings
-from clearance.core import Evidence, IdentifierScheme, Mode, Usage, resolve
+from clearance.core import IdentifierScheme, Mode, Usage, resolve
 from clearance.fingerprint import sha256_file
+from clearance.matching.decide import terms_evidence
 from clearance.scan.decide import reason, reason_text
 from clearance.service import open_registry
 
@@ -299,11 +300,7 @@ def run_demo(out: Path) -> int:
     with open_registry(settings) as store:
         for path in sorted(p for p in samples.rglob("*") if p.is_file()):
             works = store.find_works(IdentifierScheme.SHA256, sha256_file(path))
-            evidence = [
-                Evidence("registry", usage, perm, detail=f"work {w.id} by {w.owner.name}")
-                for w in works
-                for usage, perm in w.terms.permissions.items()
-            ]
+            evidence = [e for w in works for e in terms_evidence(w)]  # the deciders' own
             d_out = resolve(evidence, Usage.TRAIN_GENAI, Mode.OPT_OUT)
             d_in = resolve(evidence, Usage.TRAIN_GENAI, Mode.OPT_IN)
             verdict = {True: "[green]include[/]", False: "[red]exclude[/]"}

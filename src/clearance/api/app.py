@@ -64,7 +64,7 @@ from clearance.guard.live import Guard
 from clearance.registry import ApiKey, record_usage_events
 from clearance.service import build_embedder, open_registry
 
-from . import keys, licensing, parties, query, signals, works
+from . import disputes, keys, licensing, parties, query, signals, works
 from .auth import Auth
 from .limits import DecodeGate, KeyRates, RequestLimits, probe_upload
 from .metrics import Metrics, MetricsMiddleware
@@ -137,6 +137,7 @@ def create_app(settings: Settings, *, index: GuardIndex | None = None) -> FastAP
     app.include_router(query.router)
     app.include_router(licensing.router)
     app.include_router(signals.router)
+    app.include_router(disputes.router)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:

@@ -243,6 +243,7 @@ def _register_upload(
             max_pixels=min(svc.settings.api_max_pixels, svc.settings.max_pixels),
             workers=1,
             embedder=svc.guard.embedder,
+            similar=svc.content_check(),
         )
 
 

@@ -32,6 +32,7 @@ from clearance.cli import (
     characters,
     check,
     declarations,
+    disputes,
     evidence,
     impact,
     init,
@@ -76,6 +77,7 @@ app.add_typer(characters.app, name="characters")
 app.add_typer(agreements.app, name="agreements")
 app.add_typer(agreements.usage_app, name="usage")
 app.add_typer(audit.app, name="audit")
+app.add_typer(disputes.app, name="disputes")
 app.command("signals")(signals.signals_command)
 app.command("inspect")(signals.inspect_command)
 app.command("check")(check.check_command)

@@ -7,6 +7,7 @@ Serialisation to JSON lives with the face that needs it (``to_dict``).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -119,6 +120,8 @@ class ClaimStatus(StrEnum):
 
     ACTIVE = "active"
     DISPUTED = "disputed"
+    REJECTED = "rejected"
+    """Set aside when an admin resolved a dispute for another claimant (kept as history)."""
 
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -346,6 +349,49 @@ class Terms:
             "permissions": {u.value: p.value for u, p in self.permissions.items()},
             "prices": prices_to_dict(self.prices),
         }
+
+    @staticmethod
+    def from_dict(doc: Mapping[str, Any]) -> Terms:
+        """Terms read back from their ``to_dict`` form (a stored price is kept as it is, even
+        one outside today's bounds; a licensed usage without a price is dropped)."""
+        perms = {Usage(u): Permission(p) for u, p in dict(doc.get("permissions") or {}).items()}
+        prices: dict[Usage, Price] = {}
+        for u, p in dict(doc.get("prices") or {}).items():
+            try:
+                prices[Usage(u)] = Price.from_dict(p)
+            except InvalidTerms:  # a price stored before prices were bounded
+                prices[Usage(u)] = Price(Decimal(p["amount"]), p["currency"], PricePer(p["per"]))
+        perms = {u: p for u, p in perms.items() if p is not Permission.LICENSE or u in prices}
+        return Terms(perms, {u: prices[u] for u, p in perms.items() if p is Permission.LICENSE})
+
+
+def claimed_terms(note: str | None) -> Terms | None:
+    """The terms a claimant stated with a claim, read from the claim's JSON ``note``.
+
+    The registry writes ``{"stated_terms": Terms.to_dict(), ...}``; claims made before
+    that kept the change as ``{"terms": {"set", "price", "prices"}}``, read here too.
+    None when the note holds no terms (the owner's own claim: the work's terms are theirs).
+    """
+    if not note:
+        return None
+    try:
+        doc = json.loads(note)
+        if not isinstance(doc, dict):
+            return None
+        if isinstance(doc.get("stated_terms"), dict):
+            return Terms.from_dict(doc["stated_terms"])
+        change = doc.get("terms")
+        if not isinstance(change, dict):
+            return None
+        price = change.get("price")
+        prices = dict(change.get("prices") or {})
+        perms = dict(change.get("set") or {})
+        for usage, perm in perms.items():
+            if perm == Permission.LICENSE.value and usage not in prices and price:
+                prices[usage] = price
+        return Terms.from_dict({"permissions": perms, "prices": prices})
+    except (ValueError, KeyError, TypeError, InvalidTerms):
+        return None  # a damaged note states nothing
 
 
 _RANK = {

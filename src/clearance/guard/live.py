@@ -130,6 +130,12 @@ class Guard:
             self._index = new
             return True
 
+    def fresh(self) -> RegistryView:
+        """The index with every change committed so far applied, whatever ``sync`` says
+        (registration's near-duplicate check must see the works registered just before)."""
+        self.refresh()
+        return self._index
+
     def current(self) -> RegistryView:
         """The index to answer from now: refreshed first when ``sync`` is ``check`` and the
         registry changed (what every check reads; the bulk query reads it too)."""

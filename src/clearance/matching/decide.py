@@ -31,7 +31,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from clearance.core.models import Agreement, Decision, Evidence, VerificationLevel, Work
+from clearance.core.models import (
+    Agreement,
+    ClaimStatus,
+    Decision,
+    Evidence,
+    Terms,
+    VerificationLevel,
+    Work,
+    claimed_terms,
+    strictest,
+)
 from clearance.core.policy import Mode, resolve
 from clearance.core.usage import ALL_USAGES, Permission, Usage
 from clearance.matching.matcher import WorkLookup
@@ -76,8 +86,9 @@ class MatchedWork:
 
         ``price`` is the price model of licensing ``usage`` (each usage has its own).
         """
-        price = self.work.terms.price_for(usage)
-        stated = self.work.terms.effective()[usage]
+        terms = strictest_terms(self.work)
+        price = terms.price_for(usage)
+        stated = terms.effective()[usage]
         ignored = self.ignored
         out: dict[str, Any] = {
             "id": self.work.id,
@@ -131,18 +142,79 @@ def ignored_evidence(matched: MatchedWork) -> list[Evidence]:
     ]
 
 
+DISPUTED_SOURCE = "disputed"
+"""The evidence source of a disputed work's claims (``disputed:output=deny`` in a scan's
+reasons), so every decision about a disputed work says so."""
+
+
+def claim_terms(work: Work) -> list[tuple[str, Terms]]:
+    """Whose terms bear on ``work``: its owner's (the work's terms), and while it is disputed
+    the terms each other open claim states, in claim order."""
+    out = [(work.owner.name, work.terms)]
+    if work.disputed:
+        for claim in work.claims:
+            if claim.status is ClaimStatus.DISPUTED and claim.party != work.owner.name:
+                stated = claimed_terms(claim.note)
+                out.append((claim.party, stated if stated is not None else Terms()))
+    return out
+
+
+def strictest_terms(work: Work) -> Terms:
+    """The terms a decision applies to ``work``: its own, or while it is disputed the
+    strictest statement of all its claims per usage (deny > license > allow); a licensed
+    usage's price is that of the first claim that licenses it."""
+    claims = claim_terms(work)
+    if len(claims) == 1:
+        return work.terms
+    perms: dict[Usage, Permission] = {}
+    for _, terms in claims:
+        for usage, perm in terms.permissions.items():
+            perms[usage] = strictest(perms.get(usage, Permission.UNKNOWN), perm)
+    prices = {
+        usage: next(t.prices[usage] for _, t in claims if t.permissions.get(usage) is perm)
+        for usage, perm in perms.items()
+        if perm is Permission.LICENSE
+    }
+    return Terms(perms, prices)
+
+
+def disputants(work: Work) -> list[str]:
+    """The parties with an open claim on ``work`` other than its owner (none: undisputed)."""
+    return [name for name, _ in claim_terms(work)[1:]]
+
+
 def terms_evidence(work: Work) -> list[Evidence]:
-    """The work's stated terms (party defaults merged) as ``registry`` evidence about it."""
-    detail = f"work {work.id} by {work.owner.name}" + (" (disputed)" if work.disputed else "")
-    return [
-        Evidence("registry", usage, perm, detail=detail, work_id=work.id)
-        for usage, perm in sorted(work.terms.permissions.items(), key=lambda kv: kv[0].value)
-    ]
+    """The work's stated terms (party defaults merged) as ``registry`` evidence about it.
+
+    A disputed work gives every open claim's terms instead, as ``disputed`` evidence:
+    ``core.resolve`` folds them, so the strictest claim decides each usage.
+    """
+    if not work.disputed:
+        detail = f"work {work.id} by {work.owner.name}"
+        return [
+            Evidence("registry", usage, perm, detail=detail, work_id=work.id)
+            for usage, perm in sorted(work.terms.permissions.items(), key=lambda kv: kv[0].value)
+        ]
+    out: list[Evidence] = []
+    for party, terms in claim_terms(work):
+        side = "owner" if party == work.owner.name else "claimant"
+        detail = f"work {work.id} (disputed): {party}'s claim ({side})"
+        out += [
+            Evidence(DISPUTED_SOURCE, usage, perm, detail=detail, work_id=work.id)
+            for usage, perm in sorted(terms.permissions.items(), key=lambda kv: kv[0].value)
+        ]
+    return out
 
 
 def agreement_evidence(agreements: Iterable[Agreement], work: Work, at: datetime) -> list[Evidence]:
-    """The agreements in force at ``at`` that cover ``work``, one evidence per granted usage."""
+    """The agreements in force at ``at`` that cover ``work``, one evidence per granted usage.
+
+    None while the work is disputed: an agreement binds the claimant who granted it,
+    not the others, so the strictest claim decides until an admin resolves the dispute.
+    """
     out: list[Evidence] = []
+    if work.disputed:
+        return out
     for a in agreements:
         if not a.in_force(at) or a.owner != work.owner.name:
             continue
@@ -286,7 +358,7 @@ def decide_output(
 
 def price_text(work: Work) -> str:
     """``1 USD per output`` (or ``no price set``): the price of licensing ``output``."""
-    price = work.terms.price_for(Usage.OUTPUT)
+    price = strictest_terms(work).price_for(Usage.OUTPUT)
     if price is None:
         return "no price set"
     return price.describe()
@@ -295,7 +367,11 @@ def price_text(work: Work) -> str:
 def output_reason(v: WorkVerdict, licensee: str | None) -> str:
     """One line saying why this work allows, blocks or holds the output."""
     w = v.matched.work
-    head = f"work {w.id} ({w.owner.name})"
+    others = disputants(w)
+    if others:
+        head = f"work {w.id} ({w.owner.name}; disputed by {', '.join(others)}: strictest claim)"
+    else:
+        head = f"work {w.id} ({w.owner.name})"
     d = v.decision
     if v.ignored:
         return f"{head}: {IGNORED_SOURCE}: {v.ignored}; its terms are not acted on"

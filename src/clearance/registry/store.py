@@ -19,7 +19,7 @@ import hashlib
 import json
 import stat
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -61,9 +61,11 @@ from clearance.registry.engine import database_errors, make_engine, redact, regi
 from clearance.registry.migrate import check_version
 from clearance.registry.records import (
     AuditEntry,
+    ContentCheck,
     FingerprintRecord,
     Registration,
     RegistrationStatus,
+    Resemblance,
     TermsChange,
     WorkSpec,
 )
@@ -75,7 +77,9 @@ MAX_IDENTIFIER_CHARS = 8192
 class RegistryStore(Protocol):
     """What the jobs need from a registry, whatever the backend."""
 
-    def register(self, spec: WorkSpec, *, actor: str = ...) -> Registration: ...
+    def register(
+        self, spec: WorkSpec, *, actor: str = ..., similar: ContentCheck | None = ...
+    ) -> Registration: ...
     def get_work(self, work_id: int) -> Work: ...
     def list_works(
         self,
@@ -145,6 +149,10 @@ def level_of(value: str | None) -> VerificationLevel:
 def party_of(row: Any) -> Party:
     """A ``Party`` from a ``parties`` row (with its verification level)."""
     return Party(row.id, row.name, row.contact, level_of(row.verification))
+
+
+_CONTENT_LOCK = -(1 << 62) + 14
+"""The PostgreSQL advisory lock every registration checked for near-duplicates takes."""
 
 
 def _lock_key(scheme: str, value: str) -> int:
@@ -405,7 +413,20 @@ class SqlStore(BulkReads):
 
     # -- registration ------------------------------------------------------------------------
 
-    def register(self, spec: WorkSpec, *, actor: str = "clearance") -> Registration:
+    def register(
+        self,
+        spec: WorkSpec,
+        *,
+        actor: str = "clearance",
+        similar: ContentCheck | None = None,
+    ) -> Registration:
+        """Register one work (see the module docstring for the ownership rules).
+
+        With ``similar`` (the matching core's near-duplicate check), content that
+        reproduces *another* owner's work (a recoloured photo, a retyped text, a
+        re-encoded song) becomes a disputed claim on that work instead of a new
+        work; the same owner's near-duplicates are new works as before.
+        """
         if not spec.identifiers:
             raise UserError("a work needs at least one identifier")
         for ident in spec.identifiers:
@@ -485,44 +506,23 @@ class SqlStore(BulkReads):
                     fingerprints_added=len(new_fps),
                 )
             if matches:
-                work_id = matches[0].id
-                claimed = conn.execute(
-                    select(s.claims.c.id).where(
-                        s.claims.c.work_id == work_id, s.claims.c.party_id == owner_id
+                key_match = {
+                    "method": key.scheme.value,
+                    "label": key.scheme.value,
+                    "score": 1.0,
+                    "distance": 0,
+                    "strong": True,
+                }
+                return self._dispute(conn, int(matches[0].id), owner_id, spec, actor, (key_match,))
+            if similar is not None and spec.source is not None:
+                if self.dialect == "postgresql":  # near-duplicates have no common key: one
+                    conn.execute(  # content registration at a time sees every other one
+                        text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CONTENT_LOCK}
                     )
-                ).scalar()
-                if claimed is None:
-                    note = json.dumps(
-                        {
-                            "title": spec.title,
-                            "terms": _change_detail(spec.terms) if spec.terms else None,
-                        }
-                    )
-                    conn.execute(
-                        insert(s.claims).values(
-                            work_id=work_id,
-                            party_id=owner_id,
-                            status=ClaimStatus.DISPUTED.value,
-                            note=note,
-                            created_at=_now(),
-                        )
-                    )
-                conn.execute(
-                    update(s.claims)
-                    .where(s.claims.c.work_id == work_id)
-                    .values(status=ClaimStatus.DISPUTED.value)
-                )
-                self._audit(
-                    conn,
-                    actor,
-                    "claim.dispute",
-                    "work",
-                    work_id,
-                    {"claimant": spec.owner, "key": f"{key.scheme.value}:{key.value}"},
-                )
-                return Registration(
-                    self._load_works(conn, [work_id])[0], RegistrationStatus.DISPUTED
-                )
+                others = self._others_works(conn, owner_id, similar(spec))
+                if others:
+                    best = others[0]
+                    return self._dispute(conn, best.work_id, owner_id, spec, actor, best.matches)
             work_id = conn.execute(
                 insert(s.works)
                 .values(
@@ -567,6 +567,106 @@ class SqlStore(BulkReads):
                 RegistrationStatus.CREATED,
                 fingerprints_added=len(stored),
             )
+
+    def _others_works(
+        self, conn: Connection, owner_id: int, found: Sequence[Resemblance]
+    ) -> list[Resemblance]:
+        """The resemblances to works of owners other than ``owner_id`` (order kept)."""
+        if not found:
+            return []
+        owners = dict(
+            conn.execute(
+                select(s.works.c.id, s.works.c.owner_id).where(
+                    s.works.c.id.in_([r.work_id for r in found])
+                )
+            ).all()
+        )
+        return [r for r in found if r.work_id in owners and owners[r.work_id] != owner_id]
+
+    def _dispute(
+        self,
+        conn: Connection,
+        work_id: int,
+        owner_id: int,
+        spec: WorkSpec,
+        actor: str,
+        evidence: Sequence[Mapping[str, Any]],
+    ) -> Registration:
+        """``spec``'s owner claims another owner's work: a disputed claim, both sides marked.
+
+        The claim's note keeps what the claimant asked for (title, stated terms,
+        identifiers) and the evidence that tied their content to the work, so
+        ``clearance disputes show`` can lay both sides out. Claiming again changes
+        nothing; a claim an admin already rejected is a ``ConflictError``.
+        """
+        claim = conn.execute(
+            select(s.claims.c.id, s.claims.c.status, s.claims.c.note).where(
+                s.claims.c.work_id == work_id, s.claims.c.party_id == owner_id
+            )
+        ).first()
+        if claim is not None and claim.status == ClaimStatus.REJECTED.value:
+            raise ConflictError(
+                f"{spec.owner}'s claim on work {work_id} was rejected when its dispute was "
+                "resolved",
+                hint=f"see `clearance disputes show {work_id}`",
+            )
+        changed = False
+        if claim is None:
+            stated = self._stated_terms(conn, spec.terms)
+            note = {
+                "title": spec.title,
+                "kind": spec.kind.value,
+                "terms": _change_detail(spec.terms) if spec.terms else None,
+                "stated_terms": stated.to_dict(),
+                "identifiers": [f"{i.scheme.value}:{i.value}" for i in spec.identifiers],
+                "fingerprints": sorted({fp.algo for fp in spec.fingerprints}),
+                "evidence": [dict(e) for e in evidence],
+            }
+            conn.execute(
+                insert(s.claims).values(
+                    work_id=work_id,
+                    party_id=owner_id,
+                    status=ClaimStatus.DISPUTED.value,
+                    note=json.dumps(note, sort_keys=True, default=str),
+                    created_at=_now(),
+                )
+            )
+            changed = True
+        opened = conn.execute(
+            update(s.claims)
+            .where(s.claims.c.work_id == work_id, s.claims.c.status == ClaimStatus.ACTIVE.value)
+            .values(status=ClaimStatus.DISPUTED.value)
+        ).rowcount
+        if changed or opened:
+            self._audit(
+                conn,
+                actor,
+                "claim.dispute",
+                "work",
+                work_id,
+                {
+                    "claimant": spec.owner,
+                    "key": f"{spec.identifiers[0].scheme.value}:{spec.identifiers[0].value}",
+                    "evidence": [dict(e) for e in evidence],
+                },
+            )
+        return Registration(self._load_works(conn, [work_id])[0], RegistrationStatus.DISPUTED)
+
+    def _stated_terms(self, conn: Connection, change: TermsChange | None) -> Terms:
+        """The terms a claimant states with a claim: the change's permissions and prices."""
+        if change is None or change.empty:
+            return Terms()
+        prices: dict[Usage, Price] = {}
+        for usage, perm in change.set.items():
+            price = change.price_of(usage)
+            if perm is Permission.LICENSE:
+                if price is None:
+                    raise UserError(
+                        f"licensed usage {usage.value} needs a price",
+                        hint="add --price, or write USAGE=AMOUNT/UNIT",
+                    )
+                prices[usage] = price
+        return Terms(dict(change.set), prices)
 
     def _add_identifiers(
         self, conn: Connection, work_id: int, idents: Iterable[Identifier]
