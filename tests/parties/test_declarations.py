@@ -247,3 +247,21 @@ def test_the_parser_never_crashes(declaration: dict[str, Any]) -> None:
             assert parsed.party == "Ann" and len(parsed.works) == 2
 
     check()
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from([u for u in Usage if u is not Usage.OUTPUT]),
+        st.sampled_from([Permission.ALLOW, Permission.DENY]),
+    )
+)
+def test_the_aipref_statement_reads_back_as_the_stated_usages(
+    stated: dict[Usage, Permission],
+) -> None:
+    from clearance.signals.aipref import parse_content_usage
+    from clearance.signals.mapping import content_usage_statement, evidence_from_content_usage
+
+    text = content_usage_statement(stated)
+    read = {e.usage: e.permission for e in evidence_from_content_usage(parse_content_usage(text))}
+    assert read == stated

@@ -156,3 +156,27 @@ def test_domains_and_tokens_are_read_leniently() -> None:
     assert not VerificationLevel.SELF.at_least(VerificationLevel.DOMAIN)
     with pytest.raises(UserError):
         VerificationLevel.parse("gold")
+
+
+def test_one_key_goes_to_one_party_under_concurrent_writers(registry_location: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from clearance.registry import init_store
+
+    key = Ed25519PrivateKey.generate().public_key()
+    names = [f"P{i}" for i in range(6)]
+    with init_store(registry_location) as store:
+        for name in names:
+            create_party(store, name)
+
+        def bind(name: str) -> str:
+            try:
+                add_key(store, name, key, actor=name)
+            except ConflictError:
+                return "conflict"
+            return "bound"
+
+        with ThreadPoolExecutor(6) as pool:
+            results = list(pool.map(bind, names))
+        assert sorted(results) == ["bound"] + ["conflict"] * 5
+        assert sum(get_party(store, n).party.verification == "key" for n in names) == 1

@@ -30,6 +30,7 @@ import asyncio
 import ipaddress
 import re
 import secrets
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,7 +38,7 @@ from enum import StrEnum
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert, select, text, update
 
 from clearance.core.errors import (
     AddressBlocked,
@@ -262,6 +263,14 @@ def _recompute(store: SqlStore, conn: Connection, party_id: int) -> Verification
     return level
 
 
+def _lock_identity(store: SqlStore, conn: Connection, kind: IdentityKind, value: str) -> None:
+    """On PostgreSQL, serialise writers of one identity (a domain, a key) for the transaction,
+    so two parties cannot both verify it at once; SQLite's ``BEGIN IMMEDIATE`` already does."""
+    if store.dialect == "postgresql":
+        key = zlib.crc32(f"party-identity:{kind.value}:{value}".encode()) - (1 << 31)
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
+
 def _verified_elsewhere(
     conn: Connection, kind: IdentityKind, value: str, party_id: int
 ) -> str | None:
@@ -291,6 +300,7 @@ def _verify(
     detail: dict[str, Any] | None = None,
 ) -> Identity:
     """Mark (or add) the identity verified, raise the party's level, audit it."""
+    _lock_identity(store, conn, kind, value)
     other = _verified_elsewhere(conn, kind, value, row.id)
     if other is not None:
         raise ConflictError(
@@ -483,6 +493,7 @@ def start_domain(
     clean = clean_domain(domain)
     with store._write() as conn:
         row = _party_row(conn, name)
+        _lock_identity(store, conn, IdentityKind.DOMAIN, clean)
         other = _verified_elsewhere(conn, IdentityKind.DOMAIN, clean, row.id)
         if other is not None:
             raise ConflictError(
