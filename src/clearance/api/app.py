@@ -29,7 +29,10 @@ Routes (docs/api.md):
   ``/v1/query/hashes`` (``clearance.api.query``), the licensing routes
   (``/v1/offers``, ``/v1/licenses/requests``, ``/v1/runs``, ``/v1/notices``,
   ``/v1/royalties``: ``clearance.api.licensing``) and ``/v1/signals``
-  (``clearance.api.signals``).
+  (``clearance.api.signals``);
+* ``/v1/feed/key``, ``/v1/feed/snapshot.parquet`` and ``/v1/feed/changes``: the public
+  registry feed, signed with ``Settings.feed_key`` (``clearance.api.feed``);
+  ``/v1/receipts``: scan receipts for rights holders (``clearance.api.receipts``).
 """
 
 from __future__ import annotations
@@ -62,7 +65,7 @@ from clearance.guard.live import Guard
 from clearance.registry import ApiKey, record_usage_events
 from clearance.service import build_embedder, open_registry
 
-from . import keys, licensing, query, signals, works
+from . import feed, keys, licensing, query, receipts, signals, works
 from .auth import Auth
 from .limits import DecodeGate, KeyRates, RequestLimits, probe_upload
 from .metrics import Metrics, MetricsMiddleware
@@ -131,6 +134,8 @@ def create_app(settings: Settings, *, index: GuardIndex | None = None) -> FastAP
     app.include_router(query.router)
     app.include_router(licensing.router)
     app.include_router(signals.router)
+    app.include_router(feed.router)
+    app.include_router(receipts.router)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:

@@ -1,0 +1,640 @@
+"""Mirroring a public registry feed into a local registry, and keeping it current.
+
+``mirror(store, url, client=...)`` pulls ``GET /v1/feed/snapshot.parquet``
+the first time and ``GET /v1/feed/changes?since=CURSOR`` after that, checks
+every head and record against the pinned feed key (``registry.feed``), and
+applies the records: a new work is inserted under the *same id* it has in the
+source (scan decisions name works by id, so a scan against the mirror reads
+as one against the source), a changed one is brought to the record's state,
+a removed one is removed. Each applied change is audited in the mirror's own
+log (actor: the caller's, detail: the source and version), so a guard or a
+service on the mirror sees it as it sees a local change; a record that
+changes nothing writes nothing.
+
+The mirror's state (source URL, pinned key, cursor, last ETag) is one row of
+the ``meta`` table (key ``mirror``). A registry mirrors one feed: a registry
+holding works that were not mirrored, or mirrored from another URL, is
+refused, since the ids would collide. The key is pinned on the first run
+(``--pubkey``, or the server's ``/v1/feed/key`` trusted on first use) and
+every later answer must be signed by it.
+
+Errors: a bad signature, a record older than the cursor, a head that does not
+match its records: ``VerificationFailed`` (exit 4); a record that is not well
+formed: ``MalformedEvidence`` (exit 2); the network: ``FetchError`` (exit 3).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, delete, insert, select, text, update
+
+from clearance.core.errors import ConflictError, FetchError, UserError
+from clearance.core.models import ClaimStatus, IdentifierScheme, Price, Terms, WorkKind
+from clearance.core.usage import Permission, Usage
+from clearance.core.validation import MAX_TEXT_FIELD_CHARS, clean_name, storable
+from clearance.evidence import keys
+from clearance.evidence.canonical import b64decode
+from clearance.evidence.errors import MalformedEvidence, VerificationFailed
+from clearance.registry import agreement_rows, history
+from clearance.registry import schema as s
+from clearance.registry.feed import (
+    DEFAULT_CHANGES,
+    FeedBatch,
+    public_key_from,
+    read_changes,
+    read_snapshot,
+)
+from clearance.registry.records import TermsChange
+from clearance.registry.store import MAX_IDENTIFIER_CHARS, SqlStore
+
+if TYPE_CHECKING:
+    import httpx
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+STATE_KEY = "mirror"
+_CHUNK = 500
+
+
+# -- records in, checked ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """An upsert record, every field checked."""
+
+    work_id: int
+    version: int
+    kind: WorkKind
+    title: str | None
+    owner: str
+    contact: str | None
+    identifiers: frozenset[tuple[str, str]]
+    fingerprints: tuple[tuple[str, int, int | None, bytes], ...]
+    terms: Terms
+    claims: tuple[tuple[str, str, datetime], ...]
+    created_at: datetime
+
+
+def _bad(n: int, what: str) -> MalformedEvidence:
+    return MalformedEvidence(f"feed record {n}: {what}")
+
+
+def _text(n: int, value: object, what: str, *, limit: int, optional: bool = False) -> str | None:
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or not storable(value, limit=limit):
+        raise _bad(n, f"{what} must be text of at most {limit} characters")
+    return value
+
+
+def _when(n: int, value: object, what: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise _bad(n, f"{what} is not an ISO 8601 time") from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def _terms(n: int, doc: object) -> Terms:
+    if not isinstance(doc, dict):
+        raise _bad(n, "terms must be an object")
+    perms, raw_prices = doc.get("permissions"), doc.get("prices")
+    if not isinstance(perms, dict) or not isinstance(raw_prices, dict):
+        raise _bad(n, "terms need permissions and prices objects")
+    try:
+        permissions = {Usage(u): Permission(p) for u, p in perms.items()}
+        prices = {Usage(u): Price.from_dict(p) for u, p in raw_prices.items()}
+        return Terms(permissions, prices)
+    except (ValueError, TypeError, KeyError, UserError) as exc:
+        raise _bad(n, f"terms are not valid ({exc})") from None
+
+
+def parse_upsert(n: int, record: Mapping[str, Any]) -> Incoming:
+    """Check one upsert record's fields (``MalformedEvidence`` naming the first bad one)."""
+    owner = record.get("owner")
+    if not isinstance(owner, dict):
+        raise _bad(n, "owner must be an object")
+    try:
+        name = clean_name(str(owner.get("name")), "owner name")
+        kind = WorkKind(str(record.get("kind")))
+    except (UserError, ValueError) as exc:
+        raise _bad(n, str(exc)) from None
+    idents: set[tuple[str, str]] = set()
+    raw_idents = record.get("identifiers")
+    if not isinstance(raw_idents, list) or not raw_idents:
+        raise _bad(n, "identifiers must be a non-empty list")
+    for i in raw_idents:
+        if not isinstance(i, dict):
+            raise _bad(n, "each identifier must be an object")
+        try:
+            scheme = IdentifierScheme(str(i.get("scheme"))).value
+        except ValueError:
+            raise _bad(n, f"unknown identifier scheme {i.get('scheme')!r}") from None
+        value = _text(n, i.get("value"), "an identifier", limit=MAX_IDENTIFIER_CHARS)
+        assert value is not None
+        idents.add((scheme, value))
+    fps: list[tuple[str, int, int | None, bytes]] = []
+    raw_fps = record.get("fingerprints")
+    if not isinstance(raw_fps, list):
+        raise _bad(n, "fingerprints must be a list")
+    for f in raw_fps:
+        if not isinstance(f, dict):
+            raise _bad(n, "each fingerprint must be an object")
+        algo = _text(n, f.get("algo"), "a fingerprint's algo", limit=32)
+        version, quality = f.get("format_version"), f.get("quality")
+        if isinstance(version, bool) or not isinstance(version, int) or not 0 <= version < 2**31:
+            raise _bad(n, "a fingerprint's format_version must be an integer")
+        if quality is not None and (
+            isinstance(quality, bool) or not isinstance(quality, int) or abs(quality) >= 2**31
+        ):
+            raise _bad(n, "a fingerprint's quality must be an integer or null")
+        assert algo is not None
+        fps.append((algo, version, quality, b64decode(f.get("data"), "fingerprint data")))
+    claims: list[tuple[str, str, datetime]] = []
+    raw_claims = record.get("claims")
+    if not isinstance(raw_claims, list):
+        raise _bad(n, "claims must be a list")
+    for c in raw_claims:
+        if not isinstance(c, dict):
+            raise _bad(n, "each claim must be an object")
+        try:
+            party = clean_name(str(c.get("party")), "claimant")
+            status = ClaimStatus(str(c.get("status"))).value
+        except (UserError, ValueError) as exc:
+            raise _bad(n, str(exc)) from None
+        claims.append((party, status, _when(n, c.get("created_at"), "a claim's created_at")))
+    return Incoming(
+        work_id=int(record["work_id"]),
+        version=int(record["version"]),
+        kind=kind,
+        title=_text(n, record.get("title"), "title", limit=MAX_TEXT_FIELD_CHARS, optional=True),
+        owner=name,
+        contact=_text(
+            n, owner.get("contact"), "owner contact", limit=MAX_TEXT_FIELD_CHARS, optional=True
+        ),
+        identifiers=frozenset(idents),
+        fingerprints=tuple(fps),
+        terms=_terms(n, record.get("terms")),
+        claims=tuple(claims),
+        created_at=_when(n, record.get("created_at"), "created_at"),
+    )
+
+
+# -- applying --------------------------------------------------------------------------------
+
+
+@dataclass
+class Applied:
+    """What applying records changed in the mirror."""
+
+    created: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+
+    def add(self, other: Applied) -> None:
+        self.created += other.created
+        self.updated += other.updated
+        self.removed += other.removed
+        self.unchanged += other.unchanged
+
+
+def _drop(
+    store: SqlStore, conn: Connection, work_id: int, actor: str, detail: dict[str, Any]
+) -> None:
+    """Remove a mirrored work as ``remove_work`` does (its agreements revoked), audited."""
+    for table in (s.identifiers, s.fingerprints, s.terms, s.claims):
+        conn.execute(delete(table).where(table.c.work_id == work_id))
+    conn.execute(delete(s.works).where(s.works.c.id == work_id))
+    for agreement_id in agreement_rows.revoke_on_work(conn, work_id):
+        store._audit(
+            conn, actor, "agreement.revoke", "agreement", agreement_id, {"reason": "work removed"}
+        )
+    store._audit(conn, actor, "work.remove", "work", work_id, detail)
+
+
+def _have(conn: Connection, work_id: int) -> tuple[set[tuple[str, str]], set[tuple[str, bytes]]]:
+    idents = {
+        (r.scheme, r.value)
+        for r in conn.execute(
+            select(s.identifiers.c.scheme, s.identifiers.c.value).where(
+                s.identifiers.c.work_id == work_id
+            )
+        )
+    }
+    fps = {
+        (r.algo, bytes(r.data))
+        for r in conn.execute(
+            select(s.fingerprints.c.algo, s.fingerprints.c.data).where(
+                s.fingerprints.c.work_id == work_id
+            )
+        )
+    }
+    return idents, fps
+
+
+def _set_terms(store: SqlStore, conn: Connection, w: Incoming, actor: str) -> bool:
+    """Make the work's own terms the record's; True when they changed."""
+    stated = store._terms_from_rows(
+        conn.execute(select(s.terms).where(s.terms.c.work_id == w.work_id)).all()
+    )
+    if stated == w.terms:
+        return False
+    licensed = {
+        u: p for u, p in w.terms.prices.items() if w.terms.permissions.get(u) is Permission.LICENSE
+    }
+    change = TermsChange(
+        set=dict(w.terms.permissions),
+        unset=frozenset(set(stated.permissions) - set(w.terms.permissions)),
+        prices=licensed,
+    )
+    store._apply_terms(conn, work_id=w.work_id, party_id=None, change=change)
+    history.record(
+        conn, work_id=w.work_id, party_id=None, terms=w.terms, actor=actor, cause="mirror"
+    )
+    return True
+
+
+def _set_claims(store: SqlStore, conn: Connection, w: Incoming, actor: str) -> bool:
+    now = {
+        (r.name, r.status)
+        for r in conn.execute(
+            select(s.parties.c.name, s.claims.c.status)
+            .join(s.parties, s.parties.c.id == s.claims.c.party_id)
+            .where(s.claims.c.work_id == w.work_id)
+        )
+    }
+    if now == {(party, status) for party, status, _ in w.claims}:
+        return False
+    conn.execute(delete(s.claims).where(s.claims.c.work_id == w.work_id))
+    for party, status, at in w.claims:
+        party_id = store._ensure_party(conn, party, actor)
+        conn.execute(
+            insert(s.claims).values(
+                work_id=w.work_id, party_id=party_id, status=status, created_at=at
+            )
+        )
+    return True
+
+
+def _insert(store: SqlStore, conn: Connection, w: Incoming, owner_id: int, actor: str) -> None:
+    conn.execute(
+        insert(s.works).values(
+            id=w.work_id,
+            kind=w.kind.value,
+            title=w.title,
+            owner_id=owner_id,
+            created_at=w.created_at,
+        )
+    )
+    _add_parts(conn, w, set(), set())
+    _set_claims(store, conn, w, actor)
+    _set_terms(store, conn, w, actor)
+
+
+def _add_parts(
+    conn: Connection, w: Incoming, idents: set[tuple[str, str]], fps: set[tuple[str, bytes]]
+) -> bool:
+    added = False
+    for scheme, value in sorted(w.identifiers - idents):
+        conn.execute(insert(s.identifiers).values(work_id=w.work_id, scheme=scheme, value=value))
+        added = True
+    for algo, version, quality, data in w.fingerprints:
+        if (algo, data) in fps:
+            continue
+        fps.add((algo, data))
+        conn.execute(
+            insert(s.fingerprints).values(
+                work_id=w.work_id,
+                algo=algo,
+                format_version=version,
+                data=data,
+                quality=quality,
+                created_at=datetime.now(UTC),
+            )
+        )
+        added = True
+    return added
+
+
+def _upsert(
+    store: SqlStore, conn: Connection, w: Incoming, actor: str, detail: dict[str, Any]
+) -> str:
+    owner_id = store._ensure_party(conn, w.owner, actor)
+    contact = conn.execute(select(s.parties.c.contact).where(s.parties.c.id == owner_id)).scalar()
+    if w.contact is not None and contact != w.contact:
+        conn.execute(update(s.parties).where(s.parties.c.id == owner_id).values(contact=w.contact))
+        store._audit(
+            conn, actor, "party.contact", "party", owner_id, {"after": w.contact, **detail}
+        )
+    row = conn.execute(select(s.works).where(s.works.c.id == w.work_id)).first()
+    if row is None:
+        _insert(store, conn, w, owner_id, actor)
+        store._audit(conn, actor, "work.create", "work", w.work_id, detail)
+        return "created"
+    idents, fps = _have(conn, w.work_id)
+    incoming_fps = {(algo, data) for algo, _, _, data in w.fingerprints}
+    if not idents <= w.identifiers or not fps <= incoming_fps:
+        # the source dropped an identifier or fingerprint: the work is replaced whole, so
+        # every index drops the old codes (a removal, then a creation under the same id)
+        _drop(store, conn, w.work_id, actor, detail)
+        _insert(store, conn, w, owner_id, actor)
+        store._audit(conn, actor, "work.create", "work", w.work_id, detail)
+        return "updated"
+    grown = (row.kind, row.title, row.owner_id) != (w.kind.value, w.title, owner_id)
+    if grown:
+        conn.execute(
+            update(s.works)
+            .where(s.works.c.id == w.work_id)
+            .values(kind=w.kind.value, title=w.title, owner_id=owner_id)
+        )
+    grown = _add_parts(conn, w, idents, fps) or grown
+    changed = _set_terms(store, conn, w, actor)
+    changed = _set_claims(store, conn, w, actor) or changed
+    if grown:
+        store._audit(conn, actor, "work.update", "work", w.work_id, detail)
+    elif changed:
+        store._audit(conn, actor, "terms.set", "work", w.work_id, detail)
+    return "updated" if grown or changed else "unchanged"
+
+
+def apply_records(
+    store: SqlStore,
+    records: Iterable[Mapping[str, Any]],
+    *,
+    source: str,
+    actor: str = "clearance",
+) -> Applied:
+    """Apply verified feed records to ``store``, 500 to a transaction; idempotent."""
+    out = Applied()
+    batch: list[tuple[int, Mapping[str, Any]]] = []
+
+    def flush() -> None:
+        with store._write() as conn:
+            for n, record in batch:
+                detail = {"mirror": source, "version": record["version"]}
+                if record["op"] == "remove":
+                    gone = conn.execute(
+                        select(s.works.c.id).where(s.works.c.id == record["work_id"])
+                    ).scalar()
+                    if gone is None:
+                        out.unchanged += 1
+                    else:
+                        _drop(store, conn, int(record["work_id"]), actor, detail)
+                        out.removed += 1
+                    continue
+                what = _upsert(store, conn, parse_upsert(n, record), actor, detail)
+                setattr(out, what, getattr(out, what) + 1)
+            _bump_sequence(conn)
+        batch.clear()
+
+    for n, record in enumerate(records):
+        batch.append((n, record))
+        if len(batch) >= _CHUNK:
+            flush()
+    if batch:
+        flush()
+    return out
+
+
+def _bump_sequence(conn: Connection) -> None:
+    """PostgreSQL: move the works id sequence past the ids inserted explicitly."""
+    if conn.dialect.name != "postgresql":
+        return  # SQLite's AUTOINCREMENT already counts explicit ids
+    conn.execute(
+        text(
+            "SELECT setval(pg_get_serial_sequence('works', 'id'), "
+            "GREATEST((SELECT COALESCE(MAX(id), 1) FROM works), "
+            "(SELECT last_value FROM works_id_seq)))"
+        )
+    )
+
+
+def _drop_missing(store: SqlStore, keep: set[int], *, source: str, actor: str) -> int:
+    """After a snapshot: remove the mirrored works it no longer holds (a restarted first run)."""
+    with store.engine.connect() as conn:
+        local = {int(i) for i in conn.execute(select(s.works.c.id)).scalars()}
+    stale = sorted(local - keep)
+    for start in range(0, len(stale), _CHUNK):
+        with store._write() as conn:
+            for work_id in stale[start : start + _CHUNK]:
+                _drop(store, conn, work_id, actor, {"mirror": source, "reason": "not in snapshot"})
+    return len(stale)
+
+
+# -- state -----------------------------------------------------------------------------------
+
+
+@dataclass
+class MirrorState:
+    url: str
+    public_key: str
+    key_id: str
+    cursor: int | None = None
+    etag: str | None = None
+    """The ETag of the last changes answer for ``since == cursor`` (sent as If-None-Match)."""
+    etag_since: int | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "url": self.url,
+                "public_key": self.public_key,
+                "key_id": self.key_id,
+                "cursor": self.cursor,
+                "etag": self.etag,
+                "etag_since": self.etag_since,
+            },
+            sort_keys=True,
+        )
+
+
+def read_state(store: SqlStore) -> MirrorState | None:
+    with store.engine.connect() as conn:
+        raw = conn.execute(select(s.meta.c.value).where(s.meta.c.key == STATE_KEY)).scalar()
+    if raw is None:
+        return None
+    doc = json.loads(raw)
+    return MirrorState(
+        str(doc["url"]),
+        str(doc["public_key"]),
+        str(doc["key_id"]),
+        doc.get("cursor"),
+        doc.get("etag"),
+        doc.get("etag_since"),
+    )
+
+
+def write_state(store: SqlStore, state: MirrorState) -> None:
+    with store._write() as conn:
+        found = conn.execute(select(s.meta.c.key).where(s.meta.c.key == STATE_KEY)).scalar()
+        if found is None:
+            conn.execute(insert(s.meta).values(key=STATE_KEY, value=state.to_json()))
+        else:
+            conn.execute(
+                update(s.meta).where(s.meta.c.key == STATE_KEY).values(value=state.to_json())
+            )
+
+
+# -- pulling ---------------------------------------------------------------------------------
+
+
+@dataclass
+class MirrorResult:
+    """One ``mirror`` run: where it started and ended, and what changed."""
+
+    url: str
+    key_id: str
+    since: int | None
+    cursor: int
+    snapshot: bool
+    requests: int = 0
+    not_modified: bool = False
+    applied: Applied = field(default_factory=Applied)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "key_id": self.key_id,
+            "since": self.since,
+            "cursor": self.cursor,
+            "snapshot": self.snapshot,
+            "requests": self.requests,
+            "not_modified": self.not_modified,
+            "created": self.applied.created,
+            "updated": self.applied.updated,
+            "removed": self.applied.removed,
+            "unchanged": self.applied.unchanged,
+        }
+
+
+def normalise_url(url: str) -> str:
+    clean = url.strip().rstrip("/")
+    if not clean.startswith(("http://", "https://")) or len(clean) > 2048:
+        raise UserError(f"{url[:200]!r} is not an http:// or https:// URL of a Clearance server")
+    return clean
+
+
+def _get(client: httpx.Client, url: str, **kwargs: Any) -> httpx.Response:
+    import httpx
+
+    try:
+        response = client.get(url, **kwargs)
+    except httpx.HTTPError as exc:
+        raise FetchError(f"cannot fetch {url}: {exc}") from None
+    if response.status_code == 304:
+        return response
+    if response.status_code != 200:
+        try:
+            message = str(response.json().get("error"))[:300]
+        except (ValueError, AttributeError):
+            message = response.text[:200]
+        error = ConflictError if response.status_code == 409 else FetchError
+        raise error(f"{url} answered {response.status_code}: {message}")
+    return response
+
+
+def _json(response: httpx.Response, what: str) -> Any:
+    from clearance.evidence.canonical import parse_json
+
+    return parse_json(response.content, what)
+
+
+def _pin(
+    store: SqlStore, url: str, client: httpx.Client, pubkey: Ed25519PublicKey | None
+) -> tuple[MirrorState, int]:
+    """The mirror's state, created (and the key pinned) on the first run; requests made."""
+    state = read_state(store)
+    requests = 0
+    if state is not None:
+        if state.url != url:
+            raise UserError(
+                f"this registry mirrors {state.url}, not {url}",
+                hint="mirror each feed into its own registry",
+            )
+        if pubkey is not None and keys.public_b64(pubkey) != state.public_key:
+            raise UserError(
+                f"this mirror is pinned to feed key {state.key_id}, not {keys.key_id(pubkey)}",
+                hint="a feed that changed its key must be mirrored afresh",
+            )
+        return state, requests
+    if store.count_works() > 0:
+        raise UserError(
+            "this registry already holds works that were not mirrored",
+            hint="mirror into a new registry (its work ids are the source's)",
+        )
+    if pubkey is None:
+        pubkey = public_key_from(_json(_get(client, f"{url}/v1/feed/key"), "the feed key"))
+        requests += 1
+    state = MirrorState(url, keys.public_b64(pubkey), keys.key_id(pubkey))
+    write_state(store, state)
+    return state, requests
+
+
+def mirror(
+    store: SqlStore,
+    url: str,
+    *,
+    client: httpx.Client,
+    pubkey: Ed25519PublicKey | None = None,
+    actor: str = "clearance",
+    limit: int = DEFAULT_CHANGES,
+) -> MirrorResult:
+    """Bring ``store`` up to date with the feed at ``url`` (see the module docstring)."""
+    url = normalise_url(url)
+    state, requests = _pin(store, url, client, pubkey)
+    key = keys.public_from_raw(b64decode(state.public_key, "pinned key"), "pinned key")
+    result = MirrorResult(url, state.key_id, state.cursor, state.cursor or 0, state.cursor is None)
+    result.requests = requests
+    if state.cursor is None:
+        response = _get(client, f"{url}/v1/feed/snapshot.parquet")
+        result.requests += 1
+        batch = read_snapshot(response.content, key)
+        result.applied.add(apply_records(store, batch.records, source=url, actor=actor))
+        keep = {int(r["work_id"]) for r in batch.records}
+        result.applied.removed += _drop_missing(store, keep, source=url, actor=actor)
+        state.cursor = batch.cursor
+        write_state(store, state)
+    while True:
+        assert state.cursor is not None
+        since = state.cursor
+        fresh = state.etag is not None and state.etag_since == since
+        headers = {"If-None-Match": state.etag} if fresh and state.etag else {}
+        response = _get(
+            client,
+            f"{url}/v1/feed/changes",
+            params={"since": since, "limit": limit},
+            headers=headers,
+        )
+        result.requests += 1
+        if response.status_code == 304:
+            result.not_modified = True
+            break
+        changes: FeedBatch = read_changes(_json(response, "the feed's changes"), key, since=since)
+        if changes.cursor < since:
+            raise VerificationFailed(f"the feed went back from cursor {since} to {changes.cursor}")
+        result.applied.add(apply_records(store, changes.records, source=url, actor=actor))
+        state.cursor = changes.cursor
+        state.etag, state.etag_since = response.headers.get("etag"), since
+        write_state(store, state)
+        if not changes.more:
+            break
+    result.cursor = state.cursor
+    return result
+
+
+__all__ = [
+    "Applied",
+    "MirrorResult",
+    "MirrorState",
+    "apply_records",
+    "mirror",
+    "normalise_url",
+    "parse_upsert",
+    "read_state",
+]
