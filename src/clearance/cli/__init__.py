@@ -36,6 +36,7 @@ from clearance.cli import (
     init,
     keys,
     license,
+    mirror,
     offers,
     report,
     royalties,
@@ -79,6 +80,7 @@ app.command("inspect")(signals.inspect_command)
 app.command("check")(check.check_command)
 app.command("scan")(scan.scan_command)
 app.command("serve")(serve.serve_command)
+app.command("mirror")(mirror.mirror_command)
 app.add_typer(keys.app, name="keys")
 app.add_typer(sites.app, name="sites")
 app.command("verify")(evidence.verify_command)
