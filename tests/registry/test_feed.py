@@ -16,11 +16,13 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from clearance.api import create_app
 from clearance.config import Settings
 from clearance.core import Permission, Price, Usage
-from clearance.core.errors import ConflictError, UserError
+from clearance.core.errors import ClearanceError, ConflictError, UserError
 from clearance.evidence import MalformedEvidence, VerificationFailed, generate_keypair
 from clearance.evidence.keys import load_signing_key
 from clearance.registry import (
@@ -32,7 +34,7 @@ from clearance.registry import (
     register_identifier,
 )
 from clearance.registry import feed
-from clearance.registry.mirror import mirror, read_state
+from clearance.registry.mirror import apply_records, mirror, read_state
 from tests.samples import POEM, write_image
 
 URL = "http://testserver"
@@ -238,3 +240,63 @@ def test_a_registry_with_its_own_works_or_another_source_is_refused(
             assert state is not None
             write_state(local, MirrorState(**{**state.__dict__, "cursor": 99_999, "etag": None}))
             mirror(local, URL, client=client)
+
+
+def _paths(value: Any, here: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [here]
+    if isinstance(value, dict):
+        for k, v in value.items():
+            out += _paths(v, (*here, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value[:3]):
+            out += _paths(v, (*here, i))
+    return out
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+def test_a_mangled_record_signed_by_the_feed_key_is_refused_cleanly(
+    source: tuple[SqlStore, TestClient, Path], tmp_path: Path
+) -> None:
+    """The feed's own key signs a record it never wrote: the mirror still only says 2 (or 4)."""
+    store, _, pub = source
+    key = load_signing_key(pub.with_suffix(""))
+    from clearance.evidence import load_public_key
+
+    public = load_public_key(pub)
+    doc = _changes(store, pub.with_suffix(""))
+    good = doc["records"][0]["record"]
+    paths = _paths(good)[1:]
+    local = init_store(str(tmp_path / "m.db"))
+
+    @settings(max_examples=80, deadline=None, derandomize=True, database=None)
+    @given(st.sampled_from(paths), _JSON)
+    def mangle(path: tuple[Any, ...], value: Any) -> None:
+        record = copy.deepcopy(good)
+        target = record
+        for step in path[:-1]:
+            target = target[step]
+        target[path[-1]] = value
+        try:
+            signed = feed.sign_record(record, key)
+        except MalformedEvidence:
+            return  # not even canonical JSON (an integer beyond 2**53)
+        head = feed.make_head("changes", [signed], cursor=doc["cursor"], since=0, key=key)
+        answer = {**head, "records": [signed.to_dict()]}
+        try:
+            batch = feed.read_changes(answer, public, since=0)
+            apply_records(local, batch.records, source=URL)
+        except (ClearanceError, VerificationFailed):
+            pass
+
+    try:
+        mangle()
+    finally:
+        local.close()
