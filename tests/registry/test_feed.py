@@ -29,11 +29,11 @@ from clearance.registry import (
     SqlStore,
     TermsChange,
     add_works,
+    feed,
     init_store,
     parse_identifier,
     register_identifier,
 )
-from clearance.registry import feed
 from clearance.registry.mirror import apply_records, mirror, read_state
 from tests.samples import POEM, write_image
 
@@ -84,7 +84,7 @@ def source(tmp_path: Path) -> Iterator[tuple[SqlStore, TestClient, Path]]:
 def test_a_mirror_holds_the_same_works_under_the_same_ids(
     source: tuple[SqlStore, TestClient, Path], registry_location: str, tmp_path: Path
 ) -> None:
-    store, client, pub = source
+    store, client, _ = source
     with init_store(registry_location) as local:
         first = mirror(local, URL, client=client)
         assert first.snapshot and first.applied.created == 3
@@ -182,7 +182,7 @@ def test_every_tampering_is_refused(source: tuple[SqlStore, TestClient, Path]) -
     resigned["records"][0]["signature"] = resigned["records"][1]["signature"]
     with pytest.raises(VerificationFailed, match="record 0: the signature"):
         feed.read_changes(resigned, key, since=0)
-    other, other_pub = generate_keypair(pub.parent / "other.key")
+    _, other_pub = generate_keypair(pub.parent / "other.key")
     with pytest.raises(VerificationFailed, match="not by the pinned key"):
         feed.read_changes(doc, load_public_key(other_pub), since=0)
     with pytest.raises(VerificationFailed, match="another request"):
@@ -212,7 +212,7 @@ def _forged(doc: dict[str, Any], *, since: int, key_path: Path) -> dict[str, Any
 def test_a_registry_with_its_own_works_or_another_source_is_refused(
     source: tuple[SqlStore, TestClient, Path], tmp_path: Path
 ) -> None:
-    _, client, pub = source
+    _, client, _ = source
     with init_store(str(tmp_path / "own.db")) as local:
         register_identifier(local, parse_identifier("isbn:9780306406157"), owner="Zed")
         with pytest.raises(UserError, match="not mirrored"):
@@ -232,14 +232,13 @@ def test_a_registry_with_its_own_works_or_another_source_is_refused(
         _, other = generate_keypair(tmp_path / "p.key")
         with pytest.raises(VerificationFailed):
             mirror(local, URL, client=client, pubkey=load_public_key(other))
-    with pytest.raises(ConflictError):
-        with init_store(str(tmp_path / "m.db")) as local:
-            from clearance.registry.mirror import MirrorState, write_state
+    with pytest.raises(ConflictError), init_store(str(tmp_path / "m.db")) as local:
+        from clearance.registry.mirror import MirrorState, write_state
 
-            state = read_state(local)
-            assert state is not None
-            write_state(local, MirrorState(**{**state.__dict__, "cursor": 99_999, "etag": None}))
-            mirror(local, URL, client=client)
+        state = read_state(local)
+        assert state is not None
+        write_state(local, MirrorState(**{**state.__dict__, "cursor": 99_999, "etag": None}))
+        mirror(local, URL, client=client)
 
 
 def _paths(value: Any, here: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:

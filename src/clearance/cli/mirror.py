@@ -62,8 +62,7 @@ def mirror_command(
         f"mirrored {safe(result.url)} ({how}, key {result.key_id}): cursor "
         f"{result.since if result.since is not None else '-'} -> {result.cursor}; "
         f"{doc['created']} added, {doc['updated']} updated, {doc['removed']} removed, "
-        f"{doc['unchanged']} unchanged"
-        + (" (not modified)" if result.not_modified else ""),
+        f"{doc['unchanged']} unchanged" + (" (not modified)" if result.not_modified else ""),
         highlight=False,
         soft_wrap=True,
     )
