@@ -23,6 +23,7 @@ from clearance.config import Settings
 from clearance.evidence import load_public_key, prove, verify_proof
 from clearance.registry import create_key, init_store
 from tests.evidence.conftest import keypair, pristine, read_manifest  # noqa: F401
+from tests.mangle import JSON, mangled, paths
 from tests.scan.conftest import registry  # noqa: F401  (the session registry the scan used)
 
 
@@ -129,26 +130,6 @@ def test_a_receipt_that_does_not_verify_stores_nothing(
     assert client.get("/v1/receipts", headers=keys["Ops"]).json()["count"] == 0
 
 
-def _paths(value: Any, here: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out = [here]
-    if isinstance(value, dict):
-        for k, v in value.items():
-            out += _paths(v, (*here, k))
-    elif isinstance(value, list):
-        for i, v in enumerate(value[:3]):
-            out += _paths(v, (*here, i))
-    return out
-
-
-_JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
-    ),
-    max_leaves=6,
-)
-
-
 @pytest.mark.parametrize("registry_location", ["sqlite"], indirect=True)
 def test_a_mangled_receipt_is_a_4xx_never_a_500(
     api: tuple[TestClient, dict[str, dict[str, str]]],
@@ -156,16 +137,12 @@ def test_a_mangled_receipt_is_a_4xx_never_a_500(
 ) -> None:
     client, keys = api
     good = _body(pristine, "Dana")
-    paths = _paths(good)[1:]
+    every = paths(good)[1:]
 
     @settings(max_examples=60, deadline=None, derandomize=True, database=None)
-    @given(st.sampled_from(paths), _JSON)
+    @given(st.sampled_from(every), JSON)
     def mangle(path: tuple[Any, ...], value: Any) -> None:
-        body = copy.deepcopy(good)
-        target = body
-        for step in path[:-1]:
-            target = target[step]
-        target[path[-1]] = value
+        body = mangled(good, path, value)
         answer = client.post("/v1/receipts", json=body, headers=keys["GenCo"])
         assert answer.status_code < 500, (path, value, answer.text)
         if answer.status_code >= 400:

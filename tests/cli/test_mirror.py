@@ -11,9 +11,7 @@ source changes (a removal, terms, a new work) and the mirrors catch up increment
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +32,7 @@ from clearance.registry import (
     parse_identifier,
     register_identifier,
 )
-from tests.api.test_serve import _free_port, _wait_ready
+from tests.api.test_serve import start_serve
 from tests.samples import POEM, textured_image, write_image
 
 
@@ -47,18 +45,7 @@ class Server:
 
 def _serve(root: Path, name: str, registry: str) -> tuple[Server, subprocess.Popen[bytes]]:
     key, _ = generate_keypair(root / f"{name}.key")
-    port = _free_port()
-    env = {**os.environ, "CLEARANCE_REGISTRY": "", "CLEARANCE_FEED_KEY": str(key)}
-    log = root / f"{name}.log"
-    with log.open("wb") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "clearance", "serve", "--port", str(port), "-r", registry],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-        )
-    base = f"http://127.0.0.1:{port}"
-    _wait_ready(base, proc, log)
+    base, _, proc = start_serve(registry, root / f"{name}.log", {"CLEARANCE_FEED_KEY": str(key)})
     return Server(base, registry, key), proc
 
 

@@ -35,6 +35,7 @@ from clearance.registry import (
     register_identifier,
 )
 from clearance.registry.mirror import apply_records, mirror, read_state
+from tests.mangle import JSON, mangled, paths
 from tests.samples import POEM, write_image
 
 URL = "http://testserver"
@@ -241,26 +242,6 @@ def test_a_registry_with_its_own_works_or_another_source_is_refused(
         mirror(local, URL, client=client)
 
 
-def _paths(value: Any, here: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out = [here]
-    if isinstance(value, dict):
-        for k, v in value.items():
-            out += _paths(v, (*here, k))
-    elif isinstance(value, list):
-        for i, v in enumerate(value[:3]):
-            out += _paths(v, (*here, i))
-    return out
-
-
-_JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
-    ),
-    max_leaves=6,
-)
-
-
 def test_a_mangled_record_signed_by_the_feed_key_is_refused_cleanly(
     source: tuple[SqlStore, TestClient, Path], tmp_path: Path
 ) -> None:
@@ -272,17 +253,13 @@ def test_a_mangled_record_signed_by_the_feed_key_is_refused_cleanly(
     public = load_public_key(pub)
     doc = _changes(store, pub.with_suffix(""))
     good = doc["records"][0]["record"]
-    paths = _paths(good)[1:]
+    every = paths(good)[1:]
     local = init_store(str(tmp_path / "m.db"))
 
     @settings(max_examples=80, deadline=None, derandomize=True, database=None)
-    @given(st.sampled_from(paths), _JSON)
+    @given(st.sampled_from(every), JSON)
     def mangle(path: tuple[Any, ...], value: Any) -> None:
-        record = copy.deepcopy(good)
-        target = record
-        for step in path[:-1]:
-            target = target[step]
-        target[path[-1]] = value
+        record = mangled(good, path, value)
         try:
             signed = feed.sign_record(record, key)
         except MalformedEvidence:
