@@ -34,13 +34,20 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, delete, insert, select, text, update
 
 from clearance.core.errors import ConflictError, FetchError, UserError
-from clearance.core.models import ClaimStatus, IdentifierScheme, Price, Terms, WorkKind
+from clearance.core.models import (
+    ClaimStatus,
+    Identifier,
+    IdentifierScheme,
+    Price,
+    Terms,
+    WorkKind,
+)
 from clearance.core.usage import Permission, Usage
 from clearance.core.validation import MAX_TEXT_FIELD_CHARS, clean_name, storable
 from clearance.evidence import keys
 from clearance.evidence.canonical import b64decode
 from clearance.evidence.errors import MalformedEvidence, VerificationFailed
-from clearance.registry import agreement_rows, history
+from clearance.registry import history
 from clearance.registry import schema as s
 from clearance.registry.feed import (
     DEFAULT_CHANGES,
@@ -49,7 +56,7 @@ from clearance.registry.feed import (
     read_changes,
     read_snapshot,
 )
-from clearance.registry.records import TermsChange
+from clearance.registry.records import FingerprintRecord, TermsChange
 from clearance.registry.store import MAX_IDENTIFIER_CHARS, SqlStore
 
 if TYPE_CHECKING:
@@ -73,8 +80,8 @@ class Incoming:
     title: str | None
     owner: str
     contact: str | None
-    identifiers: frozenset[tuple[str, str]]
-    fingerprints: tuple[tuple[str, int, int | None, bytes], ...]
+    identifiers: tuple[Identifier, ...]
+    fingerprints: tuple[FingerprintRecord, ...]
     terms: Terms
     claims: tuple[tuple[str, str, datetime], ...]
     created_at: datetime
@@ -124,7 +131,7 @@ def parse_upsert(n: int, record: Mapping[str, Any]) -> Incoming:
         kind = WorkKind(str(record.get("kind")))
     except (UserError, ValueError) as exc:
         raise _bad(n, str(exc)) from None
-    idents: set[tuple[str, str]] = set()
+    idents: dict[Identifier, None] = {}  # in the record's order, once each
     raw_idents = record.get("identifiers")
     if not isinstance(raw_idents, list) or not raw_idents:
         raise _bad(n, "identifiers must be a non-empty list")
@@ -132,13 +139,13 @@ def parse_upsert(n: int, record: Mapping[str, Any]) -> Incoming:
         if not isinstance(i, dict):
             raise _bad(n, "each identifier must be an object")
         try:
-            scheme = IdentifierScheme(str(i.get("scheme"))).value
+            scheme = IdentifierScheme(str(i.get("scheme")))
         except ValueError:
             raise _bad(n, f"unknown identifier scheme {i.get('scheme')!r}") from None
         value = _text(n, i.get("value"), "an identifier", limit=MAX_IDENTIFIER_CHARS)
         assert value is not None
-        idents.add((scheme, value))
-    fps: list[tuple[str, int, int | None, bytes]] = []
+        idents[Identifier(scheme, value)] = None
+    fps: list[FingerprintRecord] = []
     raw_fps = record.get("fingerprints")
     if not isinstance(raw_fps, list):
         raise _bad(n, "fingerprints must be a list")
@@ -154,7 +161,8 @@ def parse_upsert(n: int, record: Mapping[str, Any]) -> Incoming:
         ):
             raise _bad(n, "a fingerprint's quality must be an integer or null")
         assert algo is not None
-        fps.append((algo, version, quality, b64decode(f.get("data"), "fingerprint data")))
+        data = b64decode(f.get("data"), "fingerprint data")
+        fps.append(FingerprintRecord(algo, data, version, quality))
     claims: list[tuple[str, str, datetime]] = []
     raw_claims = record.get("claims")
     if not isinstance(raw_claims, list):
@@ -177,7 +185,7 @@ def parse_upsert(n: int, record: Mapping[str, Any]) -> Incoming:
         contact=_text(
             n, owner.get("contact"), "owner contact", limit=MAX_TEXT_FIELD_CHARS, optional=True
         ),
-        identifiers=frozenset(idents),
+        identifiers=tuple(idents),
         fingerprints=tuple(fps),
         terms=_terms(n, record.get("terms")),
         claims=tuple(claims),
@@ -202,20 +210,6 @@ class Applied:
         self.updated += other.updated
         self.removed += other.removed
         self.unchanged += other.unchanged
-
-
-def _drop(
-    store: SqlStore, conn: Connection, work_id: int, actor: str, detail: dict[str, Any]
-) -> None:
-    """Remove a mirrored work as ``remove_work`` does (its agreements revoked), audited."""
-    for table in (s.identifiers, s.fingerprints, s.terms, s.claims):
-        conn.execute(delete(table).where(table.c.work_id == work_id))
-    conn.execute(delete(s.works).where(s.works.c.id == work_id))
-    for agreement_id in agreement_rows.revoke_on_work(conn, work_id):
-        store._audit(
-            conn, actor, "agreement.revoke", "agreement", agreement_id, {"reason": "work removed"}
-        )
-    store._audit(conn, actor, "work.remove", "work", work_id, detail)
 
 
 def _have(conn: Connection, work_id: int) -> tuple[set[tuple[str, str]], set[tuple[str, bytes]]]:
@@ -292,34 +286,10 @@ def _insert(store: SqlStore, conn: Connection, w: Incoming, owner_id: int, actor
             created_at=w.created_at,
         )
     )
-    _add_parts(conn, w, set(), set())
+    store._add_identifiers(conn, w.work_id, w.identifiers)
+    store._add_fingerprints(conn, w.work_id, w.fingerprints)
     _set_claims(store, conn, w, actor)
     _set_terms(store, conn, w, actor)
-
-
-def _add_parts(
-    conn: Connection, w: Incoming, idents: set[tuple[str, str]], fps: set[tuple[str, bytes]]
-) -> bool:
-    added = False
-    for scheme, value in sorted(w.identifiers - idents):
-        conn.execute(insert(s.identifiers).values(work_id=w.work_id, scheme=scheme, value=value))
-        added = True
-    for algo, version, quality, data in w.fingerprints:
-        if (algo, data) in fps:
-            continue
-        fps.add((algo, data))
-        conn.execute(
-            insert(s.fingerprints).values(
-                work_id=w.work_id,
-                algo=algo,
-                format_version=version,
-                data=data,
-                quality=quality,
-                created_at=datetime.now(UTC),
-            )
-        )
-        added = True
-    return added
 
 
 def _upsert(
@@ -338,11 +308,11 @@ def _upsert(
         store._audit(conn, actor, "work.create", "work", w.work_id, detail)
         return "created"
     idents, fps = _have(conn, w.work_id)
-    incoming_fps = {(algo, data) for algo, _, _, data in w.fingerprints}
-    if not idents <= w.identifiers or not fps <= incoming_fps:
+    incoming = {(i.scheme.value, i.value) for i in w.identifiers}
+    if not idents <= incoming or not fps <= {(f.algo, f.data) for f in w.fingerprints}:
         # the source dropped an identifier or fingerprint: the work is replaced whole, so
         # every index drops the old codes (a removal, then a creation under the same id)
-        _drop(store, conn, w.work_id, actor, detail)
+        store._delete_work(conn, w.work_id, actor, detail)
         _insert(store, conn, w, owner_id, actor)
         store._audit(conn, actor, "work.create", "work", w.work_id, detail)
         return "updated"
@@ -353,7 +323,8 @@ def _upsert(
             .where(s.works.c.id == w.work_id)
             .values(kind=w.kind.value, title=w.title, owner_id=owner_id)
         )
-    grown = _add_parts(conn, w, idents, fps) or grown
+    grown = bool(store._add_identifiers(conn, w.work_id, w.identifiers)) or grown
+    grown = bool(store._add_fingerprints(conn, w.work_id, w.fingerprints)) or grown
     changed = _set_terms(store, conn, w, actor)
     changed = _set_claims(store, conn, w, actor) or changed
     if grown:
@@ -385,7 +356,7 @@ def apply_records(
                     if gone is None:
                         out.unchanged += 1
                     else:
-                        _drop(store, conn, int(record["work_id"]), actor, detail)
+                        store._delete_work(conn, int(record["work_id"]), actor, detail)
                         out.removed += 1
                     continue
                 what = _upsert(store, conn, parse_upsert(n, record), actor, detail)
@@ -420,10 +391,11 @@ def _drop_missing(store: SqlStore, keep: set[int], *, source: str, actor: str) -
     with store.engine.connect() as conn:
         local = {int(i) for i in conn.execute(select(s.works.c.id)).scalars()}
     stale = sorted(local - keep)
+    detail = {"mirror": source, "reason": "not in the snapshot"}
     for start in range(0, len(stale), _CHUNK):
         with store._write() as conn:
             for work_id in stale[start : start + _CHUNK]:
-                _drop(store, conn, work_id, actor, {"mirror": source, "reason": "not in snapshot"})
+                store._delete_work(conn, work_id, actor, detail)
     return len(stale)
 
 

@@ -716,19 +716,11 @@ class SqlStore(BulkReads):
             found = self._load_works(conn, [work_id])
             if not found:
                 raise NotFound(f"no work with id {work_id}")
-            for table in (s.identifiers, s.fingerprints, s.terms, s.claims):
-                conn.execute(delete(table).where(table.c.work_id == work_id))
-            conn.execute(delete(s.works).where(s.works.c.id == work_id))
             work = found[0]
-            for agreement_id in agreement_rows.revoke_on_work(conn, work_id):
-                detail = {"reason": "work removed"}
-                self._audit(conn, actor, "agreement.revoke", "agreement", agreement_id, detail)
-            self._audit(
+            self._delete_work(
                 conn,
-                actor,
-                "work.remove",
-                "work",
                 work_id,
+                actor,
                 {
                     "owner": work.owner.name,
                     "kind": work.kind.value,
@@ -737,6 +729,18 @@ class SqlStore(BulkReads):
                 },
             )
             return work
+
+    def _delete_work(
+        self, conn: Connection, work_id: int, actor: str, detail: dict[str, Any]
+    ) -> None:
+        """Inside a write: delete a work and its rows, revoke its agreements, audit each step."""
+        for table in (s.identifiers, s.fingerprints, s.terms, s.claims):
+            conn.execute(delete(table).where(table.c.work_id == work_id))
+        conn.execute(delete(s.works).where(s.works.c.id == work_id))
+        for agreement_id in agreement_rows.revoke_on_work(conn, work_id):
+            revoked = {"reason": "work removed"}
+            self._audit(conn, actor, "agreement.revoke", "agreement", agreement_id, revoked)
+        self._audit(conn, actor, "work.remove", "work", work_id, detail)
 
     def set_work_terms(
         self, work_id: int, change: TermsChange, *, actor: str = "clearance"
