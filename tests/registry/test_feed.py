@@ -24,6 +24,7 @@ from clearance.config import Settings
 from clearance.core import Permission, Price, Usage
 from clearance.core.errors import ClearanceError, ConflictError, UserError
 from clearance.evidence import MalformedEvidence, VerificationFailed, generate_keypair
+from clearance.evidence.canonical import b64decode
 from clearance.evidence.keys import load_signing_key
 from clearance.registry import (
     SqlStore,
@@ -276,3 +277,39 @@ def test_a_mangled_record_signed_by_the_feed_key_is_refused_cleanly(
         mangle()
     finally:
         local.close()
+
+
+def test_applying_records_is_idempotent_and_follows_every_kind_of_change(
+    source: tuple[SqlStore, TestClient, Path], store: SqlStore
+) -> None:
+    """Title and owner changes, a dropped fingerprint, a removal: each audited once, then quiet."""
+    origin, _, pub = source
+    doc = _changes(origin, pub.with_suffix(""))
+    record = next(r["record"] for r in doc["records"] if len(r["record"]["fingerprints"]) > 1)
+    work_id = record["work_id"]
+
+    def apply(rec: dict[str, Any]) -> tuple[Any, list[str]]:
+        mark = store.audit_watermark()
+        done = apply_records(store, [rec], source=URL)
+        return done, [e.action for e in store.audit_since(mark)]
+
+    done, actions = apply(record)
+    assert done.created == 1 and "work.create" in actions
+    assert apply(record) == (type(done)(unchanged=1), [])  # a replay writes nothing
+    renamed = {**record, "title": "renamed", "owner": {**record["owner"], "name": "Zed"}}
+    done, actions = apply(renamed)
+    assert done.updated == 1 and actions[-1] == "work.update"
+    assert (store.get_work(work_id).title, store.get_work(work_id).owner.name) == ("renamed", "Zed")
+    fewer = {**renamed, "fingerprints": renamed["fingerprints"][1:]}
+    done, actions = apply(fewer)
+    assert done.updated == 1 and actions[-2:] == ["work.remove", "work.create"]
+    kept = [fp.data for _, fp in store.fingerprints_of([work_id])]
+    assert kept == [b64decode(f["data"], "x") for f in fewer["fingerprints"]]
+    terms = {**fewer, "terms": {"permissions": {"output": "allow"}, "prices": {}}}
+    done, actions = apply(terms)
+    assert done.updated == 1 and actions == ["terms.set"]
+    assert store.get_work(work_id).terms.permissions == {Usage.OUTPUT: Permission.ALLOW}
+    removal = feed.removal_record(work_id, record["version"] + 1)
+    assert apply(removal)[0].removed == 1
+    assert apply(removal) == (type(done)(unchanged=1), [])
+    assert all(r.ok for r in store.verify_ledger())
