@@ -26,7 +26,7 @@ formed: ``MalformedEvidence`` (exit 2); the network: ``FetchError`` (exit 3).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -57,7 +57,7 @@ from clearance.registry.feed import (
     read_snapshot,
 )
 from clearance.registry.records import FingerprintRecord, TermsChange
-from clearance.registry.store import MAX_IDENTIFIER_CHARS, SqlStore
+from clearance.registry.store import MAX_IDENTIFIER_CHARS, SqlStore, terms_row
 
 if TYPE_CHECKING:
     import httpx
@@ -276,45 +276,139 @@ def _set_claims(store: SqlStore, conn: Connection, w: Incoming, actor: str) -> b
     return True
 
 
-def _insert(store: SqlStore, conn: Connection, w: Incoming, owner_id: int, actor: str) -> None:
-    conn.execute(
-        insert(s.works).values(
-            id=w.work_id,
-            kind=w.kind.value,
-            title=w.title,
-            owner_id=owner_id,
-            created_at=w.created_at,
+class _Parties:
+    """Party ids by name for one transaction: looked up in bulk, created (audited) when new,
+    their contact brought to the records' (audited when it changes)."""
+
+    def __init__(self, store: SqlStore, conn: Connection, actor: str) -> None:
+        self.store, self.conn, self.actor = store, conn, actor
+        self.ids: dict[str, int] = {}
+        self.contacts: dict[str, str | None] = {}
+
+    def load(self, names: Iterable[str]) -> None:
+        wanted = sorted(set(names) - set(self.ids))
+        for start in range(0, len(wanted), _CHUNK):
+            for row in self.conn.execute(
+                select(s.parties.c.id, s.parties.c.name, s.parties.c.contact).where(
+                    s.parties.c.name.in_(wanted[start : start + _CHUNK])
+                )
+            ):
+                self.ids[row.name] = int(row.id)
+                self.contacts[row.name] = row.contact
+
+    def id(self, name: str) -> int:
+        if name not in self.ids:
+            self.ids[name] = self.store._ensure_party(self.conn, name, self.actor)
+            self.contacts[name] = None
+        return self.ids[name]
+
+    def owner(self, w: Incoming, detail: dict[str, Any]) -> int:
+        party_id = self.id(w.owner)
+        if w.contact is not None and self.contacts.get(w.owner) != w.contact:
+            self.conn.execute(
+                update(s.parties).where(s.parties.c.id == party_id).values(contact=w.contact)
+            )
+            after = {"after": w.contact, **detail}
+            self.store._audit(self.conn, self.actor, "party.contact", "party", party_id, after)
+            self.contacts[w.owner] = w.contact
+        return party_id
+
+
+def _insert_many(
+    store: SqlStore,
+    conn: Connection,
+    works: Sequence[Incoming],
+    parties: _Parties,
+    actor: str,
+    source: str,
+) -> None:
+    """Insert new works under their source ids, a statement per table, each audited."""
+    if not works:
+        return
+    parties.load([w.owner for w in works] + [c[0] for w in works for c in w.claims])
+    now = datetime.now(UTC)
+    rows: dict[str, list[dict[str, Any]]] = {"works": [], "ids": [], "fps": [], "claims": []}
+    terms: list[dict[str, Any]] = []
+    for w in works:
+        detail = {"mirror": source, "version": w.version}
+        rows["works"].append(
+            {
+                "id": w.work_id,
+                "kind": w.kind.value,
+                "title": w.title,
+                "owner_id": parties.owner(w, detail),
+                "created_at": w.created_at,
+            }
         )
-    )
-    store._add_identifiers(conn, w.work_id, w.identifiers)
-    store._add_fingerprints(conn, w.work_id, w.fingerprints)
-    _set_claims(store, conn, w, actor)
-    _set_terms(store, conn, w, actor)
-
-
-def _upsert(
-    store: SqlStore, conn: Connection, w: Incoming, actor: str, detail: dict[str, Any]
-) -> str:
-    owner_id = store._ensure_party(conn, w.owner, actor)
-    contact = conn.execute(select(s.parties.c.contact).where(s.parties.c.id == owner_id)).scalar()
-    if w.contact is not None and contact != w.contact:
-        conn.execute(update(s.parties).where(s.parties.c.id == owner_id).values(contact=w.contact))
+        rows["ids"] += [
+            {"work_id": w.work_id, "scheme": i.scheme.value, "value": i.value}
+            for i in w.identifiers
+        ]
+        seen: set[tuple[str, bytes]] = set()
+        for fp in w.fingerprints:
+            if (fp.algo, fp.data) not in seen:
+                seen.add((fp.algo, fp.data))
+                rows["fps"].append(
+                    {
+                        "work_id": w.work_id,
+                        "algo": fp.algo,
+                        "format_version": fp.format_version,
+                        "data": fp.data,
+                        "quality": fp.quality,
+                        "created_at": now,
+                    }
+                )
+        claimed: set[str] = set()
+        for party, status, at in w.claims:
+            if party not in claimed:  # one claim per party and work
+                claimed.add(party)
+                rows["claims"].append(
+                    {
+                        "work_id": w.work_id,
+                        "party_id": parties.id(party),
+                        "status": status,
+                        "created_at": at,
+                    }
+                )
+        terms += [
+            terms_row(w.work_id, None, usage, perm, w.terms.prices.get(usage))
+            for usage, perm in w.terms.permissions.items()
+        ]
+    for table, key in (
+        (s.works, "works"),
+        (s.identifiers, "ids"),
+        (s.fingerprints, "fps"),
+        (s.claims, "claims"),
+    ):
+        if rows[key]:
+            conn.execute(insert(table), rows[key])
+    if terms:
+        conn.execute(insert(s.terms), terms)
+    for w in works:
+        if w.terms.permissions:
+            history.record(
+                conn, work_id=w.work_id, party_id=None, terms=w.terms, actor=actor, cause="mirror"
+            )
         store._audit(
-            conn, actor, "party.contact", "party", owner_id, {"after": w.contact, **detail}
+            conn, actor, "work.create", "work", w.work_id, {"mirror": source, "version": w.version}
         )
-    row = conn.execute(select(s.works).where(s.works.c.id == w.work_id)).first()
-    if row is None:
-        _insert(store, conn, w, owner_id, actor)
-        store._audit(conn, actor, "work.create", "work", w.work_id, detail)
-        return "created"
+
+
+def _update(
+    store: SqlStore, conn: Connection, w: Incoming, parties: _Parties, actor: str, source: str
+) -> str:
+    """Bring an existing work to the record's state: ``updated`` or ``unchanged``."""
+    detail = {"mirror": source, "version": w.version}
+    parties.load([w.owner])
+    owner_id = parties.owner(w, detail)
+    row = conn.execute(select(s.works).where(s.works.c.id == w.work_id)).one()
     idents, fps = _have(conn, w.work_id)
     incoming = {(i.scheme.value, i.value) for i in w.identifiers}
     if not idents <= incoming or not fps <= {(f.algo, f.data) for f in w.fingerprints}:
         # the source dropped an identifier or fingerprint: the work is replaced whole, so
         # every index drops the old codes (a removal, then a creation under the same id)
         store._delete_work(conn, w.work_id, actor, detail)
-        _insert(store, conn, w, owner_id, actor)
-        store._audit(conn, actor, "work.create", "work", w.work_id, detail)
+        _insert_many(store, conn, [w], parties, actor, source)
         return "updated"
     grown = (row.kind, row.title, row.owner_id) != (w.kind.value, w.title, owner_id)
     if grown:
@@ -347,20 +441,37 @@ def apply_records(
 
     def flush() -> None:
         with store._write() as conn:
+            ids = [int(r["work_id"]) for _, r in batch]
+            have = {
+                int(i)
+                for i in conn.execute(select(s.works.c.id).where(s.works.c.id.in_(ids))).scalars()
+            }
+            parties = _Parties(store, conn, actor)
+            fresh: dict[int, Incoming] = {}
             for n, record in batch:
-                detail = {"mirror": source, "version": record["version"]}
+                work_id = int(record["work_id"])
+                if work_id in fresh:  # the same work twice in one answer: apply in order
+                    _insert_many(store, conn, list(fresh.values()), parties, actor, source)
+                    out.created += len(fresh)
+                    have.update(fresh)
+                    fresh.clear()
                 if record["op"] == "remove":
-                    gone = conn.execute(
-                        select(s.works.c.id).where(s.works.c.id == record["work_id"])
-                    ).scalar()
-                    if gone is None:
-                        out.unchanged += 1
-                    else:
-                        store._delete_work(conn, int(record["work_id"]), actor, detail)
+                    if work_id in have:
+                        detail = {"mirror": source, "version": record["version"]}
+                        store._delete_work(conn, work_id, actor, detail)
+                        have.discard(work_id)
                         out.removed += 1
+                    else:
+                        out.unchanged += 1
                     continue
-                what = _upsert(store, conn, parse_upsert(n, record), actor, detail)
-                setattr(out, what, getattr(out, what) + 1)
+                w = parse_upsert(n, record)
+                if work_id in have:
+                    what = _update(store, conn, w, parties, actor, source)
+                    setattr(out, what, getattr(out, what) + 1)
+                else:
+                    fresh[work_id] = w
+            _insert_many(store, conn, list(fresh.values()), parties, actor, source)
+            out.created += len(fresh)
             _bump_sequence(conn)
         batch.clear()
 

@@ -132,6 +132,24 @@ def stored_price(row: Any) -> Price:
         )
 
 
+def terms_row(
+    work_id: int | None, party_id: int | None, usage: Usage, perm: Permission, price: Price | None
+) -> dict[str, Any]:
+    """One ``terms`` row: a scope's permission for a usage, with its price when licensed."""
+    return {
+        "work_id": work_id,
+        "party_id": party_id,
+        "usage": usage.value,
+        "permission": perm.value,
+        "updated_at": _now(),
+        "price_amount": price.amount_text if price else None,
+        "price_currency": price.currency if price else None,
+        "price_per": price.per.value if price else None,
+        "term": price.term if price else None,
+        "territory": price.territory if price else None,
+    }
+
+
 def _lock_key(scheme: str, value: str) -> int:
     return zlib.crc32(f"{scheme}:{value}".encode()) - (1 << 31)
 
@@ -317,20 +335,7 @@ class SqlStore(BulkReads):
                     missing.append(usage.value)
                     continue
             conn.execute(delete(s.terms).where(scope, s.terms.c.usage == usage.value))
-            conn.execute(
-                insert(s.terms).values(
-                    work_id=work_id,
-                    party_id=party_id,
-                    usage=usage.value,
-                    permission=perm.value,
-                    updated_at=_now(),
-                    price_amount=price.amount_text if price else None,
-                    price_currency=price.currency if price else None,
-                    price_per=price.per.value if price else None,
-                    term=price.term if price else None,
-                    territory=price.territory if price else None,
-                )
-            )
+            conn.execute(insert(s.terms).values(terms_row(work_id, party_id, usage, perm, price)))
         if missing:
             raise UserError(
                 f"licensed usages ({', '.join(missing)}) need a price",
