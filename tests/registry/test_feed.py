@@ -35,7 +35,8 @@ from clearance.registry import (
     parse_identifier,
     register_identifier,
 )
-from clearance.registry.mirror import apply_records, mirror, read_state
+from clearance.registry.mirror import mirror, read_state
+from clearance.registry.replica import apply_records
 from tests.mangle import JSON, mangled, paths
 from tests.samples import POEM, write_image
 
