@@ -314,3 +314,26 @@ def test_applying_records_is_idempotent_and_follows_every_kind_of_change(
     assert apply(removal)[0].removed == 1
     assert apply(removal) == (type(done)(unchanged=1), [])
     assert all(r.ok for r in store.verify_ledger())
+
+
+def test_a_postgresql_registry_publishes_the_same_feed(pg_database: str, tmp_path: Path) -> None:
+    key_path, pub = generate_keypair(tmp_path / "feed.key")
+    key = load_signing_key(key_path)
+    from clearance.evidence import load_public_key
+
+    public = load_public_key(pub)
+    with init_store(pg_database) as origin, init_store(str(tmp_path / "m.db")) as local:
+        add_works(origin, [str(write_image(tmp_path / "a.png", 43, "PNG"))], owner="Ann")
+        register_identifier(origin, parse_identifier("domain:ann.example"), owner="Ann")
+        origin.set_party_terms("Ann", TermsChange({Usage.TDM: Permission.DENY}))
+        cursor, data = feed.snapshot(origin, key)
+        batch = feed.read_snapshot(data, public)
+        assert batch.cursor == cursor == origin.audit_watermark()
+        assert apply_records(local, batch.records, source=URL).created == 2
+        assert _works(local) == _works(origin)
+        first = min(w.id for w in origin.list_works())
+        origin.remove_work(first)
+        changes = feed.read_changes(feed.changes(origin, cursor, key), public, since=cursor)
+        assert [r["op"] for r in changes.records] == ["remove"]
+        apply_records(local, changes.records, source=URL)
+        assert _works(local) == _works(origin)

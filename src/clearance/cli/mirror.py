@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from clearance import __version__
-from clearance.cli.options import JsonOpt, RegistryOpt, settings
+from clearance.cli.options import JsonOpt, RegistryOpt, finite_seconds, settings
 from clearance.cli.output import emit_json, safe, stdout
 from clearance.service import init_registry
 
@@ -35,7 +35,13 @@ def mirror_command(
     ] = None,
     timeout: Annotated[
         float,
-        typer.Option("--timeout", min=1, max=3600, help="Seconds to wait for each answer."),
+        typer.Option(
+            "--timeout",
+            min=1,
+            max=3600,
+            callback=finite_seconds,
+            help="Seconds to wait for each answer.",
+        ),
     ] = 60.0,
     json: JsonOpt = False,
 ) -> None:
