@@ -11,7 +11,9 @@ source changes (a removal, terms, a new work) and the mirrors catch up increment
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -192,3 +194,18 @@ def test_a_feed_signed_by_another_key_exits_4(
         assert store.count_works() == 0
     assert main(["mirror", "ftp://x", "-r", target]) == 2
     assert main(["mirror", "http://127.0.0.1:1", "-r", str(world.root / "x.db")]) == 3
+
+
+def test_serve_refuses_a_feed_key_it_cannot_load(tmp_path: Path) -> None:
+    registry = str(tmp_path / "r.db")
+    init_store(registry).close()
+    (tmp_path / "bad.key").write_text("not a key")
+    env = {**os.environ, "CLEARANCE_FEED_KEY": str(tmp_path / "bad.key")}
+    result = subprocess.run(
+        [sys.executable, "-m", "clearance", "serve", "-r", registry],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert result.returncode == 2 and "not a PEM private key" in result.stderr, result.stderr
