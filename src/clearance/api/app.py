@@ -80,6 +80,7 @@ def create_app(settings: Settings, *, index: GuardIndex | None = None) -> FastAP
     ``index`` serves a guard index built elsewhere (benchmarks, tests) instead
     of loading one from the registry.
     """
+    publisher = feed.Publisher(settings.feed_key)  # a key that cannot be read: fail here
     embedder = build_embedder(settings)  # None unless CLEARANCE_EMBEDDER names a model
     if index is None:
         guard = Guard(
@@ -110,6 +111,7 @@ def create_app(settings: Settings, *, index: GuardIndex | None = None) -> FastAP
     )
     app.state.guard = guard
     app.state.services = services
+    app.state.feed_publisher = publisher
     metrics = Metrics()
     app.add_middleware(
         RequestLimits,

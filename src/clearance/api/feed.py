@@ -10,7 +10,8 @@ Both answers carry an ``ETag``; a request whose ``If-None-Match`` names it gets
 304 and no body. The feed is public (no key needed) and signed with the key
 ``Settings.feed_key`` names; without one the service publishes no feed (404).
 The snapshot of the newest state is kept in memory, so repeated downloads cost
-one build per change.
+one build per change. The key is loaded when the app is built (``create_app``),
+so a key that cannot be read stops the service from starting.
 """
 
 from __future__ import annotations
@@ -34,23 +35,20 @@ router = APIRouter(prefix="/v1/feed", tags=["feed"])
 
 
 class Publisher:
-    """The app's feed key (loaded once) and its newest snapshot."""
+    """The app's feed key (loaded when the app is built) and its newest snapshot."""
 
     def __init__(self, path: str) -> None:
-        self.path = path
-        self._key: Ed25519PrivateKey | None = None
+        self._key = keys.load_signing_key(path) if path else None
         self._lock = threading.Lock()
         self._snapshot: tuple[int, bytes] | None = None
 
     @property
     def key(self) -> Ed25519PrivateKey:
-        if not self.path:
+        if self._key is None:
             raise NotFound(
                 "this server publishes no registry feed",
                 hint="its operator sets CLEARANCE_FEED_KEY to a key from `clearance keys generate`",
             )
-        if self._key is None:
-            self._key = keys.load_signing_key(self.path)
         return self._key
 
     @property
@@ -67,16 +65,9 @@ class Publisher:
 
 
 def publisher(request: Request) -> Publisher:
-    state = request.app.state
-    with _APP_LOCK:
-        found = getattr(state, "feed_publisher", None)
-        if found is None:
-            found = state.feed_publisher = Publisher(services(request).settings.feed_key)
+    found = request.app.state.feed_publisher
     assert isinstance(found, Publisher)
     return found
-
-
-_APP_LOCK = threading.Lock()
 
 
 def _not_modified(request: Request, etag: str) -> bool:
