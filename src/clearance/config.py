@@ -102,6 +102,12 @@ SETTINGS: tuple[tuple[str, object, str], ...] = (
         "Let the service fetch private, loopback and link-local addresses "
         "(GET /v1/signals); off, such a URL is refused (403). For tests and intranets.",
     ),
+    (
+        "feed_key",
+        "",
+        "The Ed25519 private key (PEM, `clearance keys generate`) that signs the public "
+        "registry feed (/v1/feed/...); empty: the service publishes no feed (404).",
+    ),
 )
 
 
@@ -129,6 +135,7 @@ class Settings:
     api_key_burst: int = 200
     cors_origins: str = ""
     allow_private: bool = False
+    feed_key: str = ""
 
     def __post_init__(self) -> None:
         clean_name(self.actor, "actor (CLEARANCE_ACTOR)")

@@ -31,7 +31,10 @@ Routes (docs/api.md):
   ``/v1/query/hashes`` (``clearance.api.query``), the licensing routes
   (``/v1/offers``, ``/v1/licenses/requests``, ``/v1/runs``, ``/v1/notices``,
   ``/v1/royalties``: ``clearance.api.licensing``) and ``/v1/signals``
-  (``clearance.api.signals``).
+  (``clearance.api.signals``);
+* ``/v1/feed/key``, ``/v1/feed/snapshot.parquet`` and ``/v1/feed/changes``: the public
+  registry feed, signed with ``Settings.feed_key`` (``clearance.api.feed``);
+  ``/v1/receipts``: scan receipts for rights holders (``clearance.api.receipts``).
 """
 
 from __future__ import annotations
@@ -64,7 +67,7 @@ from clearance.guard.live import Guard
 from clearance.registry import ApiKey, record_usage_events
 from clearance.service import build_embedder, open_registry
 
-from . import disputes, keys, licensing, parties, query, signals, works
+from . import disputes, feed, keys, licensing, parties, query, receipts, signals, works
 from .auth import Auth
 from .limits import DecodeGate, KeyRates, RequestLimits, probe_upload
 from .metrics import Metrics, MetricsMiddleware
@@ -79,6 +82,7 @@ def create_app(settings: Settings, *, index: GuardIndex | None = None) -> FastAP
     ``index`` serves a guard index built elsewhere (benchmarks, tests) instead
     of loading one from the registry.
     """
+    publisher = feed.Publisher(settings.feed_key)  # a key that cannot be read: fail here
     embedder = build_embedder(settings)  # None unless CLEARANCE_EMBEDDER names a model
     if index is None:
         guard = Guard(
@@ -112,6 +116,7 @@ def create_app(settings: Settings, *, index: GuardIndex | None = None) -> FastAP
     )
     app.state.guard = guard
     app.state.services = services
+    app.state.feed_publisher = publisher
     metrics = Metrics()
     app.add_middleware(
         RequestLimits,
@@ -138,6 +143,8 @@ def create_app(settings: Settings, *, index: GuardIndex | None = None) -> FastAP
     app.include_router(licensing.router)
     app.include_router(signals.router)
     app.include_router(disputes.router)
+    app.include_router(feed.router)
+    app.include_router(receipts.router)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:

@@ -38,6 +38,7 @@ from clearance.cli import (
     init,
     keys,
     license,
+    mirror,
     offers,
     parties,
     report,
@@ -83,6 +84,7 @@ app.command("inspect")(signals.inspect_command)
 app.command("check")(check.check_command)
 app.command("scan")(scan.scan_command)
 app.command("serve")(serve.serve_command)
+app.command("mirror")(mirror.mirror_command)
 app.add_typer(keys.app, name="keys")
 app.add_typer(parties.app, name="parties")
 app.add_typer(declarations.app, name="declarations")

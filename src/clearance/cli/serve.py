@@ -43,6 +43,10 @@ def serve_command(
     config = settings(registry)
     with open_registry(config) as store:  # fail here, with a clear message, not in every worker
         works = store.count_works()
+    if config.feed_key:  # the feed's signing key too (CLEARANCE_FEED_KEY)
+        from clearance.evidence import load_signing_key
+
+        load_signing_key(config.feed_key)
     where = f"[{host}]" if ":" in host else host
     stderr.print(
         f"serving the guard for {works} works on http://{where}:{port} "

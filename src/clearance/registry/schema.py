@@ -7,6 +7,8 @@ sequences on PostgreSQL), and the two ledgers (``audit_log``,
 (argon2 hashes only; ``registry.apikeys``). Since ``0006`` each party carries its
 ``verification`` level and ``party_identities`` holds the identities behind it
 (domains, Ed25519 keys, operator verifications; ``registry.parties``).
+(argon2 hashes only; ``registry.apikeys``). Since ``0008`` ``receipts`` holds
+the scan receipts licensees post for rights holders (``registry.receipts``).
 
 The schema itself is created and evolved only by the Alembic migrations in
 ``migrations/versions``; this module mirrors the newest revision so queries
@@ -33,7 +35,7 @@ from sqlalchemy import (
 )
 
 FORMAT_VERSION = 1
-HEAD_REVISION = "0006"
+HEAD_REVISION = "0008"
 
 metadata = MetaData()
 
@@ -309,5 +311,28 @@ notices = Table(
     Column("after", String(16), nullable=False),
     Column("detail", Text, nullable=False),
     Index("ix_notices_licensee", "licensee_id"),
+    sqlite_autoincrement=True,
+)
+
+# -- 0008: receipts --------------------------------------------------------------------------
+
+receipts = Table(
+    "receipts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("licensee_id", Integer, ForeignKey("parties.id"), nullable=False),
+    Column("owner_id", Integer, ForeignKey("parties.id"), nullable=False),
+    Column("dataset", String(255), nullable=False),
+    Column("run_root", String(64), nullable=False),
+    Column("key_id", String(16), nullable=False),
+    Column("public_key", String(64), nullable=False),
+    Column("items", Integer, nullable=False),
+    Column("items_excluded", Integer, nullable=False),
+    Column("works_excluded", Integer, nullable=False),
+    Column("proof", Text, nullable=False),  # the clearance.proof document, canonical JSON
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("licensee_id", "owner_id", "run_root", name="uq_receipts_scan"),
+    Index("ix_receipts_owner", "owner_id"),
+    Index("ix_receipts_licensee", "licensee_id"),
     sqlite_autoincrement=True,
 )

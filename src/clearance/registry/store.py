@@ -155,6 +155,24 @@ _CONTENT_LOCK = -(1 << 62) + 14
 """The PostgreSQL advisory lock every registration checked for near-duplicates takes."""
 
 
+def terms_row(
+    work_id: int | None, party_id: int | None, usage: Usage, perm: Permission, price: Price | None
+) -> dict[str, Any]:
+    """One ``terms`` row: a scope's permission for a usage, with its price when licensed."""
+    return {
+        "work_id": work_id,
+        "party_id": party_id,
+        "usage": usage.value,
+        "permission": perm.value,
+        "updated_at": _now(),
+        "price_amount": price.amount_text if price else None,
+        "price_currency": price.currency if price else None,
+        "price_per": price.per.value if price else None,
+        "term": price.term if price else None,
+        "territory": price.territory if price else None,
+    }
+
+
 def _lock_key(scheme: str, value: str) -> int:
     return zlib.crc32(f"{scheme}:{value}".encode()) - (1 << 31)
 
@@ -351,20 +369,7 @@ class SqlStore(BulkReads):
                     missing.append(usage.value)
                     continue
             conn.execute(delete(s.terms).where(scope, s.terms.c.usage == usage.value))
-            conn.execute(
-                insert(s.terms).values(
-                    work_id=work_id,
-                    party_id=party_id,
-                    usage=usage.value,
-                    permission=perm.value,
-                    updated_at=_now(),
-                    price_amount=price.amount_text if price else None,
-                    price_currency=price.currency if price else None,
-                    price_per=price.per.value if price else None,
-                    term=price.term if price else None,
-                    territory=price.territory if price else None,
-                )
-            )
+            conn.execute(insert(s.terms).values(terms_row(work_id, party_id, usage, perm, price)))
         if missing:
             raise UserError(
                 f"licensed usages ({', '.join(missing)}) need a price",
@@ -842,19 +847,11 @@ class SqlStore(BulkReads):
             found = self._load_works(conn, [work_id])
             if not found:
                 raise NotFound(f"no work with id {work_id}")
-            for table in (s.identifiers, s.fingerprints, s.terms, s.claims):
-                conn.execute(delete(table).where(table.c.work_id == work_id))
-            conn.execute(delete(s.works).where(s.works.c.id == work_id))
             work = found[0]
-            for agreement_id in agreement_rows.revoke_on_work(conn, work_id):
-                detail = {"reason": "work removed"}
-                self._audit(conn, actor, "agreement.revoke", "agreement", agreement_id, detail)
-            self._audit(
+            self._delete_work(
                 conn,
-                actor,
-                "work.remove",
-                "work",
                 work_id,
+                actor,
                 {
                     "owner": work.owner.name,
                     "kind": work.kind.value,
@@ -863,6 +860,18 @@ class SqlStore(BulkReads):
                 },
             )
             return work
+
+    def _delete_work(
+        self, conn: Connection, work_id: int, actor: str, detail: dict[str, Any]
+    ) -> None:
+        """Inside a write: delete a work and its rows, revoke its agreements, audit each step."""
+        for table in (s.identifiers, s.fingerprints, s.terms, s.claims):
+            conn.execute(delete(table).where(table.c.work_id == work_id))
+        conn.execute(delete(s.works).where(s.works.c.id == work_id))
+        for agreement_id in agreement_rows.revoke_on_work(conn, work_id):
+            revoked = {"reason": "work removed"}
+            self._audit(conn, actor, "agreement.revoke", "agreement", agreement_id, revoked)
+        self._audit(conn, actor, "work.remove", "work", work_id, detail)
 
     def set_work_terms(
         self, work_id: int, change: TermsChange, *, actor: str = "clearance"
