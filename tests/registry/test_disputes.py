@@ -15,7 +15,13 @@ from clearance.core.models import ClaimStatus
 from clearance.guard import GuardIndex, check
 from clearance.matching.conflicts import ContentChecker
 from clearance.matching.decide import strictest_terms
-from clearance.registry import RegistrationStatus, SqlStore, TermsChange, add_works
+from clearance.registry import (
+    RegistrationStatus,
+    SqlStore,
+    TermsChange,
+    add_works,
+    parse_identifier,
+)
 from clearance.registry.agreements import grant_agreement
 from clearance.registry.disputes import (
     get_dispute,
@@ -253,3 +259,28 @@ def test_concurrent_near_duplicates_make_one_work_and_disputes(
         assert store.count_works() == 1
         (work,) = store.list_works()
         assert len(work.claims) == 4 and work.disputed
+
+
+def test_the_bulk_query_applies_the_strictest_claim(store: SqlStore) -> None:
+    """Two of Ann's pages with the same terms; Zed claims one with a deny. The bulk query
+    (which decides each distinct set of terms once) answers each page by its own claims."""
+    from clearance.matching import RegistryView
+    from clearance.matching.bulk import query_urls
+    from clearance.registry import register_identifier
+
+    allow = TermsChange({Usage.TRAIN_AI: Permission.ALLOW})
+    for page in ("one", "two"):
+        ident = parse_identifier(f"https://ann.example/{page}")
+        register_identifier(store, ident, owner="Ann", terms=allow)
+    zed = register_identifier(
+        store,
+        parse_identifier("https://ann.example/two"),
+        owner="Zed",
+        terms=TermsChange({Usage.TRAIN_AI: Permission.DENY}),
+    )
+    assert zed.status is RegistrationStatus.DISPUTED
+    view = RegistryView.from_store(store)
+    one, two = query_urls(view, ["https://ann.example/one", "https://ann.example/two"])
+    assert one is not None and two is not None
+    assert not one.opt_out and one.usages[Usage.TRAIN_AI] is Permission.ALLOW
+    assert two.opt_out and two.usages[Usage.TRAIN_AI] is Permission.DENY
