@@ -33,6 +33,12 @@ SETTINGS: tuple[tuple[str, object, str], ...] = (
         "(only an explicit allow, or a licence held, counts). The default of scans and checks.",
     ),
     (
+        "min_verification",
+        "self",
+        "The lowest claimant verification level scans and checks act on (self, domain, key "
+        "or admin): claims of parties verified below it are shown as ignored-for-verification.",
+    ),
+    (
         "embedder",
         "",
         "An ONNX image embedder (a .onnx file with its sidecar JSON): the guard's last "
@@ -110,6 +116,7 @@ class Settings:
     embedder_threads: int = 0
     guard_sync: str = "check"
     mode: str = "opt-out"
+    min_verification: str = "self"
     api_max_body_bytes: int = API_MAX_BODY_BYTES
     api_max_pixels: int = API_MAX_PIXELS
     api_max_seconds: float = API_MAX_SECONDS
@@ -127,6 +134,11 @@ class Settings:
         clean_name(self.actor, "actor (CLEARANCE_ACTOR)")
         if self.mode.strip().lower() not in ("opt-out", "opt-in"):
             raise UserError(f"CLEARANCE_MODE must be 'opt-out' or 'opt-in', not {self.mode!r}")
+        if self.min_verification.strip().lower() not in ("self", "domain", "key", "admin"):
+            raise UserError(
+                "CLEARANCE_MIN_VERIFICATION must be self, domain, key or admin, "
+                f"not {self.min_verification[:40]!r}"
+            )
         if self.guard_sync not in ("check", "poll"):
             raise UserError(
                 f"CLEARANCE_GUARD_SYNC must be 'check' or 'poll', not {self.guard_sync!r}"

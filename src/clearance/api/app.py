@@ -25,7 +25,9 @@ Routes (docs/api.md):
   (outputs allowed under a licence or with attribution) are recorded in the
   registry's ledger under it; without one, nothing is recorded;
 * ``/v1/works``, ``/v1/parties/{name}/terms`` (``clearance.api.works``),
-  ``/v1/keys`` (``clearance.api.keys``), ``/v1/query/urls`` and
+  ``/v1/keys`` (``clearance.api.keys``), ``/v1/parties`` and
+  ``/v1/declarations`` (``clearance.api.parties``; the service acts only on
+  claims at or above ``Settings.min_verification``), ``/v1/query/urls`` and
   ``/v1/query/hashes`` (``clearance.api.query``), the licensing routes
   (``/v1/offers``, ``/v1/licenses/requests``, ``/v1/runs``, ``/v1/notices``,
   ``/v1/royalties``: ``clearance.api.licensing``) and ``/v1/signals``
@@ -62,7 +64,7 @@ from clearance.guard.live import Guard
 from clearance.registry import ApiKey, record_usage_events
 from clearance.service import build_embedder, open_registry
 
-from . import disputes, keys, licensing, query, signals, works
+from . import disputes, keys, licensing, parties, query, signals, works
 from .auth import Auth
 from .limits import DecodeGate, KeyRates, RequestLimits, probe_upload
 from .metrics import Metrics, MetricsMiddleware
@@ -84,9 +86,12 @@ def create_app(settings: Settings, *, index: GuardIndex | None = None) -> FastAP
             sync=settings.guard_sync,
             embedder=embedder,
             mode=settings.mode,
+            min_verification=settings.min_verification,
         )
     else:
-        guard = Guard(None, index=index, embedder=embedder)
+        guard = Guard(
+            None, index=index, embedder=embedder, min_verification=settings.min_verification
+        )
     gate = DecodeGate(settings.api_decode_slots or default_workers(), settings.api_decode_queue)
     services = Services(settings, guard, gate=gate)
     auth = services.auth = Auth(
@@ -128,6 +133,7 @@ def create_app(settings: Settings, *, index: GuardIndex | None = None) -> FastAP
     _error_handlers(app)
     app.include_router(works.router)
     app.include_router(keys.router)
+    app.include_router(parties.router)
     app.include_router(query.router)
     app.include_router(licensing.router)
     app.include_router(signals.router)

@@ -31,6 +31,7 @@ from clearance.cli import (
     audit,
     characters,
     check,
+    declarations,
     disputes,
     evidence,
     impact,
@@ -38,6 +39,7 @@ from clearance.cli import (
     keys,
     license,
     offers,
+    parties,
     report,
     royalties,
     runs,
@@ -82,6 +84,8 @@ app.command("check")(check.check_command)
 app.command("scan")(scan.scan_command)
 app.command("serve")(serve.serve_command)
 app.add_typer(keys.app, name="keys")
+app.add_typer(parties.app, name="parties")
+app.add_typer(declarations.app, name="declarations")
 app.add_typer(sites.app, name="sites")
 app.command("verify")(evidence.verify_command)
 app.command("prove")(evidence.prove_command)

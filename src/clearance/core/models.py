@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
-from clearance.core.errors import InvalidTerms
+from clearance.core.errors import InvalidTerms, UserError
 from clearance.core.usage import ALL_USAGES, Permission, Usage, narrower_usages
 from clearance.core.validation import MAX_PRICE, MAX_PRICE_DECIMALS
 
@@ -73,6 +73,46 @@ class UsageBasis(StrEnum):
 
     LICENCE = "licence"
     ATTRIBUTION = "attribution"
+
+
+class VerificationLevel(StrEnum):
+    """How well a party's identity is verified, weakest first (a party's level is its highest
+    verified identity; see docs/parties.md).
+
+    ``self``: unverified, a name the party gave itself; ``domain``: the party published a
+    token at ``https://DOMAIN/.well-known/clearance-verification.txt``; ``key``: an Ed25519
+    key bound to the party signs its declarations; ``admin``: an operator verified it.
+    """
+
+    SELF = "self"
+    DOMAIN = "domain"
+    KEY = "key"
+    ADMIN = "admin"
+
+    @property
+    def rank(self) -> int:
+        """0 for ``self`` up to 3 for ``admin``: levels compare by rank."""
+        return _LEVELS.index(self)
+
+    def at_least(self, other: VerificationLevel) -> bool:
+        """Whether this level is ``other`` or higher."""
+        return self.rank >= other.rank
+
+    @staticmethod
+    def parse(text: str | VerificationLevel) -> VerificationLevel:
+        """A level from user input (``domain``); ``UserError`` naming the valid ones."""
+        if isinstance(text, VerificationLevel):
+            return text
+        try:
+            return VerificationLevel(str(text).strip().lower())
+        except ValueError:
+            valid = "|".join(v.value for v in VerificationLevel)
+            raise UserError(
+                f"unknown verification level {str(text)[:40]!r}", hint=f"use {valid}"
+            ) from None
+
+
+_LEVELS: tuple[VerificationLevel, ...] = tuple(VerificationLevel)
 
 
 class ClaimStatus(StrEnum):
@@ -369,11 +409,17 @@ def strictest(a: Permission, b: Permission) -> Permission:
 
 @dataclass(frozen=True, slots=True)
 class Party:
-    """A rights holder, licensee or other actor."""
+    """A rights holder, licensee or other actor, with its verification level.
+
+    ``verification`` is the highest level among the party's verified identities
+    (``self`` when none is verified); a claim shows its claimant's level, and
+    scans and the guard can ignore claims below a minimum (``--min-verification``).
+    """
 
     id: int
     name: str
     contact: str | None = None
+    verification: VerificationLevel = VerificationLevel.SELF
 
 
 @dataclass(frozen=True, slots=True)
@@ -392,6 +438,8 @@ class Claim:
     status: ClaimStatus
     created_at: datetime
     note: str | None = None
+    verification: VerificationLevel = VerificationLevel.SELF
+    """The claimant's verification level when the claim was read."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -425,6 +473,7 @@ class Work:
             "kind": self.kind.value,
             "title": self.title,
             "owner": self.owner.name,
+            "owner_verification": self.owner.verification.value,
             "sha256": self.sha256,
             "identifiers": [{"scheme": i.scheme.value, "value": i.value} for i in self.identifiers],
             "terms": {u.value: p.value for u, p in self.terms.effective().items()},
@@ -433,7 +482,12 @@ class Work:
             "prices": prices_to_dict(self.terms.prices),
             "disputed": self.disputed,
             "claims": [
-                {"party": c.party, "status": c.status.value, "created_at": c.created_at.isoformat()}
+                {
+                    "party": c.party,
+                    "status": c.status.value,
+                    "verification": c.verification.value,
+                    "created_at": c.created_at.isoformat(),
+                }
                 for c in self.claims
             ],
             "created_at": self.created_at.isoformat(),

@@ -32,6 +32,7 @@ import threading
 from pathlib import Path
 
 from clearance.core.errors import UserError
+from clearance.core.models import VerificationLevel
 from clearance.core.policy import Mode
 from clearance.fingerprint.embedding import ImageEmbedder
 from clearance.guard.check import Verdict, check, check_pdq
@@ -80,6 +81,7 @@ class Guard:
         rebuild_min_codes: int = REBUILD_MIN_CODES,
         embedder: ImageEmbedder | None = None,
         mode: Mode | str = Mode.OPT_OUT,
+        min_verification: VerificationLevel | str = VerificationLevel.SELF,
     ) -> None:
         if sync not in ("check", "poll", "off"):
             raise UserError(f"guard sync must be check, poll or off, not {sync!r}")
@@ -94,6 +96,7 @@ class Guard:
         self.rebuilds = 0
         self.embedder = embedder
         self.mode = Mode.parse(mode) if isinstance(mode, str) else mode
+        self.min_verification = VerificationLevel.parse(min_verification)
         self._index: RegistryView = (
             index if index is not None else GuardIndex.from_store(_need(store), embedder)
         )
@@ -166,6 +169,7 @@ class Guard:
             licensee=licensee,
             embedder=self.embedder,
             mode=mode or self.mode,
+            min_verification=self.min_verification,
         )
 
     def check_pdq(
@@ -185,6 +189,7 @@ class Guard:
             licensee=licensee,
             embedder=self.embedder,
             mode=mode or self.mode,
+            min_verification=self.min_verification,
         )
 
     def _poll(self, seconds: float) -> None:

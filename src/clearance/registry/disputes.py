@@ -46,12 +46,9 @@ RESOLVED = "resolved"
 
 
 def verification_of(party: Party) -> str:
-    """A party's verification level (``self`` until parties carry one).
-
-    The one place disputes read it, so the level can come from ``Party`` itself
-    once every party has one.
-    """
-    return str(getattr(party, "verification", "self"))
+    """A party's verification level (``self``, ``domain``, ``key``, ``admin``): the one place
+    disputes read it."""
+    return party.verification.value
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,9 @@ Since revision ``0003`` no id is ever reused (``AUTOINCREMENT`` on SQLite,
 sequences on PostgreSQL), and the two ledgers (``audit_log``,
 ``usage_events``) carry a hash chain (``prev_hash``, ``row_hash``; see
 ``registry.ledger``). Since ``0005`` ``api_keys`` holds the HTTP API's keys
-(argon2 hashes only; ``registry.apikeys``).
+(argon2 hashes only; ``registry.apikeys``). Since ``0006`` each party carries its
+``verification`` level and ``party_identities`` holds the identities behind it
+(domains, Ed25519 keys, operator verifications; ``registry.parties``).
 
 The schema itself is created and evolved only by the Alembic migrations in
 ``migrations/versions``; this module mirrors the newest revision so queries
@@ -31,7 +33,7 @@ from sqlalchemy import (
 )
 
 FORMAT_VERSION = 1
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"
 
 metadata = MetaData()
 
@@ -49,6 +51,29 @@ parties = Table(
     Column("name", String(255), nullable=False, unique=True),
     Column("contact", Text),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("verification", String(16), nullable=False, server_default="self"),  # 0006
+    sqlite_autoincrement=True,
+)
+
+party_identities = Table(
+    "party_identities",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("party_id", Integer, ForeignKey("parties.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("value", Text, nullable=False),
+    Column("public_key", Text),
+    Column("token", String(64)),
+    Column("status", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("verified_at", DateTime(timezone=True)),
+    Column("verified_by", String(255)),
+    CheckConstraint("kind IN ('domain', 'key', 'admin')", name="ck_party_identities_kind"),
+    CheckConstraint(
+        "status IN ('pending', 'verified', 'revoked')", name="ck_party_identities_status"
+    ),
+    UniqueConstraint("party_id", "kind", "value", name="uq_party_identities_party_kind_value"),
+    Index("ix_party_identities_kind_value", "kind", "value"),
     sqlite_autoincrement=True,
 )
 

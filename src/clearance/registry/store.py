@@ -39,6 +39,7 @@ from clearance.core.models import (
     Price,
     PricePer,
     Terms,
+    VerificationLevel,
     Work,
     WorkKind,
     prices_to_dict,
@@ -138,6 +139,20 @@ def stored_price(row: Any) -> Price:
 
 _CONTENT_LOCK = -(1 << 62) + 14
 """The PostgreSQL advisory lock every registration checked for near-duplicates takes."""
+
+
+def level_of(value: str | None) -> VerificationLevel:
+    """A stored verification level (an unknown one, written by a newer Clearance, is ``self``:
+    a level nobody can check grants nothing)."""
+    try:
+        return VerificationLevel(value or "self")
+    except ValueError:
+        return VerificationLevel.SELF
+
+
+def party_of(row: Any) -> Party:
+    """A ``Party`` from a ``parties`` row (with its verification level)."""
+    return Party(row.id, row.name, row.contact, level_of(row.verification))
 
 
 def _lock_key(scheme: str, value: str) -> int:
@@ -245,7 +260,12 @@ class SqlStore(BulkReads):
         if not ids:
             return []
         rows = conn.execute(
-            select(s.works, s.parties.c.name.label("owner_name"), s.parties.c.contact)
+            select(
+                s.works,
+                s.parties.c.name.label("owner_name"),
+                s.parties.c.contact,
+                s.parties.c.verification,
+            )
             .join(s.parties, s.parties.c.id == s.works.c.owner_id)
             .where(s.works.c.id.in_(ids))
         ).all()
@@ -265,13 +285,19 @@ class SqlStore(BulkReads):
             party_terms.setdefault(r.party_id, []).append(r)
         claims: dict[int, list[Claim]] = {}
         for r in conn.execute(
-            select(s.claims, s.parties.c.name)
+            select(s.claims, s.parties.c.name, s.parties.c.verification)
             .join(s.parties, s.parties.c.id == s.claims.c.party_id)
             .where(s.claims.c.work_id.in_(ids))
             .order_by(s.claims.c.id)
         ):
             claims.setdefault(r.work_id, []).append(
-                Claim(r.name, ClaimStatus(r.status), aware(r.created_at), r.note)
+                Claim(
+                    r.name,
+                    ClaimStatus(r.status),
+                    aware(r.created_at),
+                    r.note,
+                    level_of(r.verification),
+                )
             )
         by_id: dict[int, Work] = {}
         for r in rows:
@@ -280,7 +306,7 @@ class SqlStore(BulkReads):
             by_id[r.id] = Work(
                 id=r.id,
                 kind=WorkKind(r.kind),
-                owner=Party(r.owner_id, r.owner_name, r.contact),
+                owner=Party(r.owner_id, r.owner_name, r.contact, level_of(r.verification)),
                 title=r.title,
                 identifiers=tuple(idents.get(r.id, [])),
                 terms=own.merged_over(default),
@@ -758,7 +784,7 @@ class SqlStore(BulkReads):
             )
         if row is None:
             raise NotFound(f"no party named {name!r}")
-        return Party(row.id, row.name, row.contact)
+        return party_of(row)
 
     def party_terms(self, owner: str) -> Terms:
         with database_errors("read"), self.engine.connect() as conn:
@@ -872,7 +898,7 @@ class SqlStore(BulkReads):
                 detail = {"before": before, "after": clean}
                 self._audit(conn, actor, "party.contact", "party", pid, detail)
             row = conn.execute(select(s.parties).where(s.parties.c.id == pid)).one()
-            return Party(row.id, row.name, row.contact)
+            return party_of(row)
 
     def set_party_terms(
         self, owner: str, change: TermsChange, *, actor: str = "clearance"
