@@ -11,11 +11,17 @@ from PIL import ImageOps
 
 from clearance.core import Mode, Permission, Price, Usage
 from clearance.core.errors import ConflictError, NotFound, UserError
-from clearance.core.models import ClaimStatus
+from clearance.core.models import ClaimStatus, Party, VerificationLevel
 from clearance.guard import GuardIndex, check
 from clearance.matching.conflicts import ContentChecker
 from clearance.matching.decide import strictest_terms
-from clearance.registry import RegistrationStatus, SqlStore, TermsChange, add_works
+from clearance.registry import (
+    RegistrationStatus,
+    SqlStore,
+    TermsChange,
+    add_works,
+    parse_identifier,
+)
 from clearance.registry.agreements import grant_agreement
 from clearance.registry.disputes import (
     get_dispute,
@@ -209,6 +215,7 @@ def test_claim_notes_keep_the_claimants_side(store: SqlStore, tmp_path: Path) ->
 def test_verification_reads_the_partys_level(store: SqlStore) -> None:
     from clearance.registry.parties import verify_admin
 
+    assert verification_of(Party(1, "Ann", None, VerificationLevel.DOMAIN)) == "domain"
     store.set_party_contact("Ann", "ann@example.org")
     assert verification_of(store.get_party("Ann")) == "self"
     verify_admin(store, "Ann", "checked her passport", actor="operator")
@@ -253,3 +260,50 @@ def test_concurrent_near_duplicates_make_one_work_and_disputes(
         assert store.count_works() == 1
         (work,) = store.list_works()
         assert len(work.claims) == 4 and work.disputed
+
+
+def test_the_bulk_query_applies_the_strictest_claim(store: SqlStore) -> None:
+    """Two of Ann's pages with the same terms; Zed claims one with a deny. The bulk query
+    (which decides each distinct set of terms once) answers each page by its own claims."""
+    from clearance.matching import RegistryView
+    from clearance.matching.bulk import query_urls
+    from clearance.registry import register_identifier
+
+    allow = TermsChange({Usage.TRAIN_AI: Permission.ALLOW})
+    for page in ("one", "two"):
+        ident = parse_identifier(f"https://ann.example/{page}")
+        register_identifier(store, ident, owner="Ann", terms=allow)
+    zed = register_identifier(
+        store,
+        parse_identifier("https://ann.example/two"),
+        owner="Zed",
+        terms=TermsChange({Usage.TRAIN_AI: Permission.DENY}),
+    )
+    assert zed.status is RegistrationStatus.DISPUTED
+    view = RegistryView.from_store(store)
+    one, two = query_urls(view, ["https://ann.example/one", "https://ann.example/two"])
+    assert one is not None and two is not None
+    assert not one.opt_out and one.usages[Usage.TRAIN_AI] is Permission.ALLOW
+    assert two.opt_out and two.usages[Usage.TRAIN_AI] is Permission.DENY
+
+
+def test_min_verification_weighs_each_claim_of_a_disputed_work(
+    store: SqlStore, tmp_path: Path
+) -> None:
+    """A claim below the minimum is not acted on; the disputed work's other claims still are."""
+    from clearance.registry.parties import verify_admin
+
+    work_id, _ = _ann_and_zed(store, tmp_path)  # Ann: output deny; Zed: output allow
+    verify_admin(store, "Zed", "checked his passport", actor="Operator")
+    index = GuardIndex.from_store(store)
+    copy = tmp_path / "zed.jpg"
+    everyone = check(index, copy, min_verification="self")
+    assert everyone.verdict == "block"  # Ann's deny is the strictest claim
+    admins = check(index, copy, min_verification="admin")
+    assert admins.verdict == "allow", admins.reasons  # only Zed's (verified) claim counts
+    (work,) = admins.works
+    assert not work.ignored and work.decision.permission is Permission.ALLOW
+    assert any("disputed by Zed" in r for r in admins.reasons), admins.reasons
+    terms = strictest_terms(store.get_work(work_id), VerificationLevel.ADMIN).effective()
+    assert terms[Usage.OUTPUT] is Permission.ALLOW
+    assert get_dispute(store, work_id).claims[1].verification == "admin"

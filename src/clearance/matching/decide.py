@@ -64,14 +64,12 @@ class MatchedWork:
 
     @property
     def ignored(self) -> str | None:
-        """Why the work's claim is not acted on (its claimant's level is too low), or None."""
-        level = self.work.owner.verification
-        if level.at_least(self.min_verification):
+        """Why the work's claims are not acted on (every claimant's level is too low), or
+        None. A disputed work is acted on while any of its open claims is verified enough."""
+        below = [c for c in claims_of(self.work) if below_minimum(c, self.min_verification)]
+        if len(below) < len(claims_of(self.work)):
             return None
-        return (
-            f"claimant {self.work.owner.name} is verified at {level.value}, "
-            f"below the minimum {self.min_verification.value}"
-        )
+        return "; ".join(below_minimum(c, self.min_verification) or "" for c in below)
 
     @property
     def strong(self) -> bool:
@@ -86,7 +84,7 @@ class MatchedWork:
 
         ``price`` is the price model of licensing ``usage`` (each usage has its own).
         """
-        terms = strictest_terms(self.work)
+        terms = strictest_terms(self.work, self.min_verification)
         price = terms.price_for(usage)
         stated = terms.effective()[usage]
         ignored = self.ignored
@@ -124,54 +122,60 @@ def matched_works(
     return out
 
 
-def ignored_evidence(matched: MatchedWork) -> list[Evidence]:
-    """A claim not acted on: one ``unknown`` evidence per stated usage, saying what was
-    stated and why it is ignored (``unknown`` never moves ``core.resolve``'s fold)."""
-    why = matched.ignored or ""
-    work = matched.work
-    return [
-        Evidence(
-            IGNORED_SOURCE,
-            usage,
-            Permission.UNKNOWN,
-            detail=f"work {work.id} by {work.owner.name}: {usage.value}={perm.value} "
-            f"not acted on ({why})",
-            work_id=work.id,
-        )
-        for usage, perm in sorted(work.terms.permissions.items(), key=lambda kv: kv[0].value)
-    ]
-
-
 DISPUTED_SOURCE = "disputed"
 """The evidence source of a disputed work's claims (``disputed:output=deny`` in a scan's
 reasons), so every decision about a disputed work says so."""
 
 
-def claim_terms(work: Work) -> list[tuple[str, Terms]]:
+@dataclass(frozen=True, slots=True)
+class ClaimTerms:
+    """One claim that bears on a work's decisions: who, the terms it states, their level."""
+
+    party: str
+    terms: Terms
+    verification: VerificationLevel
+    owner: bool
+
+
+def claims_of(work: Work) -> list[ClaimTerms]:
     """Whose terms bear on ``work``: its owner's (the work's terms), and while it is disputed
     the terms each other open claim states, in claim order."""
-    out = [(work.owner.name, work.terms)]
+    out = [ClaimTerms(work.owner.name, work.terms, work.owner.verification, True)]
     if work.disputed:
         for claim in work.claims:
             if claim.status is ClaimStatus.DISPUTED and claim.party != work.owner.name:
                 stated = claimed_terms(claim.note)
-                out.append((claim.party, stated if stated is not None else Terms()))
+                terms = stated if stated is not None else Terms()
+                out.append(ClaimTerms(claim.party, terms, claim.verification, False))
     return out
 
 
-def strictest_terms(work: Work) -> Terms:
+def below_minimum(claim: ClaimTerms, minimum: VerificationLevel) -> str | None:
+    """Why ``claim`` is not acted on (its claimant is verified below ``minimum``), or None."""
+    if claim.verification.at_least(minimum):
+        return None
+    return (
+        f"claimant {claim.party} is verified at {claim.verification.value}, "
+        f"below the minimum {minimum.value}"
+    )
+
+
+def strictest_terms(
+    work: Work, min_verification: VerificationLevel = VerificationLevel.SELF
+) -> Terms:
     """The terms a decision applies to ``work``: its own, or while it is disputed the
-    strictest statement of all its claims per usage (deny > license > allow); a licensed
-    usage's price is that of the first claim that licenses it."""
-    claims = claim_terms(work)
-    if len(claims) == 1:
+    strictest statement of its claims (those verified at ``min_verification`` or above)
+    per usage, deny > license > allow; a licensed usage's price is that of the first
+    claim that licenses it."""
+    claims = [c for c in claims_of(work) if not below_minimum(c, min_verification)]
+    if not work.disputed or not claims:
         return work.terms
     perms: dict[Usage, Permission] = {}
-    for _, terms in claims:
-        for usage, perm in terms.permissions.items():
+    for claim in claims:
+        for usage, perm in claim.terms.permissions.items():
             perms[usage] = strictest(perms.get(usage, Permission.UNKNOWN), perm)
     prices = {
-        usage: next(t.prices[usage] for _, t in claims if t.permissions.get(usage) is perm)
+        usage: next(c.terms.prices[usage] for c in claims if c.terms.permissions.get(usage) is perm)
         for usage, perm in perms.items()
         if perm is Permission.LICENSE
     }
@@ -180,14 +184,40 @@ def strictest_terms(work: Work) -> Terms:
 
 def disputants(work: Work) -> list[str]:
     """The parties with an open claim on ``work`` other than its owner (none: undisputed)."""
-    return [name for name, _ in claim_terms(work)[1:]]
+    return [c.party for c in claims_of(work) if not c.owner]
 
 
-def terms_evidence(work: Work) -> list[Evidence]:
+def _ignored(work: Work, claim: ClaimTerms, why: str) -> list[Evidence]:
+    return [
+        Evidence(
+            IGNORED_SOURCE,
+            usage,
+            Permission.UNKNOWN,
+            detail=f"work {work.id} by {claim.party}: {usage.value}={perm.value} "
+            f"not acted on ({why})",
+            work_id=work.id,
+        )
+        for usage, perm in sorted(claim.terms.permissions.items(), key=lambda kv: kv[0].value)
+    ]
+
+
+def ignored_evidence(matched: MatchedWork) -> list[Evidence]:
+    """Claims not acted on: one ``unknown`` evidence per stated usage of each, saying what
+    was stated and why it is ignored (``unknown`` never moves ``core.resolve``'s fold)."""
+    out: list[Evidence] = []
+    for claim in claims_of(matched.work):
+        out += _ignored(matched.work, claim, below_minimum(claim, matched.min_verification) or "")
+    return out
+
+
+def terms_evidence(
+    work: Work, min_verification: VerificationLevel = VerificationLevel.SELF
+) -> list[Evidence]:
     """The work's stated terms (party defaults merged) as ``registry`` evidence about it.
 
     A disputed work gives every open claim's terms instead, as ``disputed`` evidence:
-    ``core.resolve`` folds them, so the strictest claim decides each usage.
+    ``core.resolve`` folds them, so the strictest claim decides each usage. A claim
+    verified below ``min_verification`` gives ``ignored-for-verification`` evidence.
     """
     if not work.disputed:
         detail = f"work {work.id} by {work.owner.name}"
@@ -196,12 +226,16 @@ def terms_evidence(work: Work) -> list[Evidence]:
             for usage, perm in sorted(work.terms.permissions.items(), key=lambda kv: kv[0].value)
         ]
     out: list[Evidence] = []
-    for party, terms in claim_terms(work):
-        side = "owner" if party == work.owner.name else "claimant"
-        detail = f"work {work.id} (disputed): {party}'s claim ({side})"
+    for claim in claims_of(work):
+        why = below_minimum(claim, min_verification)
+        if why:
+            out += _ignored(work, claim, why)
+            continue
+        side = "owner" if claim.owner else "claimant"
+        detail = f"work {work.id} (disputed): {claim.party}'s claim ({side})"
         out += [
             Evidence(DISPUTED_SOURCE, usage, perm, detail=detail, work_id=work.id)
-            for usage, perm in sorted(terms.permissions.items(), key=lambda kv: kv[0].value)
+            for usage, perm in sorted(claim.terms.permissions.items(), key=lambda kv: kv[0].value)
         ]
     return out
 
@@ -244,7 +278,9 @@ def work_evidence(
     ``ignored_evidence`` (its agreements are not acted on either)."""
     if matched.ignored:
         return ignored_evidence(matched)
-    return terms_evidence(matched.work) + agreement_evidence(agreements, matched.work, at)
+    return terms_evidence(matched.work, matched.min_verification) + agreement_evidence(
+        agreements, matched.work, at
+    )
 
 
 # --------------------------------------------------------------------------- the scan
@@ -356,9 +392,9 @@ def decide_output(
     return overall, verdicts
 
 
-def price_text(work: Work) -> str:
+def price_text(work: Work, min_verification: VerificationLevel = VerificationLevel.SELF) -> str:
     """``1 USD per output`` (or ``no price set``): the price of licensing ``output``."""
-    price = strictest_terms(work).price_for(Usage.OUTPUT)
+    price = strictest_terms(work, min_verification).price_for(Usage.OUTPUT)
     if price is None:
         return "no price set"
     return price.describe()
@@ -386,5 +422,5 @@ def output_reason(v: WorkVerdict, licensee: str | None) -> str:
     if d.permission is Permission.DENY:
         return f"{head}: output denied by the owner"
     if d.permission is Permission.LICENSE:
-        return f"{head}: output needs a licence: {price_text(w)}"
+        return f"{head}: output needs a licence: {price_text(w, v.matched.min_verification)}"
     return f"{head}: output not allowed (opt-in: the owner gave no explicit permission)"

@@ -46,7 +46,8 @@ RESOLVED = "resolved"
 
 
 def verification_of(party: Party) -> str:
-    """A party's verification level (``self``, ``domain``, ``key`` or ``admin``)."""
+    """A party's verification level (``self``, ``domain``, ``key``, ``admin``): the one place
+    disputes read it."""
     return party.verification.value
 
 

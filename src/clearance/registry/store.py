@@ -137,6 +137,10 @@ def stored_price(row: Any) -> Price:
         )
 
 
+_CONTENT_LOCK = -(1 << 62) + 14
+"""The PostgreSQL advisory lock every registration checked for near-duplicates takes."""
+
+
 def level_of(value: str | None) -> VerificationLevel:
     """A stored verification level (an unknown one, written by a newer Clearance, is ``self``:
     a level nobody can check grants nothing)."""
@@ -149,10 +153,6 @@ def level_of(value: str | None) -> VerificationLevel:
 def party_of(row: Any) -> Party:
     """A ``Party`` from a ``parties`` row (with its verification level)."""
     return Party(row.id, row.name, row.contact, level_of(row.verification))
-
-
-_CONTENT_LOCK = -(1 << 62) + 14
-"""The PostgreSQL advisory lock every registration checked for near-duplicates takes."""
 
 
 def terms_row(
