@@ -28,7 +28,19 @@ $(STAMP): pyproject.toml | system-deps
 	$(BIN)/pip install --quiet -e ".[dev,postgres,bench,c2pa,api,embed]"
 	touch $(STAMP)
 
-install: system-deps $(STAMP)
+# axe-core (the accessibility checker the web app's browser tests inject) from the npm
+# registry, pinned by package-lock.json, into the git-ignored node_modules/.
+AXE := node_modules/axe-core/axe.min.js
+
+$(AXE): package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm; \
+	  else echo "please install npm (the Debian package npm)" >&2; exit 1; fi; }
+	npm ci --no-audit --no-fund --prefix .
+	touch $(AXE)
+
+install: system-deps $(STAMP) $(AXE)
 
 demo: install
 	$(BIN)/python -m clearance.demo

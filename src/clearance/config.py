@@ -96,6 +96,22 @@ SETTINGS: tuple[tuple[str, object, str], ...] = (
         "Let the service fetch private, loopback and link-local addresses "
         "(GET /v1/signals); off, such a URL is refused (403). For tests and intranets.",
     ),
+    (
+        "web_datasets",
+        "",
+        "The folder whose datasets the web app's developers may scan by path (relative "
+        "paths inside it only); empty: scanning a server path from the web is off.",
+    ),
+    (
+        "web_scans",
+        "web-scans",
+        "The folder where the web app writes the scans its developers submit.",
+    ),
+    (
+        "web_secure_cookies",
+        False,
+        "Mark the web app's session cookies Secure (sent over HTTPS only): turn on behind TLS.",
+    ),
 )
 
 
@@ -122,6 +138,9 @@ class Settings:
     api_key_burst: int = 200
     cors_origins: str = ""
     allow_private: bool = False
+    web_datasets: str = ""
+    web_scans: str = "web-scans"
+    web_secure_cookies: bool = False
 
     def __post_init__(self) -> None:
         clean_name(self.actor, "actor (CLEARANCE_ACTOR)")

@@ -10,8 +10,6 @@ identifier: never a server path), and the store's ``set_work_terms``,
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -28,15 +26,9 @@ from clearance.registry import (
     ApiKey,
     Registration,
     TermsChange,
-    add_works,
+    add_upload,
     parse_identifier,
     register_identifier,
-)
-from clearance.registry.register import (
-    AUDIO_EXTENSIONS,
-    IMAGE_EXTENSIONS,
-    TEXT_EXTENSIONS,
-    VIDEO_EXTENSIONS,
 )
 
 from .auth import require_owner
@@ -45,7 +37,6 @@ from .services import Services, services
 
 router = APIRouter(prefix="/v1", tags=["works"])
 
-_KNOWN = IMAGE_EXTENSIONS | TEXT_EXTENSIONS | AUDIO_EXTENSIONS | VIDEO_EXTENSIONS
 _UPLOAD_FIELDS = (
     *("file", "owner", "title", "kind"),
     *("deny", "allow", "license", "price", "currency", "per"),
@@ -226,24 +217,18 @@ def _register_upload(
     kind: WorkKind | None,
     actor: str,
 ) -> Any:
-    """Write the upload to a private temporary file named only by a known extension."""
-    suffix = Path(label).suffix.lower()
-    name = "upload" + (suffix if suffix in _KNOWN else "")
-    with tempfile.TemporaryDirectory(prefix="clearance-upload-") as tmp:
-        path = Path(tmp) / name
-        path.write_bytes(data)
-        return add_works(
-            svc.store(),
-            [str(path)],
-            owner=owner,
-            terms=change,
-            title=title or label,
-            kind=kind,
-            actor=actor,
-            max_pixels=min(svc.settings.api_max_pixels, svc.settings.max_pixels),
-            workers=1,
-            embedder=svc.guard.embedder,
-        )
+    return add_upload(
+        svc.store(),
+        data,
+        label,
+        owner=owner,
+        terms=change,
+        title=title,
+        kind=kind,
+        actor=actor,
+        max_pixels=min(svc.settings.api_max_pixels, svc.settings.max_pixels),
+        embedder=svc.guard.embedder,
+    )
 
 
 def _text(value: object, name: str) -> str | None:

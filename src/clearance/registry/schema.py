@@ -4,7 +4,8 @@ Since revision ``0003`` no id is ever reused (``AUTOINCREMENT`` on SQLite,
 sequences on PostgreSQL), and the two ledgers (``audit_log``,
 ``usage_events``) carry a hash chain (``prev_hash``, ``row_hash``; see
 ``registry.ledger``). Since ``0005`` ``api_keys`` holds the HTTP API's keys
-(argon2 hashes only; ``registry.apikeys``).
+(argon2 hashes only; ``registry.apikeys``), and since ``0007``
+``web_accounts`` and ``web_sessions`` the web app's sign-in (``registry.accounts``).
 
 The schema itself is created and evolved only by the Alembic migrations in
 ``migrations/versions``; this module mirrors the newest revision so queries
@@ -31,7 +32,7 @@ from sqlalchemy import (
 )
 
 FORMAT_VERSION = 1
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0007"
 
 metadata = MetaData()
 
@@ -284,5 +285,36 @@ notices = Table(
     Column("after", String(16), nullable=False),
     Column("detail", Text, nullable=False),
     Index("ix_notices_licensee", "licensee_id"),
+    sqlite_autoincrement=True,
+)
+
+# -- 0007: web accounts ----------------------------------------------------------------------
+
+web_accounts = Table(
+    "web_accounts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("email", String(254), nullable=False, unique=True),
+    Column("party_id", Integer, ForeignKey("parties.id"), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("hash", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("role IN ('creator', 'developer', 'admin')", name="ck_web_accounts_role"),
+    Index("ix_web_accounts_party", "party_id"),
+    sqlite_autoincrement=True,
+)
+
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column(
+        "account_id", Integer, ForeignKey("web_accounts.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Index("ix_web_sessions_account", "account_id"),
     sqlite_autoincrement=True,
 )
