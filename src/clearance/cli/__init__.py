@@ -27,6 +27,7 @@ except ImportError:  # pragma: no cover - depends on the Typer release
     )
 
 from clearance.cli import (
+    accounts,
     agreements,
     audit,
     characters,
@@ -80,6 +81,7 @@ app.command("check")(check.check_command)
 app.command("scan")(scan.scan_command)
 app.command("serve")(serve.serve_command)
 app.add_typer(keys.app, name="keys")
+app.add_typer(accounts.app, name="accounts")
 app.add_typer(sites.app, name="sites")
 app.command("verify")(evidence.verify_command)
 app.command("prove")(evidence.prove_command)
