@@ -34,3 +34,23 @@ def test_an_operator_creates_an_admin_account(
     assert "already in the registry" in capsys.readouterr().err
     assert main(["accounts", "list", "--registry", reg, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["count"] == 1
+
+
+def test_the_demo_seeds_a_creator_and_a_developer(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from clearance.demo import print_web_access, seed_web_accounts
+
+    reg = str(tmp_path / "demo.db")
+    assert main(["init", "--registry", reg]) == 0
+    accounts = seed_web_accounts(reg)
+    assert seed_web_accounts(reg) == accounts  # a second call changes nothing
+    roles = {a["role"] for a in accounts}
+    assert {"creator", "developer", "admin"} <= roles
+    with open_store(reg) as store:
+        for a in accounts:
+            assert authenticate(store, a["email"], a["password"]).party == a["party"]
+    console = Console(record=True, width=200)
+    print_web_access(console, "http://127.0.0.1:8000/", accounts)
+    text = console.export_text()
+    assert "http://127.0.0.1:8000/creator" in text and "genco@demo.example" in text
