@@ -8,15 +8,18 @@ scan``) with a progress callback. Each job has a folder under
 party's name: names are hostile): ``job.json`` (what was asked, its status),
 the uploaded manifest when there is one, and ``out/`` (the scan's own
 outputs, ``report.html`` included). ``job.json`` is written atomically at
-each change, so the list survives a restart; a job that was running when the
-process stopped reads as ``interrupted``.
+each change and at most once a second with the progress, so the list survives
+a restart and every worker process of a server sees every job; a job that was
+running when its process stopped reads as ``interrupted``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -47,6 +50,7 @@ class ScanJob:
     submitted_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
     finished_at: str | None = None
     summary: dict[str, Any] = field(default_factory=dict)
+    pid: int = field(default_factory=os.getpid)  # the server process that runs it
 
     @property
     def percent(self) -> int:
@@ -89,7 +93,12 @@ class ScanJobs:
             base.mkdir(parents=True, exist_ok=True)
             taken = [int(p.name) for p in base.iterdir() if p.name.isdigit()]
             job = ScanJob(max(taken, default=0) + 1, party, label, purpose, mode, web)
-            self.job_dir(job).mkdir()
+            while True:  # another worker process may take the same number: the folder decides
+                try:
+                    self.job_dir(job).mkdir()
+                    break
+                except FileExistsError:
+                    job.id += 1
             self._save(job)
             self._live[(party, job.id)] = job
         return job
@@ -104,8 +113,14 @@ class ScanJobs:
         job.status = "running"
         self._save(job)
 
+        saved = time.monotonic()
+
         def progress(done: int, total: int) -> None:
+            nonlocal saved
             job.done, job.total = done, total
+            if time.monotonic() - saved >= 1.0:  # other worker processes read it from disk
+                saved = time.monotonic()
+                self._save(job)
 
         try:
             result = scan(
@@ -142,8 +157,8 @@ class ScanJobs:
             raise NotFound(f"no scan {job_id} of yours")
         data = json.loads(path.read_text(encoding="utf-8"))
         job = ScanJob(**data)
-        if not job.finished:
-            job.status = "interrupted"  # it was running when the process stopped
+        if not job.finished and not _alive(job.pid):
+            job.status = "interrupted"  # it was running when its process stopped
         return job
 
     def list(self, party: str) -> list[ScanJob]:
@@ -158,6 +173,19 @@ class ScanJobs:
             except (NotFound, ValueError, TypeError):
                 continue
         return out
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process with this id runs on this machine (another server worker)."""
+    if pid == os.getpid():
+        return False  # this process would have it in memory
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _summary(result: Any) -> dict[str, Any]:
