@@ -29,7 +29,8 @@ import pytest
 
 from clearance.cli.webapp import create_site
 from clearance.config import Settings
-from clearance.registry import init_store
+from clearance.registry import init_store, open_store
+from clearance.registry.accounts import create_account
 from tests.samples import write_image
 
 ROOT = Path(__file__).parents[2]
@@ -43,6 +44,7 @@ PHONE = {"width": 375, "height": 740}
 @dataclass
 class Served:
     url: str
+    registry: str
     datasets: Path
     browser: Any
     shots: Path
@@ -84,7 +86,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         with sync_api.sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
             try:
-                yield Served(f"http://127.0.0.1:{port}", datasets, browser, root / "shots")
+                yield Served(
+                    f"http://127.0.0.1:{port}", registry, datasets, browser, root / "shots"
+                )
             finally:
                 browser.close()
     finally:
@@ -98,7 +102,7 @@ def _context(served: Served) -> Any:
     return context
 
 
-def check_page(page: Any, name: str, served: Served) -> None:
+def check_page(page: Any, name: str, served: Served, *, shots: bool = True) -> None:
     """axe-core finds nothing at desktop and phone width; nothing overflows the phone; shots."""
     errors: list[str] = []
     for label, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
@@ -113,6 +117,8 @@ def check_page(page: Any, name: str, served: Served) -> None:
         if label == "phone":
             width = page.evaluate("document.documentElement.scrollWidth")
             assert width <= PHONE["width"], f"{name} is {width} px wide on a phone"
+        if not shots:
+            continue
         served.shots.mkdir(exist_ok=True)
         shot = served.shots / f"web-{name}-{label}.png"
         page.screenshot(path=str(shot), full_page=True)
@@ -168,6 +174,13 @@ def test_a_creator_and_a_developer_walk_their_main_paths(served: Served, tmp_pat
     creator.on("pageerror", lambda e: page_errors.append(str(e)))
     creator.goto(served.url + "/")
     check_page(creator, "home", served)
+    creator.goto(served.url + "/signin")
+    creator.get_by_label("Email").fill("nobody@example.com")
+    creator.get_by_label("Password").fill("not the password")
+    creator.get_by_role("button", name="Sign in").click()
+    assert "wrong email or password" in creator.get_by_role("alert").inner_text()
+    check_page(creator, "signin-error", served, shots=False)
+    creator.goto(served.url + "/")
     creator.keyboard.press("Tab")
     assert creator.evaluate("document.activeElement.className") == "skip"
     _sign_up(creator, served, "creator", "Mira Studio", "mira@example.com")
@@ -262,6 +275,30 @@ def test_a_creator_and_a_developer_walk_their_main_paths(served: Served, tmp_pat
     creator.get_by_role("button", name="Show").click()
     assert creator.get_by_role("alert").is_visible()
     assert creator.get_by_label("Period").get_attribute("aria-invalid") == "true"
+    check_page(creator, "statements-error", served, shots=False)
     assert page_errors == []
     creator_ctx.close()
     dev_ctx.close()
+
+
+def test_an_admin_sees_parties_and_makes_a_key(served: Served) -> None:
+    with open_store(served.registry) as store:
+        create_account(store, "ops@example.com", "operator passphrase", party="Ops", role="admin")
+    context = _context(served)
+    page = context.new_page()
+    page.goto(served.url + "/signin")
+    page.get_by_label("Email").fill("ops@example.com")
+    page.get_by_label("Password").fill("operator passphrase")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(served.url + "/admin")
+    check_page(page, "admin", served, shots=False)
+    page.get_by_role("link", name="Parties").click()
+    assert "Ops" in page.locator("table").first.inner_text()
+    check_page(page, "admin-parties", served)
+    page.goto(served.url + "/admin/keys")
+    page.get_by_label("Party").fill("Ops")
+    page.get_by_label("Role").select_option("licensee")
+    page.get_by_role("button", name="Create key").click()
+    assert page.locator("pre.token").inner_text().startswith("clr_")
+    check_page(page, "admin-keys", served)
+    context.close()
