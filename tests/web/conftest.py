@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import re
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
 from clearance.cli.webapp import create_site
 from clearance.config import Settings
 from clearance.registry import init_store
+from tests.conftest import PG_ADMIN
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
@@ -66,11 +69,27 @@ def wait_for_scan(client: TestClient, job: int, timeout: float = 60) -> str:
     raise AssertionError(f"scan {job} did not finish")
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    """A served site on a fresh SQLite registry, with an operator's datasets folder."""
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def site(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Site]:
+    """A served site on a fresh registry (each backend), with an operator's datasets folder."""
     root = tmp_path_factory.mktemp("web")
-    registry = str(root / "registry.db")
+    if request.param == "sqlite":
+        registry = str(root / "registry.db")
+        yield from _site(root, registry)
+        return
+    name = f"clearance_test_web_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield from _site(root, PG_ADMIN.rpartition("/")[0] + "/" + name)
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _site(root: Path, registry: str) -> Iterator[Site]:
     init_store(registry).close()
     datasets = root / "datasets"
     datasets.mkdir()

@@ -18,7 +18,7 @@ from clearance.registry.accounts import (
 
 from .context import web
 from .render import WebRoute, page, redirect
-from .session import SESSION, cookie_args, read_form, text, visitor
+from .session import SESSION, cookie_args, read_form, secret, text, visitor
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
@@ -61,7 +61,7 @@ async def signup_form(request: Request) -> Response:
 async def signup(request: Request) -> Response:
     async with read_form(request) as form:
         fields = {n: text(form, n, limit=300) for n in ("email", "name", "role")}
-        password = text(form, "password", limit=300)
+        password = secret(form, "password")
     try:
         role = AccountRole.parse(fields["role"] or "creator")
         if role is AccountRole.ADMIN:
@@ -88,7 +88,7 @@ async def signin_form(request: Request) -> Response:
 @router.post("/signin")
 async def signin(request: Request) -> Response:
     async with read_form(request) as form:
-        email, password = text(form, "email", limit=300), text(form, "password", limit=300)
+        email, password = text(form, "email", limit=300), secret(form, "password")
         where = text(form, "next", limit=500)
     try:
         account = await run_in_threadpool(authenticate, web(request).store(), email, password)

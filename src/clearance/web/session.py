@@ -18,7 +18,7 @@ import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from fastapi import Request
 from fastapi.responses import Response
@@ -83,7 +83,8 @@ def finish(request: Request, response: Response) -> Response:
 
 def flash(request: Request, response: Response, note: str) -> Response:
     """A one-line note shown on the next page (after a redirect)."""
-    response.set_cookie(FLASH, note[:300], samesite="strict", max_age=60, **cookie_args(request))  # type: ignore[arg-type]
+    value = quote(note[:300], safe=" .,:;()'")
+    response.set_cookie(FLASH, value, samesite="strict", max_age=60, **cookie_args(request))  # type: ignore[arg-type]
     return response
 
 
@@ -91,7 +92,7 @@ def take_flash(request: Request) -> str | None:
     note = request.cookies.get(FLASH)
     if note:
         request.state.flash_shown = True
-    return note or None
+    return unquote(note)[:300] if note else None
 
 
 def _same_origin(request: Request) -> bool:
@@ -119,6 +120,12 @@ async def read_form(request: Request, *, max_files: int = 0) -> AsyncIterator[Fo
         yield form
     finally:
         await form.close()
+
+
+def secret(form: FormData, name: str) -> str:
+    """A password field exactly as typed ('' when absent)."""
+    value = form.get(name)
+    return value[:1000] if isinstance(value, str) else ""
 
 
 def text(form: FormData, name: str, *, limit: int = 2000) -> str:

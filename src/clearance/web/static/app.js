@@ -40,7 +40,10 @@ function uploadOne(form, file, list) {
       let answer = {};
       try { answer = JSON.parse(xhr.responseText); } catch (err) { answer = {}; }
       const ok = (answer.registered || []).join("; ");
-      const bad = (answer.errors || []).join("; ");
+      let bad = (answer.errors || []).join("; ");
+      if (xhr.status >= 400 && !bad) {
+        bad = file.name + ": " + (answer.error || "the server refused it (HTTP " + xhr.status + ")");
+      }
       label.textContent = " " + (ok ? "registered " + ok : "") + (bad ? " not registered: " + bad : "");
       item.className = bad ? "error" : "note";
       resolve(!bad);
