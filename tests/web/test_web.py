@@ -197,7 +197,7 @@ def test_creator_form_errors_are_inline_never_500(site: Site) -> None:
     token = form_token(client, "/creator")
     bad_posts = [
         ("/creator/works/upload", {}, "choose one or more files"),
-        ("/creator/works/identifier", {"kind": "url", "value": ""}, "type the URL"),
+        ("/creator/works/identifier", {"kind": "url", "value": ""}, "give the url"),
         ("/creator/works/identifier", {"kind": "url", "value": "https://a.example/*"}, "one page"),
         ("/creator/works/identifier", {"kind": "identifier", "value": "isbn:123"}, "ISBN"),
         ("/creator/works/identifier", {"kind": "bogus", "value": "x"}, "choose what"),

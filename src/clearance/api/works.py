@@ -30,6 +30,7 @@ from clearance.registry import (
     parse_identifier,
     register_identifier,
 )
+from clearance.registry.identifiers import target_text
 
 from .auth import require_owner
 from .limits import probe_upload
@@ -106,14 +107,7 @@ class RegisterBody(BaseModel):
         ]
         if len(given) != 1:
             raise UserError("give exactly one of url, prefix, domain or identifier")
-        name, value = given[0]
-        if name == "url" and value.rstrip().endswith("*"):
-            raise UserError("a url is one page; register a prefix with 'prefix'")
-        if name == "prefix":
-            return value.strip() if value.strip().endswith("*") else value.strip() + "*"
-        if name == "domain":
-            return "domain:" + value.strip().removeprefix("domain:")
-        return value
+        return target_text(*given[0])
 
 
 def _registration(reg: Registration) -> JSONResponse:

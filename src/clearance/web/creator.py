@@ -28,6 +28,7 @@ from clearance.licensing.statements import royalty_statement, statement_csv
 from clearance.registry import TermsChange, add_upload, list_usage_events, parse_identifier
 from clearance.registry import register_identifier as register_id
 from clearance.registry.accounts import Account, AccountRole
+from clearance.registry.identifiers import target_text
 from clearance.signals.publish import consequences, site_files, stamp_jpeg
 
 from .context import web
@@ -199,23 +200,6 @@ IDENTIFIER_KINDS = {
 }
 
 
-def _target(kind: str, value: str) -> str:
-    """The registry target for what was typed (the API's ``RegisterBody.target`` rules)."""
-    if not value:
-        raise UserError("type the URL, domain or identifier to register")
-    if kind == "url":
-        if value.endswith("*"):
-            raise UserError("a URL is one page; choose 'Every URL that starts with' for a pattern")
-        return value
-    if kind == "prefix":
-        return value if value.endswith("*") else value + "*"
-    if kind == "domain":
-        return "domain:" + value.removeprefix("domain:").strip("/")
-    if kind == "identifier":
-        return value
-    raise UserError("choose what you are registering")
-
-
 @router.post("/works/identifier")
 async def register_identifier(request: Request) -> Response:
     account = await _creator(request)
@@ -224,7 +208,9 @@ async def register_identifier(request: Request) -> Response:
         title = text(form, "title", limit=500) or None
     store = web(request).store()
     try:
-        ident = parse_identifier(_target(kind, value))
+        if kind not in IDENTIFIER_KINDS:
+            raise UserError("choose what you are registering")
+        ident = parse_identifier(target_text(kind, value))
         reg = await run_in_threadpool(
             lambda: register_id(store, ident, owner=account.party, title=title, actor=account.party)
         )
