@@ -10,6 +10,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from clearance.evidence.proofs import verify_proof
 from clearance.registry import open_store
 from clearance.registry.accounts import create_account
 from clearance.signals.iptc_xmp import DataMining, read_iptc_data_mining
@@ -315,6 +316,13 @@ def test_a_developer_scans_requests_and_the_creator_is_paid(site: Site, tmp_path
         doc = dev.get(f"/developer/scans/{first}/documents/{kind}")
         assert doc.status_code == 200 and doc.text.startswith("#"), kind
     assert dev.get(f"/developer/scans/{first}/documents/nope").status_code == 400
+    proof = dev.get(f"/developer/scans/{first}/proof?owner=Lia")
+    assert proof.status_code == 200, proof.text[-500:]
+    jobs = site.client.app.state.web.jobs  # type: ignore[attr-defined]
+    manifest = json.loads((jobs.output(jobs.get("GenCo", first)) / "manifest.json").read_text())
+    check = verify_proof(proof.json(), manifest=manifest, require_signature=False)
+    assert check.ok and len(check.items) == 2  # Lia's two images, each with its decision
+    assert dev.get(f"/developer/scans/{first}/proof?owner=Nobody").status_code == 404
     answer = dev.post(f"/developer/scans/{first}/licenses", data={"csrf": token})
     assert answer.status_code == 303
     licences = dev.get("/developer/licences").text

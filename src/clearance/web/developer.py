@@ -12,6 +12,7 @@ output folder.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from starlette.datastructures import UploadFile
 
 from clearance.core.errors import UserError
 from clearance.core.files import confined
+from clearance.evidence import prove
 from clearance.licensing.impact import list_notices
 from clearance.licensing.requests import list_requests, request_licenses
 from clearance.licensing.runs import record_run
@@ -258,6 +260,37 @@ async def document(request: Request, job_id: int, kind: str) -> Response:
         headers={
             **HEADERS,
             "Content-Disposition": f'attachment; filename="{kind}-scan-{job_id}.md"',
+        },
+    )
+
+
+@router.get("/scans/{job_id}/proof")
+async def proof(request: Request, job_id: int) -> Response:
+    """A proof for one owner of how each of their items was decided (``clearance prove``)."""
+    account = await _developer(request)
+    owner = request.query_params.get("owner", "").strip()[:255]
+    job = await _job(request, account, job_id)
+    out = _output(request, job)
+    try:
+        if not owner:
+            raise UserError("name the owner to prove to")
+        doc = await run_in_threadpool(lambda: prove(out, owner=owner))
+    except UserError as exc:
+        return await page(
+            request,
+            "developer/scan.html",
+            status=exc.http_status,
+            error=exc.message,
+            job=job,
+            documents=DOCUMENTS,
+            owner=owner,
+        )
+    return Response(
+        json.dumps(doc, indent=2, ensure_ascii=False) + "\n",
+        media_type="application/json",
+        headers={
+            **HEADERS,
+            "Content-Disposition": f'attachment; filename="proof-scan-{job_id}.json"',
         },
     )
 
