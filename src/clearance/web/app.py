@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from clearance.config import Settings
 from clearance.registry import SqlStore
 
-from . import account, admin, creator, developer
+from . import account, admin, creator, developer, publish, royalties, terms
 from .context import WebContext
 from .jobs import ScanJobs
 from .render import environment
@@ -27,6 +27,6 @@ def mount_web(app: FastAPI, settings: Settings, store: Callable[[], SqlStore]) -
     context = WebContext(settings, store, environment(), jobs)
     app.state.web = context
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (account, creator, developer, admin):
+    for module in (account, creator, terms, royalties, publish, developer, admin):
         app.include_router(module.router)
     return context
