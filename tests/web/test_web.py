@@ -309,6 +309,7 @@ def test_a_developer_scans_requests_and_the_creator_is_paid(site: Site, tmp_path
     first = scan()
     page = dev.get(f"/developer/scans/{first}").text
     assert "Read the report" in page and "Request licences" in page
+    assert "<dt>needs license</dt><dd>2</dd>" in page  # Lia's two images
     report = dev.get(f"/developer/scans/{first}/report")
     assert report.status_code == 200 and "<html" in report.text.lower()
     assert "connect-src 'none'" in report.headers["content-security-policy"]

@@ -189,5 +189,10 @@ def _alive(pid: int) -> bool:
 
 
 def _summary(result: Any) -> dict[str, Any]:
-    doc = result.to_dict() if hasattr(result, "to_dict") else {}
-    return {k: v for k, v in doc.items() if isinstance(v, int | str | float)}
+    """What the scan page shows: items, and items per outcome (from ``report.json``)."""
+    report = getattr(result, "report", {}) or {}
+    outcomes = report.get("outcomes") or {}
+    return {
+        "items": int(report.get("items") or 0),
+        "outcomes": {str(k): int(v) for k, v in outcomes.items() if isinstance(v, int)},
+    }
