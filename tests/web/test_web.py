@@ -312,7 +312,8 @@ def test_a_developer_scans_requests_and_the_creator_is_paid(site: Site, tmp_path
     assert "<dt>needs license</dt><dd>2</dd>" in page  # Lia's two images
     report = dev.get(f"/developer/scans/{first}/report")
     assert report.status_code == 200 and "<html" in report.text.lower()
-    assert "connect-src 'none'" in report.headers["content-security-policy"]
+    policy = report.headers["content-security-policy"]
+    assert "connect-src 'none'" in policy and "sandbox allow-scripts" in policy
     for kind in ("eu-summary", "ab2013", "policy"):
         doc = dev.get(f"/developer/scans/{first}/documents/{kind}")
         assert doc.status_code == 200 and doc.text.startswith("#"), kind

@@ -176,14 +176,20 @@ def _output(request: Request, job: ScanJob) -> Path:
 
 @router.get("/scans/{job_id}/report")
 async def report(request: Request, job_id: int) -> Response:
-    """The scan's own report.html (self-contained: its scripts and styles are inline)."""
+    """The scan's own report.html (self-contained: its scripts and styles are inline).
+
+    Served sandboxed, in an opaque origin of its own, and allowed to load
+    nothing: whatever a hostile dataset put into it cannot reach the session.
+    """
     account = await _developer(request)
     out = _output(request, await _job(request, account, job_id))
     headers = {
         **HEADERS,
         "Content-Security-Policy": CSP.replace("script-src 'self'", "script-src 'unsafe-inline'")
         .replace("style-src 'self'", "style-src 'unsafe-inline'")
-        .replace("default-src 'self'", "default-src 'none'; connect-src 'none'"),
+        .replace("default-src 'self'", "default-src 'none'; connect-src 'none'")
+        # its own opaque origin: its script cannot act as the signed-in developer
+        + "; sandbox allow-scripts allow-popups",
     }
     return FileResponse(out / "report.html", media_type="text/html", headers=headers)
 
