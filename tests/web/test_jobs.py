@@ -39,3 +39,16 @@ def test_jobs_on_disk_are_read_back_by_any_process(tmp_path: Path) -> None:
     assert [j.id for j in fresh.list("Ann")] == [2, 1]
     jobs.close()
     fresh.close()
+
+
+def test_a_job_file_of_another_version_is_not_listed(tmp_path: Path) -> None:
+    jobs = ScanJobs(tmp_path / "scans", registry=str(tmp_path / "r.db"), allow_private=False)
+    job = jobs.new("Ann", "a.jsonl", purpose="train-genai", mode="opt-out", web="off")
+    path = jobs.job_dir(job) / "job.json"
+    doc = json.loads(path.read_text())
+    assert (doc["format"], doc["format_version"]) == ("clearance.web-scan-job", 1)
+    path.write_text(json.dumps({**doc, "format_version": 2}))
+    fresh = ScanJobs(tmp_path / "scans", registry=str(tmp_path / "r.db"), allow_private=False)
+    assert fresh.list("Ann") == []
+    jobs.close()
+    fresh.close()

@@ -31,6 +31,8 @@ from clearance.core.files import atomic_write_text
 from clearance.scan import scan
 
 STATUSES = ("queued", "running", "done", "failed", "interrupted")
+FORMAT = "clearance.web-scan-job"
+FORMAT_VERSION = 1
 
 
 @dataclass
@@ -107,7 +109,8 @@ class ScanJobs:
         self._pool.submit(self._run, job, input_path)
 
     def _save(self, job: ScanJob) -> None:
-        atomic_write_text(self.job_dir(job) / "job.json", json.dumps(asdict(job), indent=2))
+        doc = {"format": FORMAT, "format_version": FORMAT_VERSION, **asdict(job)}
+        atomic_write_text(self.job_dir(job) / "job.json", json.dumps(doc, indent=2))
 
     def _run(self, job: ScanJob, input_path: Path) -> None:
         job.status = "running"
@@ -156,6 +159,8 @@ class ScanJobs:
         if job_id < 1 or not path.is_file():
             raise NotFound(f"no scan {job_id} of yours")
         data = json.loads(path.read_text(encoding="utf-8"))
+        if data.pop("format", None) != FORMAT or data.pop("format_version", None) != FORMAT_VERSION:
+            raise NotFound(f"scan {job_id} was written by another version")
         job = ScanJob(**data)
         if not job.finished and not _alive(job.pid):
             job.status = "interrupted"  # it was running when its process stopped
