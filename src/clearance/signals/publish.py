@@ -53,9 +53,10 @@ class SiteFiles:
 
     @property
     def exiftool(self) -> str:
-        """The command that stamps the IPTC code into every JPEG of a folder."""
+        """The command that stamps the IPTC code into every image of a folder (``#=``: the
+        code's URI as it is, not exiftool's description of it)."""
         return (
-            f"exiftool -XMP-plus:DataMining='{PLUS_VOCAB}{self.iptc_code.value}' "
+            f"exiftool -XMP-plus:DataMining#='{PLUS_VOCAB}{self.iptc_code.value}' "
             "-overwrite_original -ext jpg -ext jpeg -ext png -ext tif -r FOLDER"
         )
 
