@@ -224,6 +224,15 @@ def test_creator_form_errors_are_inline_never_500(site: Site) -> None:
         answer = client.post(path, data={"csrf": token, **data})
         assert 400 <= answer.status_code < 500, (path, data, answer.status_code)
         assert message.lower() in answer.text.lower(), (path, data, answer.text[-600:])
+    too_many = [("file", (f"{i}.txt", b"x", "text/plain")) for i in range(21)]
+    answer = client.post("/creator/works/upload", data={"csrf": token}, files=too_many)
+    assert answer.status_code == 400 and "could not be read" in answer.text
+    answer = client.post(
+        "/creator/terms",
+        content=b"--x\r\nbroken",
+        headers={"content-type": "multipart/form-data; boundary=x"},
+    )
+    assert 400 <= answer.status_code < 500 and "<html" in answer.text
     answer = client.get("/creator/statements?period=not-a-period")
     assert answer.status_code == 400 and 'aria-invalid="true"' in answer.text
     assert client.get("/creator/publish/passwd").status_code == 400

@@ -24,8 +24,9 @@ from fastapi import Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException
 
-from clearance.core.errors import Forbidden, Unauthorized
+from clearance.core.errors import Forbidden, Unauthorized, UserError
 from clearance.registry.accounts import Account, AccountRole, find_session
 
 from .context import web
@@ -112,7 +113,10 @@ async def read_form(request: Request, *, max_files: int = 0) -> AsyncIterator[Fo
     if not _same_origin(request):
         raise Forbidden("this form was sent from another site")
     who = await visitor(request)
-    form = await request.form(max_files=max_files, max_fields=64)
+    try:
+        form = await request.form(max_files=max_files, max_fields=64)
+    except HTTPException as exc:  # a malformed body, too many files or fields: Starlette's 400
+        raise UserError(f"the form could not be read: {exc.detail}") from None
     try:
         sent = form.get("csrf")
         if isinstance(sent, UploadFile) or not sent or not hmac.compare_digest(str(sent), who.csrf):
