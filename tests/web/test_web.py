@@ -7,6 +7,7 @@ import io
 import json
 import shutil
 from pathlib import Path
+from urllib.parse import quote
 
 from PIL import Image
 
@@ -361,3 +362,45 @@ def test_a_developer_scans_requests_and_the_creator_is_paid(site: Site, tmp_path
     assert csv.headers["content-type"].startswith("text/csv") and "gen-1" in csv.text
     found = creator.get("/creator/found").text
     assert "gen-1" in found and "GenCo" in found
+
+
+def test_garbage_to_every_form_is_never_a_500(site: Site) -> None:
+    """Every POST page, with path values and fields of every odd kind, answers below 500."""
+    from fastapi.routing import APIRoute
+
+    from clearance.web import account, admin, creator, developer, publish, royalties, terms
+    from clearance.web.render import WebRoute
+
+    with open_store(site.settings.registry) as store:
+        create_account(store, "fuzz@example.com", "fuzz passphrase", party="Fuzz", role="admin")
+    client = new_client(site)
+    token = form_token(client, "/signin")
+    client.post(
+        "/signin", data={"csrf": token, "email": "fuzz@example.com", "password": "fuzz passphrase"}
+    )
+    token = form_token(client, "/admin/keys")
+    routes = [
+        r
+        for module in (account, creator, terms, royalties, publish, developer, admin)
+        for r in module.router.routes
+        if isinstance(r, APIRoute) and isinstance(r, WebRoute) and "POST" in r.methods
+        if r.path != "/signout"  # the one form meant to end the session
+    ]
+    assert len(routes) >= 12
+    values = ["", "0", "-1", "99999999999999999999", "x" * 5000, "\x00", "é✓", "../../etc", "*"]
+    fields = ["email", "name", "role", "kind", "value", "title", "scope", "currency", "path",
+              "purpose", "mode", "web", "party", "period", "usage", "owner", "model",
+              "perm_train-ai", "price_train-ai", "per_train-ai", "perm_output"]  # fmt: skip
+    for route in routes:
+        for i, value in enumerate(values):
+            path = route.path
+            for name in ("request_id", "job_id", "key_id", "decision", "name"):
+                segment = quote(value.replace("/", "_")[:40] or "1", safe="")
+                path = path.replace("{" + name + "}", segment)
+            data = {
+                "csrf": token,
+                **{f: values[(i + k) % len(values)] for k, f in enumerate(fields)},
+            }
+            answer = client.post(path, data=data)
+            assert answer.status_code < 500, (route.path, value, answer.text[-400:])
+    assert client.get("/admin").status_code == 200  # still signed in: nothing broke the session
