@@ -316,6 +316,19 @@ def test_a_developer_scans_requests_and_the_creator_is_paid(site: Site, tmp_path
         assert "done" in wait_for_scan(dev, job)
         return job
 
+    rows = "".join(
+        json.dumps({"text": f"a caption about boats, number {i}"}) + "\n" for i in range(5)
+    )
+    answer = dev.post(
+        "/developer/scans",
+        data={"csrf": token, "purpose": "train-genai", "web": "off"},
+        files={"manifest": ("captions.jsonl", rows.encode(), "application/jsonl")},
+    )
+    assert answer.status_code == 303
+    uploaded = int(answer.headers["location"].rsplit("/", 1)[1])
+    assert "done" in wait_for_scan(dev, uploaded)
+    assert "<dt>include</dt><dd>5</dd>" in dev.get(f"/developer/scans/{uploaded}").text
+
     first = scan()
     page = dev.get(f"/developer/scans/{first}").text
     assert "Read the report" in page and "Request licences" in page
