@@ -108,6 +108,22 @@ SETTINGS: tuple[tuple[str, object, str], ...] = (
         "The Ed25519 private key (PEM, `clearance keys generate`) that signs the public "
         "registry feed (/v1/feed/...); empty: the service publishes no feed (404).",
     ),
+    (
+        "web_datasets",
+        "",
+        "The folder whose datasets the web app's developers may scan by path (relative "
+        "paths inside it only); empty: scanning a server path from the web is off.",
+    ),
+    (
+        "web_scans",
+        "web-scans",
+        "The folder where the web app writes the scans its developers submit.",
+    ),
+    (
+        "web_secure_cookies",
+        False,
+        "Mark the web app's session cookies Secure (sent over HTTPS only): turn on behind TLS.",
+    ),
 )
 
 
@@ -136,6 +152,9 @@ class Settings:
     cors_origins: str = ""
     allow_private: bool = False
     feed_key: str = ""
+    web_datasets: str = ""
+    web_scans: str = "web-scans"
+    web_secure_cookies: bool = False
 
     def __post_init__(self) -> None:
         clean_name(self.actor, "actor (CLEARANCE_ACTOR)")

@@ -320,6 +320,43 @@ def run_demo(out: Path) -> int:
     return 0
 
 
+WEB_PASSWORD = "clearance-demo"
+WEB_ACCOUNTS = (
+    ("ann@demo.example", "Ann (illustrator, opts out)", "creator"),
+    ("ben@demo.example", "Ben (songwriter, licenses)", "creator"),
+    ("genco@demo.example", "GenCo", "developer"),
+    ("admin@demo.example", "Demo operator", "admin"),
+)
+
+
+def seed_web_accounts(registry: str) -> list[dict[str, str]]:
+    """Web accounts for the demo's parties (creators Ann and Ben, developer GenCo, an admin).
+
+    Each is attached to its party (``claim``: the demo made them first); a
+    second call leaves the existing accounts as they are. Returns each
+    account's email, password, party and role, for ``print_web_access``.
+    """
+    from clearance.registry.accounts import create_account, list_accounts
+
+    with open_registry(Settings(registry=registry)) as store:
+        have = {a.email for a in list_accounts(store)}
+        for email, party, role in WEB_ACCOUNTS:
+            if email not in have:
+                create_account(store, email, WEB_PASSWORD, party=party, role=role, claim=True)
+    return [
+        {"email": email, "password": WEB_PASSWORD, "party": party, "role": role}
+        for email, party, role in WEB_ACCOUNTS
+    ]
+
+
+def print_web_access(console: Console, url: str, accounts: list[dict[str, str]]) -> None:
+    """Where the web app is, and who to sign in as (for the demo's service step)."""
+    table = new_table("sign in as", "password", "party", "pages", title=f"The web app: {url}")
+    for a in accounts:
+        table.add_row(a["email"], a["password"], a["party"], f"{url.rstrip('/')}/{a['role']}")
+    console.print(table)
+
+
 def _run_refused(*args: str) -> None:
     """A step that must fail with a user error (exit 2): the demo shows the refusal."""
     print(f"\n$ clearance {' '.join(args)}   # must be refused", flush=True)

@@ -119,14 +119,25 @@ def log_config() -> dict[str, Any]:
     }
 
 
-def serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
-    """Serve ``POST /v1/check`` until interrupted (``clearance serve``)."""
+def serve(
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    factory: str = "clearance.api:app_from_env",
+) -> None:
+    """Serve the app ``factory`` builds (default: the API alone) until interrupted.
+
+    ``clearance serve`` passes ``clearance.cli.webapp:app_from_env``: the API
+    with the web app mounted on it.
+    """
     import uvicorn
 
     os.environ.update(settings.environment())  # what every worker's app and protocol read
     _header_timeout.cache_clear()
     uvicorn.run(
-        "clearance.api:app_from_env",
+        factory,
         factory=True,
         host=host,
         port=port,

@@ -27,6 +27,7 @@ except ImportError:  # pragma: no cover - depends on the Typer release
     )
 
 from clearance.cli import (
+    accounts,
     agreements,
     audit,
     characters,
@@ -88,6 +89,7 @@ app.command("mirror")(mirror.mirror_command)
 app.add_typer(keys.app, name="keys")
 app.add_typer(parties.app, name="parties")
 app.add_typer(declarations.app, name="declarations")
+app.add_typer(accounts.app, name="accounts")
 app.add_typer(sites.app, name="sites")
 app.command("verify")(evidence.verify_command)
 app.command("prove")(evidence.prove_command)

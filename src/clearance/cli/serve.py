@@ -50,12 +50,15 @@ def serve_command(
     where = f"[{host}]" if ":" in host else host
     stderr.print(
         f"serving the guard for {works} works on http://{where}:{port} "
-        f"({workers} worker{'s' * (workers != 1)}; POST /v1/check, GET /healthz; "
+        f"({workers} worker{'s' * (workers != 1)}; the web app at http://{where}:{port}/, "
+        "POST /v1/check, GET /healthz; "
         "Ctrl-C stops; access log below, Common Log Format)",
         highlight=False,
         soft_wrap=True,
     )
-    serve(config, host=host, port=port, workers=workers)
+    serve(
+        config, host=host, port=port, workers=workers, factory="clearance.cli.webapp:app_from_env"
+    )
 
 
 _HOSTNAME = re.compile(

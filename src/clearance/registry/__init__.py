@@ -36,6 +36,7 @@ from clearance.registry.records import (
 from clearance.registry.register import (
     AddSummary,
     Skipped,
+    add_upload,
     add_works,
     detect_kind,
     register_identifier,
@@ -61,6 +62,7 @@ __all__ = [
     "TermsChange",
     "WorkSpec",
     "active_agreements",
+    "add_upload",
     "add_works",
     "create_key",
     "detect_kind",

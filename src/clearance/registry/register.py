@@ -14,6 +14,7 @@ a user error raised before anything is written.
 from __future__ import annotations
 
 import stat
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -270,6 +271,49 @@ def add_works(
         if progress is not None:
             progress(done, total, label)
     return summary
+
+
+def add_upload(
+    store: RegistryStore,
+    data: bytes,
+    label: str,
+    *,
+    owner: str,
+    terms: TermsChange | None = None,
+    title: str | None = None,
+    kind: WorkKind | None = None,
+    actor: str = "clearance",
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    embedder: ImageEmbedder | None = None,
+    similar: ContentCheck | None = None,
+) -> AddSummary:
+    """Register uploaded bytes as ``add_works`` registers a file (the HTTP API and the web app).
+
+    The bytes go to a private temporary file named only ``upload`` plus a
+    known extension taken from ``label`` (an uploaded name is hostile, and
+    decides nothing else); the work's title defaults to ``label``.
+    """
+    if not data:
+        raise UserError("the uploaded file is empty")
+    suffix = Path(label).suffix.lower()
+    known = IMAGE_EXTENSIONS | TEXT_EXTENSIONS | AUDIO_EXTENSIONS | VIDEO_EXTENSIONS
+    name = "upload" + (suffix if suffix in known else "")
+    with tempfile.TemporaryDirectory(prefix="clearance-upload-") as tmp:
+        path = Path(tmp) / name
+        path.write_bytes(data)
+        return add_works(
+            store,
+            [str(path)],
+            owner=owner,
+            terms=terms,
+            title=title or label,
+            kind=kind,
+            actor=actor,
+            max_pixels=max_pixels,
+            workers=1,
+            embedder=embedder,
+            similar=similar,
+        )
 
 
 def register_identifier(

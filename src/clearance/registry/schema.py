@@ -9,6 +9,8 @@ sequences on PostgreSQL), and the two ledgers (``audit_log``,
 (domains, Ed25519 keys, operator verifications; ``registry.parties``).
 (argon2 hashes only; ``registry.apikeys``). Since ``0008`` ``receipts`` holds
 the scan receipts licensees post for rights holders (``registry.receipts``).
+Since ``0007`` ``web_accounts`` and ``web_sessions`` hold the web app's sign-in
+(``registry.accounts``).
 
 The schema itself is created and evolved only by the Alembic migrations in
 ``migrations/versions``; this module mirrors the newest revision so queries
@@ -334,5 +336,36 @@ receipts = Table(
     UniqueConstraint("licensee_id", "owner_id", "run_root", name="uq_receipts_scan"),
     Index("ix_receipts_owner", "owner_id"),
     Index("ix_receipts_licensee", "licensee_id"),
+    sqlite_autoincrement=True,
+)
+
+# -- 0007: web accounts ----------------------------------------------------------------------
+
+web_accounts = Table(
+    "web_accounts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("email", String(254), nullable=False, unique=True),
+    Column("party_id", Integer, ForeignKey("parties.id"), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("hash", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("role IN ('creator', 'developer', 'admin')", name="ck_web_accounts_role"),
+    Index("ix_web_accounts_party", "party_id"),
+    sqlite_autoincrement=True,
+)
+
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column(
+        "account_id", Integer, ForeignKey("web_accounts.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Index("ix_web_sessions_account", "account_id"),
     sqlite_autoincrement=True,
 )

@@ -6,7 +6,7 @@ proof shows (rows, rows excluded, distinct works excluded) and the proof
 document itself, so the owner can download it and check it offline.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-04
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
