@@ -15,15 +15,22 @@ import typer
 
 from clearance.cli.options import JsonOpt, RegistryOpt, settings
 from clearance.cli.output import emit_json, new_table, safe, stdout
+from clearance.core.errors import UserError
 from clearance.service import open_registry
 
 app = typer.Typer(help="The web app's accounts (sign-in for people).", no_args_is_help=True)
 
 
 def _password() -> str:
-    if sys.stdin.isatty():
-        return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
-    return sys.stdin.readline().rstrip("\n")
+    try:
+        if sys.stdin.isatty():
+            return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
+        return sys.stdin.readline().rstrip("\n")
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise UserError(
+            f"could not read the password: {exc}",
+            hint="type it at the prompt, or pipe one line to standard input",
+        ) from None
 
 
 @app.command("create")
