@@ -237,7 +237,7 @@ def decide_columnar(
     slow_items: list[Item] = []
     if slow:
         sub = table.take(pa.array(slow, pa.int64()))
-        table_dir = Path(spec.file).parent
+        table_dir = fmt.table_dir(spec)
         for i, row in zip(slow, table_rows(sub, fmt.columns), strict=True):
             slow_items.append(
                 row_item(
