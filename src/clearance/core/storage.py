@@ -35,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +129,18 @@ def storage_error(exc: BaseException, where: str) -> UserError:
     return UserError(f"cannot use {where}: {reason}")
 
 
+@contextlib.contextmanager
+def _as_oserror() -> Iterator[None]:
+    """Let a store's own exception types (botocore's, aiohttp's) through as ``OSError``, the
+    one kind of failure callers of a file system expect."""
+    try:
+        yield
+    except OSError:
+        raise
+    except Exception as exc:
+        raise OSError(f"{type(exc).__name__}: {exc}") from exc
+
+
 class Location:
     """A directory-like place: a local directory (``local`` set) or a URI prefix.
 
@@ -196,12 +209,8 @@ class Location:
     def read_bytes(self, name: str) -> bytes:
         if self.local is not None:
             return confined(self.local, name).read_bytes()
-        try:
+        with _as_oserror():
             return bytes(self.fs.cat_file(self._key(name)))
-        except OSError:
-            raise
-        except Exception as exc:  # botocore and friends raise their own types
-            raise OSError(str(exc)) from exc
 
     def read_text(self, name: str) -> str:
         return self.read_bytes(name).decode("utf-8")
@@ -209,7 +218,7 @@ class Location:
     def exists(self, name: str) -> bool:
         if self.local is not None:
             return confined(self.local, name).exists()
-        return bool(self.fs.exists(self._key(name)))
+        return self.size(name) is not None
 
     def size(self, name: str) -> int | None:
         """The size of the file ``name``, or None when there is none."""
@@ -218,9 +227,12 @@ class Location:
                 return confined(self.local, name).stat().st_size
             except OSError:
                 return None
+        key = self._key(name)
         try:
-            info = self.fs.info(self._key(name))
-        except (FileNotFoundError, OSError):
+            self.fs.invalidate_cache(key)
+            with _as_oserror():
+                info = self.fs.info(key)
+        except OSError:
             return None
         return int(info["size"]) if info.get("type") == "file" else None
 
@@ -235,7 +247,9 @@ class Location:
             )
         base = self._key(prefix) if prefix else self.key
         try:
-            found = self.fs.find(base)
+            self.fs.invalidate_cache(base)
+            with _as_oserror():
+                found = self.fs.find(base)
         except FileNotFoundError:
             return []
         skip = len(self.key) + 1
@@ -266,7 +280,8 @@ class Location:
             target.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_bytes(target, data)
             return
-        self.fs.pipe_file(self._key(name), data)
+        with _as_oserror():
+            self.fs.pipe_file(self._key(name), data)
 
     def write_text(self, name: str, text: str) -> None:
         self.write_bytes(name, text.encode("utf-8"))
@@ -279,7 +294,8 @@ class Location:
             target.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_bytes(target, source.read_bytes())
             return
-        self.fs.put_file(str(source), self._key(name))
+        with _as_oserror():
+            self.fs.put_file(str(source), self._key(name))
 
     def get(self, name: str, target: Path) -> None:
         """Copy ``name`` to the local file ``target``."""
@@ -287,7 +303,8 @@ class Location:
         if self.local is not None:
             target.write_bytes(confined(self.local, name).read_bytes())
             return
-        self.fs.get_file(self._key(name), str(target))
+        with _as_oserror():
+            self.fs.get_file(self._key(name), str(target))
 
     def remove(self, name: str) -> None:
         """Remove the file ``name`` (no error when there is none)."""
