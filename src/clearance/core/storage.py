@@ -46,7 +46,7 @@ _SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<rest>.*)$", re
 READ_ONLY = frozenset({"hf", "http", "https"})
 """Schemes Clearance reads from but never writes to (``--out hf://`` is refused)."""
 PACKAGES = {"s3": "s3fs", "s3a": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "hf": "huggingface_hub"}
-INSTALL_HINT = "pip install 'clearance[cloud]' (s3fs, gcsfs)"
+INSTALL_HINT = "pip install 'clearance[cloud]' (fsspec, s3fs, gcsfs)"
 
 
 def scheme_of(text: str) -> str | None:
