@@ -9,6 +9,7 @@ train-ai; licence at 5 EUR per run) and one exact URL of Cleo's (allow).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import pytest
 from clearance.core import Permission, Price, Usage
 from clearance.registry import add_works, init_store
 from clearance.registry.records import TermsChange
+from tests.s3local import LocalS3, serve_s3
 from tests.samples import POEM, write_image
 
 ANN_SEED, CLEO_SEED, FREE_SEED = 101, 103, 107
@@ -68,6 +70,13 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> str:
     finally:
         store.close()
     return location
+
+
+@pytest.fixture(scope="session")
+def s3() -> Iterator[LocalS3]:
+    """A local S3 server (moto) with one bucket; this process's AWS_* variables point at it."""
+    with serve_s3() as server:
+        yield server
 
 
 def decisions(out: Path) -> dict[str, dict[str, Any]]:

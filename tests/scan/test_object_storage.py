@@ -15,7 +15,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -28,17 +27,11 @@ from clearance.scan import scan
 from clearance.scan import web as scan_web
 from clearance.scan.sites import fetch_sites
 from tests.localsite import LocalSite, serve
-from tests.s3local import SECRET, LocalS3, serve_s3
+from tests.s3local import SECRET, LocalS3
 from tests.samples import POEM
 
 ROWS = 60
 SHARD = 4
-
-
-@pytest.fixture(scope="module")
-def s3() -> Iterator[LocalS3]:
-    with serve_s3() as server:
-        yield server
 
 
 def _rows() -> list[dict[str, object]]:
