@@ -38,7 +38,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import ExitStack, contextmanager, redirect_stdout, suppress
 from pathlib import Path
 from typing import Any
 
@@ -144,10 +144,13 @@ def _started(ray: Any, workers: int | None, address: str | None, logs: bool) -> 
         )
     if not logs:  # importing Ray Data configures its logger anew
         quiet_ray()
-    try:
-        yield ray
-    finally:
-        ray.shutdown()
+    # Ray prints the errors its cluster publishes (a lost node's raylet log) to stdout,
+    # where `--json` writes the result: they go to stderr instead.
+    with redirect_stdout(sys.stderr):
+        try:
+            yield ray
+        finally:
+            ray.shutdown()
 
 
 def index_payload(root: Path) -> dict[str, bytes]:
