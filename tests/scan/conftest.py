@@ -15,11 +15,11 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
+from benchmarks.s3local import LocalS3, serve_s3
 
 from clearance.core import Permission, Price, Usage
 from clearance.registry import add_works, init_store
 from clearance.registry.records import TermsChange
-from tests.s3local import LocalS3, serve_s3
 from tests.samples import POEM, write_image
 
 ANN_SEED, CLEO_SEED, FREE_SEED = 101, 103, 107

@@ -1,9 +1,9 @@
 """A real multi-node Ray run: two nodes, the registry on PostgreSQL, data and outputs on S3.
 
-The cluster (``tests.raycluster``) is a head node and a second node started
+The cluster (``benchmarks.raycluster``) is a head node and a second node started
 with ``ray start --address``, one CPU and its own temporary directory each;
 the input, ``DIR``, the site cache and the index cache are on a local S3
-server (``tests.s3local``), so no node relies on another's disk. The scan is
+server (``benchmarks.s3local``), so no node relies on another's disk. The scan is
 the CLI, ``--engine ray --ray-address``, as a user runs it.
 
 * An uninterrupted run on both nodes decides exactly as the local engine.
@@ -29,14 +29,14 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from benchmarks.raycluster import Cluster, two_nodes, wait_for
+from benchmarks.s3local import LocalS3
 
 from clearance.core import Permission, Usage
 from clearance.registry import add_works, init_store
 from clearance.registry.records import TermsChange
 from clearance.scan import scan
 from tests.localsite import LocalSite, serve
-from tests.raycluster import Cluster, two_nodes, wait_for
-from tests.s3local import LocalS3
 
 SHARDS = 6
 ROWS_PER_SHARD = 3

@@ -20,6 +20,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from benchmarks.s3local import SECRET, LocalS3
 
 from clearance.cli import main
 from clearance.core import UserError
@@ -27,7 +28,6 @@ from clearance.scan import scan
 from clearance.scan import web as scan_web
 from clearance.scan.sites import fetch_sites
 from tests.localsite import LocalSite, serve
-from tests.s3local import SECRET, LocalS3
 from tests.samples import POEM
 
 ROWS = 60

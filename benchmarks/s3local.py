@@ -1,4 +1,4 @@
-"""A local S3-compatible server for object-storage tests: moto in server mode, on 127.0.0.1.
+"""A local S3-compatible server: moto in server mode, on 127.0.0.1 (tests and bench_cluster).
 
 Tests never reach a cloud. ``serve_s3`` starts moto's threaded server on a
 free loopback port and points every S3 client at it the standard way (the

@@ -1,4 +1,4 @@
-"""A real two-node Ray cluster on this machine, for the cluster tests and the benchmark.
+"""A real two-node Ray cluster on this machine, for the cluster tests (tests/scan/test_cluster.py) and bench_cluster.
 
 ``ray start --head`` and a second ``ray start --address``, each a node with its
 own CPUs, resources and temporary directory, each in its own process group
@@ -105,10 +105,10 @@ def _start(args: list[str], env: Mapping[str, str]) -> int:
     return proc.pid
 
 
-def _node_args(temp_dir: Path, name: str, object_store: int) -> list[str]:
+def _node_args(temp_dir: Path, name: str, object_store: int, cpus: int) -> list[str]:
     return [
         "--node-ip-address=127.0.0.1",
-        "--num-cpus=1",
+        f"--num-cpus={cpus}",
         f"--object-store-memory={object_store}",
         f"--temp-dir={temp_dir}",
         f'--resources={{"{name}": 1}}',
@@ -125,8 +125,11 @@ def _node_args(temp_dir: Path, name: str, object_store: int) -> list[str]:
 
 
 @contextmanager
-def two_nodes(env: Mapping[str, str], object_store: int = 80 * 1024 * 1024) -> Iterator[Cluster]:
-    """A head node and a second node, one CPU each; stopped (process groups killed) after."""
+def two_nodes(
+    env: Mapping[str, str], object_store: int = 80 * 1024 * 1024, cpus: int = 1
+) -> Iterator[Cluster]:
+    """A head node and a second node, ``cpus`` CPUs each (Ray's logical CPUs, which may be
+    more than the machine's cores); stopped (process groups killed) after."""
     src = str(Path(clearance.__file__).resolve().parents[1])
     path = os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH", "")) if p)
     root = Path(tempfile.mkdtemp(prefix="cr-", dir="/tmp"))  # unix socket paths must be short
@@ -138,11 +141,12 @@ def two_nodes(env: Mapping[str, str], object_store: int = 80 * 1024 * 1024) -> I
         head = root / "head"
         args = ["--head", f"--port={port}", "--include-dashboard=false"]
         args += [f"--dashboard-port={free_port()}"]
-        group = _start([*args, *_node_args(head, "head", object_store)], full)
+        group = _start([*args, *_node_args(head, "head", object_store, cpus)], full)
         cluster.nodes.append(Node("head", head, group))
         second = root / "second"
         group = _start(
-            [f"--address={cluster.address}", *_node_args(second, "second", object_store)], full
+            [f"--address={cluster.address}", *_node_args(second, "second", object_store, cpus)],
+            full,
         )
         cluster.nodes.append(Node("second", second, group))
         _wait_for_nodes(cluster, 2)
