@@ -1,4 +1,4 @@
-"""A real two-node Ray cluster on this machine, for the cluster tests (tests/scan/test_cluster.py) and bench_cluster.
+"""A real two-node Ray cluster on this machine (tests/scan/test_cluster.py, bench_cluster).
 
 ``ray start --head`` and a second ``ray start --address``, each a node with its
 own CPUs, resources and temporary directory, each in its own process group
