@@ -1,0 +1,193 @@
+"""The Ray engine on a real two-node cluster, data on S3, the registry on PostgreSQL.
+
+What ``docs/deploy-ray.md`` sizes a cluster by: rows per second per actor, and
+how many actors per core pay. One run, one machine, the same data for every
+configuration:
+
+* a local S3 server (moto, in its own process) holds the input, a Parquet
+  table of ``--rows`` URL rows over ``--origins`` origins, and every run's
+  ``DIR``;
+* the registry is a fresh PostgreSQL database (``CLEARANCE_TEST_PG``'s server)
+  with URL, prefix and domain works, so rows match;
+* a two-node Ray cluster on this machine (``benchmarks.raycluster``), each
+  node declaring ``--cpus`` logical CPUs, so 1, 2 and 4 actors are
+  0.5, 1 and 2 actors per core on a 2-core machine;
+* baseline: the local engine with one worker, in the same run; ratios are
+  against it. The local engine with as many workers as cores is shown too.
+
+Each configuration is scanned with ``--web off`` (the row pass: the site
+files are a separate, network-bound pre-pass, ``bench_sites``). Reported:
+end to end (planning, index, the run, assembly and upload), and steady rows/s
+(from the first decided item to the last, from the progress counter), per
+actor too. Every configuration's decisions are checked equal to the baseline's.
+
+    python -m benchmarks.bench_cluster --rows 200000 --origins 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from benchmarks.raycluster import free_port, two_nodes
+from benchmarks.s3local import LocalS3
+
+PG_ADMIN = os.environ.get("CLEARANCE_TEST_PG", "postgresql://root@127.0.0.1:5432/postgres")
+
+
+@contextmanager
+def s3_server() -> Iterator[LocalS3]:
+    """moto's S3 server in its own process (so it takes no GIL from the runs measured)."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    s3 = LocalS3(f"http://127.0.0.1:{port}", "bench")
+    saved = {k: os.environ.get(k) for k in s3.env()}
+    os.environ.update(s3.env())
+    try:
+        import boto3
+
+        client = boto3.client("s3", endpoint_url=s3.endpoint)
+        for _ in range(100):
+            try:
+                client.create_bucket(Bucket=s3.bucket)
+                break
+            except Exception:  # not listening yet
+                time.sleep(0.1)
+        yield s3
+    finally:
+        proc.kill()
+        proc.wait()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@contextmanager
+def pg_registry(origins: int) -> Iterator[str]:
+    """A fresh PostgreSQL registry: a domain work per 10th origin, a prefix per 7th."""
+    import psycopg
+
+    from clearance.core import Permission, Usage
+    from clearance.registry import add_works, init_store
+    from clearance.registry.records import TermsChange
+
+    name = f"clearance_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = f"{PG_ADMIN.rpartition('/')[0]}/{name}"
+    try:
+        store = init_store(url)
+        deny = TermsChange({Usage.TRAIN_AI: Permission.DENY})
+        try:
+            add_works(store, [f"domain:o{i}.example" for i in range(0, origins, 10)],
+                      owner="Ann", terms=deny)  # fmt: skip
+            add_works(store, [f"https://o{i}.example/img/1*" for i in range(3, origins, 7)],
+                      owner="Ben", terms=deny)  # fmt: skip
+        finally:
+            store.close()
+        yield url
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def table(path: Path, rows: int, origins: int) -> Path:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    urls = [f"https://o{i % origins}.example/img/{i}.jpg" for i in range(rows)]
+    captions = [f"a photo, number {i}" for i in range(rows)]
+    pq.write_table(pa.table({"URL": urls, "TEXT": captions}), path, row_group_size=50_000)
+    return path
+
+
+def digest(s3: LocalS3, out: str) -> str:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    t = pq.read_table(pa.BufferReader(s3.read(f"{out}/decisions.parquet")))
+    t = t.sort_by("item_id")
+    return hashlib.sha256(str(t.to_pylist()).encode()).hexdigest()
+
+
+def run(s3: LocalS3, src: str, registry: str, shard: int, **options: Any) -> dict[str, Any]:
+    from clearance.scan import scan
+
+    out = s3.prefix("run")
+    marks: list[tuple[float, int]] = []
+    started = time.perf_counter()
+    result = scan(src, out, registry=registry, purpose="train-ai", web="off", shard_size=shard,
+                  progress=lambda done, total: marks.append((time.perf_counter(), done)),
+                  **options)  # fmt: skip
+    wall = time.perf_counter() - started
+    items = int(result.report["items"])
+    first = next((t for t, d in marks if d > 0), started)
+    last = next((t for t, d in marks if d >= items), time.perf_counter())
+    steady = items / max(last - first, 1e-9)
+    return {"wall": wall, "rows_s": items / wall, "steady": steady, "digest": digest(s3, out)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_cluster", description=__doc__)
+    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--origins", type=int, default=1000)
+    parser.add_argument("--shard-size", type=int, default=5000)
+    parser.add_argument("--cpus", type=int, default=2, help="logical CPUs per Ray node")
+    parser.add_argument("--actors", type=int, nargs="+", default=[1, 2, 4])
+    args = parser.parse_args(argv)
+
+    import tempfile
+
+    cores = os.cpu_count() or 1
+    print(f"machine: {cores} CPUs, 1-minute load average {os.getloadavg()[0]:.1f}")
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-cluster-") as tmp,
+        s3_server() as s3,
+        pg_registry(args.origins) as registry,
+    ):
+        data = table(Path(tmp) / "urls.parquet", args.rows, args.origins)
+        src = s3.upload(data, f"{s3.prefix('in')}/urls.parquet")
+        print(f"input: {args.rows:,} URL rows over {args.origins:,} origins at {src}")
+        results: list[tuple[str, int, dict[str, Any]]] = []
+        base = run(s3, src, registry, args.shard_size, workers=1)
+        results.append(("local engine (baseline)", 1, base))
+        results.append(
+            ("local engine", cores, run(s3, src, registry, args.shard_size, workers=cores))
+        )
+        started = time.perf_counter()
+        with two_nodes(s3.env(), cpus=args.cpus) as cluster:
+            print(f"two-node cluster up in {time.perf_counter() - started:.1f} s "
+                  f"({args.cpus} logical CPUs per node)")  # fmt: skip
+            for n in args.actors:
+                r = run(s3, src, registry, args.shard_size, engine="ray",
+                        ray_address=cluster.address, workers=n)  # fmt: skip
+                results.append((f"ray, 2 nodes, {n / cores:g} actors/core", n, r))
+        print()
+        print("| engine | workers/actors | end to end | rows/s | steady rows/s | per worker "
+              "| vs baseline (steady) | same decisions |")  # fmt: skip
+        print("|---|---|---|---|---|---|---|---|")
+        for name, n, r in results:
+            print(
+                f"| {name} | {n} | {r['wall']:.1f} s | {r['rows_s']:,.0f} | {r['steady']:,.0f} "
+                f"| {r['steady'] / n:,.0f} | {r['steady'] / base['steady']:.2f}× "
+                f"| {'yes' if r['digest'] == base['digest'] else 'NO'} |"
+            )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
