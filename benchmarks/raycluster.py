@@ -89,14 +89,19 @@ class Cluster:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def _start(args: list[str], env: Mapping[str, str]) -> int:
-    proc = subprocess.Popen(
+def _launch(args: list[str], env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+    """``ray start ARGS`` in a new session: the node's daemons share its process group."""
+    return subprocess.Popen(
         [RAY, "start", *args],
         env=dict(env),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+
+
+def _started(proc: subprocess.Popen[bytes]) -> int:
+    """Wait for ``ray start`` to return; the node's process group."""
     out, _ = proc.communicate(timeout=120)
     if proc.returncode != 0:
         with suppress(ProcessLookupError):
@@ -138,17 +143,19 @@ def two_nodes(
     port = free_port()
     cluster = Cluster(f"127.0.0.1:{port}", full, root=root)
     try:
-        head = root / "head"
+        head, second = root / "head", root / "second"
         args = ["--head", f"--port={port}", "--include-dashboard=false"]
         args += [f"--dashboard-port={free_port()}"]
-        group = _start([*args, *_node_args(head, "head", object_store, cpus)], full)
-        cluster.nodes.append(Node("head", head, group))
-        second = root / "second"
-        group = _start(
+        first = _launch([*args, *_node_args(head, "head", object_store, cpus)], full)
+        # started together: the second node waits for the head's GCS by itself
+        other = _launch(
             [f"--address={cluster.address}", *_node_args(second, "second", object_store, cpus)],
             full,
         )
-        cluster.nodes.append(Node("second", second, group))
+        cluster.nodes.append(Node("head", head, first.pid))
+        cluster.nodes.append(Node("second", second, other.pid))
+        _started(first)
+        _started(other)
         _wait_for_nodes(cluster, 2)
         yield cluster
     finally:

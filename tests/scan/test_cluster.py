@@ -40,7 +40,7 @@ from tests.localsite import LocalSite, serve
 
 SHARDS = 6
 ROWS_PER_SHARD = 3
-PAUSE = 0.6
+PAUSE = 0.4
 """Seconds each site takes to answer its robots.txt."""
 
 

@@ -75,10 +75,10 @@ def test_local_and_s3_give_byte_identical_decisions(
     s3: LocalS3, registry: str, tmp_path: Path
 ) -> None:
     data = _parquet(tmp_path / "in" / "part-0.parquet")
-    local = _scan(data, tmp_path / "out", registry, shard_size=SHARD, workers=2)
+    local = _scan(data, tmp_path / "out", registry)
     src = s3.upload(tmp_path / "in", s3.prefix("in"))
     out = s3.prefix("out")
-    remote = _scan(f"{src}/*.parquet", out, registry, workers=2)
+    remote = _scan(f"{src}/*.parquet", out, registry)
     assert remote.out == out and str(remote.decisions) == f"{out}/decisions.parquet"  # type: ignore[attr-defined]
     assert (
         s3.read(f"{out}/decisions.parquet") == (tmp_path / "out" / "decisions.parquet").read_bytes()
