@@ -325,9 +325,28 @@ def run_scan(
     if target.local is not None:
         return _run(spec, shards, target, target.local, config, resume, progress, signer)
     work = Path(tempfile.mkdtemp(prefix="clearance-run-"))
-    result = _run(spec, shards, target, work, config, resume, progress, signer)
-    shutil.rmtree(work, ignore_errors=True)  # kept after a failure: it holds Ray's log
+    try:
+        result = _run(spec, shards, target, work, config, resume, progress, signer)
+    except BaseException:
+        _keep_only_logs(work)  # a failed Ray run's error names its log there
+        raise
+    shutil.rmtree(work, ignore_errors=True)
     return result
+
+
+def _keep_only_logs(work: Path) -> None:
+    """Remove a failed run's local working files, except Ray's log (then the folder too)."""
+    from clearance.scan.runner_ray import RAY_LOG
+
+    for entry in work.iterdir():
+        if entry.name == RAY_LOG:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+    if not any(work.iterdir()):
+        work.rmdir()
 
 
 def _run(
