@@ -14,6 +14,8 @@ configuration:
   0.5, 1 and 2 actors per core on a 2-core machine;
 * baseline: the local engine with one worker, in the same run; ratios are
   against it. The local engine with as many workers as cores is shown too.
+  Configurations run in ``--rounds`` alternating rounds (medians reported),
+  so the load of other jobs falls on all of them alike.
 
 Each configuration is scanned with ``--web off`` (the row pass: the site
 files are a separate, network-bound pre-pass, ``bench_sites``). Reported:
@@ -21,7 +23,7 @@ end to end (planning, index, the run, assembly and upload), and steady rows/s
 (from the first decided item to the last, from the progress counter), per
 actor too. Every configuration's decisions are checked equal to the baseline's.
 
-    python -m benchmarks.bench_cluster --rows 200000 --origins 1000
+    python -m benchmarks.bench_cluster --rows 200000 --origins 1000 --rounds 3
 """
 
 from __future__ import annotations
@@ -149,6 +151,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--shard-size", type=int, default=5000)
     parser.add_argument("--cpus", type=int, default=2, help="logical CPUs per Ray node")
     parser.add_argument("--actors", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--rounds", type=int, default=2, help="each configuration, alternating")
     args = parser.parse_args(argv)
 
     import tempfile
@@ -163,30 +166,46 @@ def main(argv: list[str] | None = None) -> None:
         data = table(Path(tmp) / "urls.parquet", args.rows, args.origins)
         src = s3.upload(data, f"{s3.prefix('in')}/urls.parquet")
         print(f"input: {args.rows:,} URL rows over {args.origins:,} origins at {src}")
-        results: list[tuple[str, int, dict[str, Any]]] = []
-        base = run(s3, src, registry, args.shard_size, workers=1)
-        results.append(("local engine (baseline)", 1, base))
-        results.append(
-            ("local engine", cores, run(s3, src, registry, args.shard_size, workers=cores))
-        )
         started = time.perf_counter()
         with two_nodes(s3.env(), cpus=args.cpus) as cluster:
             print(f"two-node cluster up in {time.perf_counter() - started:.1f} s "
                   f"({args.cpus} logical CPUs per node)")  # fmt: skip
+            configs: list[tuple[str, int, dict[str, Any]]] = [
+                ("local engine (baseline)", 1, {"workers": 1}),
+                ("local engine", cores, {"workers": cores}),
+            ]
             for n in args.actors:
-                r = run(s3, src, registry, args.shard_size, engine="ray",
-                        ray_address=cluster.address, workers=n)  # fmt: skip
-                results.append((f"ray, 2 nodes, {n / cores:g} actors/core", n, r))
+                ray = {"engine": "ray", "ray_address": cluster.address, "workers": n}
+                configs.append((f"ray, 2 nodes, {n / cores:g} actors/core", n, ray))
+            runs: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in configs}
+            for round_no in range(args.rounds):  # rounds alternate: load falls on all alike
+                for name, _, options in configs:
+                    r = run(s3, src, registry, args.shard_size, **options)
+                    r["load"] = os.getloadavg()[0]
+                    runs[name].append(r)
+                    print(f"round {round_no + 1}: {name}: {r['wall']:.1f} s, steady "
+                          f"{r['steady']:,.0f} rows/s, load {r['load']:.1f}", flush=True)  # fmt: skip
+        base = _median(runs[configs[0][0]], "steady")
+        digest0 = runs[configs[0][0]][0]["digest"]
         print()
-        print("| engine | workers/actors | end to end | rows/s | steady rows/s | per worker "
-              "| vs baseline (steady) | same decisions |")  # fmt: skip
+        print("| engine | workers/actors | end to end (median) | steady rows/s (median) "
+              "| per worker | vs baseline (steady) | load (1 min) | same decisions |")  # fmt: skip
         print("|---|---|---|---|---|---|---|---|")
-        for name, n, r in results:
+        for name, n, _ in configs:
+            rs = runs[name]
+            steady = _median(rs, "steady")
+            loads = f"{min(r['load'] for r in rs):.1f}–{max(r['load'] for r in rs):.1f}"
+            same = all(r["digest"] == digest0 for r in rs)
             print(
-                f"| {name} | {n} | {r['wall']:.1f} s | {r['rows_s']:,.0f} | {r['steady']:,.0f} "
-                f"| {r['steady'] / n:,.0f} | {r['steady'] / base['steady']:.2f}× "
-                f"| {'yes' if r['digest'] == base['digest'] else 'NO'} |"
+                f"| {name} | {n} | {_median(rs, 'wall'):.1f} s | {steady:,.0f} | {steady / n:,.0f} "
+                f"| {steady / base:.2f}× | {loads} | {'yes' if same else 'NO'} |"
             )
+
+
+def _median(runs: list[dict[str, Any]], key: str) -> float:
+    values = sorted(float(r[key]) for r in runs)
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
 
 
 if __name__ == "__main__":
