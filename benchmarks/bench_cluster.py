@@ -183,8 +183,8 @@ def main(argv: list[str] | None = None) -> None:
                     r = run(s3, src, registry, args.shard_size, **options)
                     r["load"] = os.getloadavg()[0]
                     runs[name].append(r)
-                    print(f"round {round_no + 1}: {name}: {r['wall']:.1f} s, steady "
-                          f"{r['steady']:,.0f} rows/s, load {r['load']:.1f}", flush=True)  # fmt: skip
+                    line = f"round {round_no + 1}: {name}: {r['wall']:.1f} s, steady "
+                    print(f"{line}{r['steady']:,.0f} rows/s, load {r['load']:.1f}", flush=True)
         base = _median(runs[configs[0][0]], "steady")
         digest0 = runs[configs[0][0]][0]["digest"]
         print()
