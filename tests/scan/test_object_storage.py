@@ -32,11 +32,12 @@ from tests.samples import POEM
 
 ROWS = 60
 SHARD = 4
+KILLED_ROWS = 24
 
 
-def _rows() -> list[dict[str, object]]:
+def _rows(count: int = ROWS) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
-    for i in range(ROWS):
+    for i in range(count):
         if i % 4 == 0:
             rows.append({"url": f"https://dana.example/{i}.jpg", "text": None, "n": i})
         elif i % 4 == 1:
@@ -54,9 +55,9 @@ def _parquet(path: Path) -> Path:
     return path
 
 
-def _jsonl(path: Path) -> Path:
+def _jsonl(path: Path, count: int = ROWS) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    lines = [json.dumps({k: v for k, v in r.items() if v is not None}) for r in _rows()]
+    lines = [json.dumps({k: v for k, v in r.items() if v is not None}) for r in _rows(count)]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
@@ -121,7 +122,7 @@ def _records(s3: LocalS3, out: str) -> int:
 def test_killed_run_on_s3_resumes_to_the_same_decisions(
     s3: LocalS3, registry: str, tmp_path: Path
 ) -> None:
-    data = _jsonl(tmp_path / "d.jsonl")
+    data = _jsonl(tmp_path / "d.jsonl", KILLED_ROWS)
     _scan(data, tmp_path / "clean", registry, shard_size=2)
     src = s3.upload(data, f"{s3.prefix('in')}/d.jsonl")
     out = s3.prefix("killed")
@@ -132,7 +133,7 @@ def test_killed_run_on_s3_resumes_to_the_same_decisions(
     os.kill(proc.pid, signal.SIGKILL)
     proc.communicate()
     first = _records(s3, out)
-    assert 0 < first < ROWS // 2, "the run must be killed part-way"
+    assert 0 < first < KILLED_ROWS // 2, "the run must be killed part-way"
     with pytest.raises(UserError, match="not empty"):
         _scan(src, out, registry, shard_size=2)
     resumed = _scan(src, out, registry, shard_size=2, resume=True)
@@ -146,7 +147,7 @@ def test_killed_run_on_s3_resumes_to_the_same_decisions(
 
 
 def test_a_damaged_part_on_s3_is_redone(s3: LocalS3, registry: str, tmp_path: Path) -> None:
-    data = _jsonl(tmp_path / "d.jsonl")
+    data = _jsonl(tmp_path / "d.jsonl", KILLED_ROWS)
     out = s3.prefix("damaged")
     _scan(data, out, registry)
     expected = s3.read(f"{out}/decisions.parquet")
@@ -154,7 +155,7 @@ def test_a_damaged_part_on_s3_is_redone(s3: LocalS3, registry: str, tmp_path: Pa
     key = out.split("://", 1)[1]
     fs.pipe_file(f"{key}/.parts/shard-000003.decisions.parquet", b"junk")  # type: ignore[attr-defined]
     again = _scan(data, out, registry, resume=True)
-    assert again.resumed_shards == ROWS // SHARD - 1  # type: ignore[attr-defined]
+    assert again.resumed_shards == KILLED_ROWS // SHARD - 1  # type: ignore[attr-defined]
     assert s3.read(f"{out}/decisions.parquet") == expected
 
 
