@@ -12,8 +12,9 @@ the CLI, ``--engine ray --ray-address``, as a user runs it.
   error and completes with ``--resume``; either way its decisions equal the
   uninterrupted run's, item for item (none lost, none doubled).
 
-Each shard's URLs point at their own slow local site (its robots.txt answers
-after a pause), so a shard takes long enough for a node to die during one.
+Each shard's URLs point at their own local site, whose robots.txt can be held
+at a gate: the node is killed only once both nodes' actors are waiting there,
+each inside a shard, so the lost node certainly takes a shard with it.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
@@ -40,25 +42,46 @@ from tests.localsite import LocalSite, serve
 
 SHARDS = 6
 ROWS_PER_SHARD = 3
-PAUSE = 0.4
-"""Seconds each site takes to answer its robots.txt."""
+HOLD = 4.0
+"""Longest a held robots.txt waits (well under the fetcher's 10 s timeout, so a held
+answer is never a timeout that would change a decision)."""
 
 
-@pytest.fixture(scope="module")
-def sites() -> Iterator[list[LocalSite]]:
-    def slow(body: bytes) -> Callable[[str], tuple[int, dict[str, str], bytes]]:
+@dataclass
+class Gate:
+    """Holds every site's robots.txt while closed; says which sites are held."""
+
+    open: threading.Event = field(default_factory=threading.Event)
+    held: set[int] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def route(self, n: int, body: bytes) -> Callable[[str], tuple[int, dict[str, str], bytes]]:
         def answer(_: str) -> tuple[int, dict[str, str], bytes]:
-            time.sleep(PAUSE)
+            with self.lock:
+                self.held.add(n)
+            self.open.wait(HOLD)
+            with self.lock:
+                self.held.discard(n)
             return 200, {}, body
 
         return answer
 
+
+@pytest.fixture(scope="module")
+def gate() -> Gate:
+    g = Gate()
+    g.open.set()
+    return g
+
+
+@pytest.fixture(scope="module")
+def sites(gate: Gate) -> Iterator[list[LocalSite]]:
     with ExitStack() as stack:
         out = []
         for n in range(SHARDS):
             site = stack.enter_context(serve(LocalSite()))
             opt_out = b"User-agent: GPTBot\nDisallow: /\n" if n % 3 == 2 else b""
-            site.routes["/robots.txt"] = slow(opt_out + b"User-agent: *\nAllow: /\n")
+            site.routes["/robots.txt"] = gate.route(n, opt_out + b"User-agent: *\nAllow: /\n")
             out.append(site)
         yield out
 
@@ -113,7 +136,7 @@ def _records(s3: LocalS3, out: str) -> int:
 
 
 def test_two_nodes_equal_the_local_engine_and_survive_losing_one(
-    s3: LocalS3, cluster: Cluster, data: str, pg_registry: str, tmp_path: Path
+    s3: LocalS3, cluster: Cluster, data: str, pg_registry: str, gate: Gate, tmp_path: Path
 ) -> None:
     index = s3.prefix("cluster-index")
     # the local engine, the reference
@@ -135,16 +158,22 @@ def test_two_nodes_equal_the_local_engine_and_survive_losing_one(
     assert _rows(s3, out) == expected
     assert json.loads(done.stdout)["shards"] == SHARDS
 
-    # losing the second node while it decides a shard
+    # losing the second node while its actor is inside a shard: both actors held at the gate
     out = s3.prefix("cluster-lost")
     args = _cli(cluster, data, out, pg_registry, "--site-cache", s3.prefix("sites"))
+    gate.open.clear()
     proc = subprocess.Popen([*args, "--index-cache", index], env=cluster.env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
-    assert wait_for(lambda: _records(s3, out) >= 1 or proc.poll() is not None, 120)
-    assert proc.poll() is None and _records(s3, out) < SHARDS, "the run must be mid-way"
-    cluster.nodes[1].kill_raylet()
+    try:
+        both = wait_for(lambda: len(gate.held) >= 2 or proc.poll() is not None, 120)
+        assert both and proc.poll() is None, "both nodes' actors must be inside a shard"
+        cluster.nodes[1].kill_raylet()
+    finally:
+        gate.open.set()
     stdout, stderr = proc.communicate(timeout=180)
-    if proc.returncode != 0:  # stopped: with a clear error, then resumed on the head node
+    if proc.returncode == 0:  # finished on the head node: the lost shard was redone there
+        assert "goes back to the queue" in stderr, stderr[-3000:]
+    else:  # stopped: with a clear error, then resumed on the head node
         assert proc.returncode in (1, 3), stderr[-3000:]
         assert "--resume" in stderr, stderr[-3000:]
         again = subprocess.run([*args, "--resume"], env=cluster.env,

@@ -49,6 +49,7 @@ from clearance.scan.config import ScanConfig
 from clearance.scan.shard import ShardTask, Worker, process_shard
 
 RAY_HINT = "pip install 'clearance[ray]'"
+log = logging.getLogger(__name__)
 
 
 def import_ray() -> Any:
@@ -328,6 +329,11 @@ def _dispatch(
         except ray.exceptions.RayActorError as exc:
             lost.append(ray_reason(exc))
             queue.appendleft(n)  # idempotent: another actor redoes it (or finds it done)
+            log.warning(
+                "clearance: a Ray actor was lost (%s); shard %d goes back to the queue",
+                lost[-1],
+                tasks[n].spec.index,
+            )
             continue
         idle.append(a)
         if row["error"]:
