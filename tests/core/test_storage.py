@@ -63,3 +63,15 @@ def test_containment_is_by_whole_parts() -> None:
 def test_read_only_schemes_are_not_written() -> None:
     with pytest.raises(UserError, match="read only"):
         Location("hf://datasets/a/b").write_text("x", "y")
+
+
+def test_a_missing_file_system_package_is_a_user_error_with_the_hint() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("gcsfs") is not None:
+        pytest.skip("gcsfs is installed here")
+    from clearance.core.storage import filesystem
+
+    with pytest.raises(UserError, match="gcsfs") as info:
+        filesystem("gs")
+    assert "clearance[cloud]" in str(info.value.hint)

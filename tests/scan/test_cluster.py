@@ -173,6 +173,7 @@ def test_two_nodes_equal_the_local_engine_and_survive_losing_one(
     stdout, stderr = proc.communicate(timeout=180)
     if proc.returncode == 0:  # finished on the head node: the lost shard was redone there
         assert "goes back to the queue" in stderr, stderr[-3000:]
+        print("the run finished on the remaining node")
     else:  # stopped: with a clear error, then resumed on the head node
         assert proc.returncode in (1, 3), stderr[-3000:]
         assert "--resume" in stderr, stderr[-3000:]
