@@ -124,6 +124,15 @@ def open_input(
             spec.format.check(spec.files)
             return spec
         files = [path]
+    kind = _kind_of(files, raw)
+    root = Path(os.path.commonpath([f.parent for f in files]))
+    spec = InputSpec(FORMATS[kind](root, _base(base_dir, root), columns), tuple(files))
+    spec.format.check(spec.files)
+    return spec
+
+
+def _kind_of(files: list[Path] | list[PurePosixPath], raw: str) -> str:
+    """The one format of ``files``, by suffix; a ``UserError`` for an unknown or a mix."""
     kinds = {SUFFIXES.get(f.suffix.lower()) for f in files}
     if None in kinds:
         bad = next(f for f in files if SUFFIXES.get(f.suffix.lower()) is None)
@@ -135,11 +144,7 @@ def open_input(
             f"{raw!r} mixes input formats ({', '.join(sorted(str(k) for k in kinds))})",
             hint="scan one format at a time",
         )
-    root = Path(os.path.commonpath([f.parent for f in files]))
-    kind = str(kinds.pop())
-    spec = InputSpec(FORMATS[kind](root, _base(base_dir, root), columns), tuple(files))
-    spec.format.check(spec.files)
-    return spec
+    return str(kinds.pop())
 
 
 def _open_uri(
@@ -180,19 +185,8 @@ def _open_uri(
         raise
     except Exception as exc:  # the store's own errors (no bucket, refused credentials)
         raise storage_error(exc, uri) from None
-    kinds = {SUFFIXES.get(f.suffix.lower()) for f in files}
-    if None in kinds:
-        bad = next(f for f in files if SUFFIXES.get(f.suffix.lower()) is None)
-        raise UnsupportedInput(
-            f"cannot scan {bad.name}: unknown file type", hint=f"expected {EXPECTED}"
-        )
-    if len(kinds) > 1:
-        raise UserError(
-            f"{uri!r} mixes input formats ({', '.join(sorted(str(k) for k in kinds))})",
-            hint="scan one format at a time",
-        )
+    kind = _kind_of(files, uri)
     root = PurePosixPath(posixpath.commonpath([str(f.parent) for f in files]))
-    kind = str(kinds.pop())
     spec = InputSpec(FORMATS[kind](root, None, columns, protocol=scheme), tuple(files))
     spec.format.check(spec.files)
     return spec
