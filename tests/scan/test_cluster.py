@@ -42,7 +42,7 @@ from tests.localsite import LocalSite, serve
 
 SHARDS = 6
 ROWS_PER_SHARD = 3
-HOLD = 4.0
+HOLD = 6.0
 """Longest a held robots.txt waits (well under the fetcher's 10 s timeout, so a held
 answer is never a timeout that would change a decision)."""
 
