@@ -37,9 +37,19 @@ FAST_FAILURE = {
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct free ports (all held open while chosen, so none repeats)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 @dataclass
@@ -110,7 +120,9 @@ def _started(proc: subprocess.Popen[bytes]) -> int:
     return proc.pid
 
 
-def _node_args(temp_dir: Path, name: str, object_store: int, cpus: int) -> list[str]:
+def _node_args(temp_dir: Path, name: str, object_store: int, cpus: int, agent: int) -> list[str]:
+    """One node's flags. Ports Ray would pick at random stay random (workers' too: 0); the
+    one with a fixed default (the dashboard agent's 52365) is given, so two nodes differ."""
     return [
         "--node-ip-address=127.0.0.1",
         f"--num-cpus={cpus}",
@@ -118,14 +130,9 @@ def _node_args(temp_dir: Path, name: str, object_store: int, cpus: int) -> list[
         f"--temp-dir={temp_dir}",
         f'--resources={{"{name}": 1}}',
         "--disable-usage-stats",
-        f"--node-manager-port={free_port()}",
-        f"--object-manager-port={free_port()}",
-        f"--metrics-export-port={free_port()}",
-        f"--dashboard-agent-listen-port={free_port()}",
-        f"--dashboard-agent-grpc-port={free_port()}",
-        f"--runtime-env-agent-port={free_port()}",
-        f"--min-worker-port={(base := free_port() // 2 * 2)}",
-        f"--max-worker-port={base + 40}",
+        f"--dashboard-agent-listen-port={agent}",
+        "--min-worker-port=0",
+        "--max-worker-port=0",
     ]
 
 
@@ -140,16 +147,19 @@ def two_nodes(
     root = Path(tempfile.mkdtemp(prefix="cr-", dir="/tmp"))  # unix socket paths must be short
     # HOME of its own: no ~/.ray left by another Ray (an auth token) changes this cluster
     full = {**os.environ, **FAST_FAILURE, **env, "PYTHONPATH": path, "HOME": str(root)}
-    port = free_port()
+    port, dashboard, head_agent, second_agent = free_ports(4)
     cluster = Cluster(f"127.0.0.1:{port}", full, root=root)
     try:
         head, second = root / "head", root / "second"
         args = ["--head", f"--port={port}", "--include-dashboard=false"]
-        args += [f"--dashboard-port={free_port()}"]
-        first = _launch([*args, *_node_args(head, "head", object_store, cpus)], full)
+        args += [f"--dashboard-port={dashboard}"]
+        first = _launch([*args, *_node_args(head, "head", object_store, cpus, head_agent)], full)
         # started together: the second node waits for the head's GCS by itself
         other = _launch(
-            [f"--address={cluster.address}", *_node_args(second, "second", object_store, cpus)],
+            [
+                f"--address={cluster.address}",
+                *_node_args(second, "second", object_store, cpus, second_agent),
+            ],
             full,
         )
         cluster.nodes.append(Node("head", head, first.pid))
