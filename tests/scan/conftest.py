@@ -9,11 +9,13 @@ train-ai; licence at 5 EUR per run) and one exact URL of Cleo's (allow).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
+from benchmarks.s3local import LocalS3, serve_s3
 
 from clearance.core import Permission, Price, Usage
 from clearance.registry import add_works, init_store
@@ -68,6 +70,13 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> str:
     finally:
         store.close()
     return location
+
+
+@pytest.fixture(scope="session")
+def s3() -> Iterator[LocalS3]:
+    """A local S3 server (moto) with one bucket; this process's AWS_* variables point at it."""
+    with serve_s3() as server:
+        yield server
 
 
 def decisions(out: Path) -> dict[str, dict[str, Any]]:

@@ -36,8 +36,16 @@ class _Rate(ProgressColumn):
 
 def scan_command(
     ctx: typer.Context,
-    input: Annotated[str, typer.Argument(metavar="INPUT", help="Folder, table, glob or tars.")],
-    out: Annotated[Path, typer.Option("--out", help="Directory for the outputs.")],
+    input: Annotated[
+        str,
+        typer.Argument(
+            metavar="INPUT", help="Folder, table, glob or tars: a path, s3://, gs:// or hf://."
+        ),
+    ],
+    out: Annotated[
+        str,
+        typer.Option("--out", help="Directory for the outputs: a path, s3://... or gs://..."),
+    ],
     registry: RegistryOpt = None,
     purpose: Annotated[
         str, typer.Option("--purpose", help="train-genai|train-ai|ai-input|search|tdm")
@@ -194,7 +202,7 @@ def scan_command(
     console = stdout()
     console.print(table)
     _print_unreachable(report)
-    console.print(f"mode {report['mode']}; report: {result.out / 'report.html'}", highlight=False)
+    console.print(f"mode {report['mode']}; report: {result.file('report.html')}", highlight=False)
     console.print(f"decisions: {result.decisions}", highlight=False)
 
 

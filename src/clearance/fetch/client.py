@@ -35,7 +35,7 @@ import httpx
 
 from clearance import __version__
 from clearance.core.errors import AddressBlocked, UserError
-from clearance.core.files import atomic_write_text
+from clearance.core.storage import Location
 from clearance.core.validation import split_http_url
 from clearance.fetch.ssrf import AddressPolicy, GuardedTransport, Resolver, system_resolver
 
@@ -65,7 +65,8 @@ class FetchConfig:
     connections are never reused, and a large idle pool makes every new origin
     slower (the pool is scanned on each request)."""
     cache_ttl: float = DEFAULT_TTL
-    cache_dir: Path | None = None
+    cache_dir: Path | str | None = None
+    """A local directory or an object-store URI (``core.storage``) every node can reach."""
     extra_allowed_addresses: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
@@ -169,25 +170,32 @@ def origin_of(url: str) -> str:
 
 
 class _DiskCache:
-    """One JSON file per URL, written atomically; expired entries are ignored."""
+    """One JSON file per URL, written atomically; expired entries are ignored.
 
-    def __init__(self, root: Path, ttl: float) -> None:
-        self.root = root
+    The directory may be an object-store URI (``core.storage.Location``), so
+    every node of a cluster shares one site cache: an entry is one object,
+    written whole by one PUT.
+    """
+
+    def __init__(self, root: Path | str, ttl: float) -> None:
+        self.root = Location(root, what="the cache directory")
         self.ttl = ttl
+        local = self.root.local
+        if local is None:
+            return
         try:
-            root.mkdir(parents=True, exist_ok=True)
+            local.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise UserError(f"cannot use {root} as the cache directory: {exc.strerror}") from None
-        if not root.is_dir():
-            raise UserError(f"cannot use {root} as the cache directory: not a directory")
+            raise UserError(f"cannot use {local} as the cache directory: {exc.strerror}") from None
+        if not local.is_dir():
+            raise UserError(f"cannot use {local} as the cache directory: not a directory")
 
-    def _path(self, url: str) -> Path:
-        return self.root / (hashlib.sha256(url.encode()).hexdigest() + ".json")
+    def _name(self, url: str) -> str:
+        return hashlib.sha256(url.encode()).hexdigest() + ".json"
 
     def get(self, url: str) -> FetchResult | None:
-        path = self._path(url)
         try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
+            doc = json.loads(self.root.read_text(self._name(url)))
             result = FetchResult.from_json(doc["meta"], bytes.fromhex(doc["body"]))
         except (OSError, ValueError, KeyError, TypeError):
             return None
@@ -196,11 +204,10 @@ class _DiskCache:
         return result
 
     def put(self, result: FetchResult) -> None:
-        path = self._path(result.url)
         # a cache: a full disk or a vanished directory costs a refetch, not the run
         with contextlib.suppress(OSError):
-            atomic_write_text(
-                path,
+            self.root.write_text(
+                self._name(result.url),
                 json.dumps(
                     {"format_version": 1, "meta": result.to_json(), "body": result.body.hex()}
                 ),

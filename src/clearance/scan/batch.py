@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from clearance.core.storage import is_uri
 from clearance.matching import MatchIndex
 from clearance.registry.store import open_store
 from clearance.scan.config import ScanConfig
@@ -64,7 +65,9 @@ class BatchDecider:
         self.config = config
         if cache_dir is None and config.site_cache:
             cache_dir = config.site_cache
-        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
+        self.cache_dir: Path | str | None = None
+        if cache_dir is not None:  # a URI (every node's one cache) or a local directory
+            self.cache_dir = str(cache_dir) if is_uri(cache_dir) else Path(cache_dir)
         self.base = Path(config.base_dir or ".").resolve()
         self.as_of = datetime.now(UTC)
         with open_store(config.registry) as store:

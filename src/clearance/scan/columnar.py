@@ -102,7 +102,9 @@ def _memo_for(config: ScanConfig, as_of: datetime, worker: Any) -> _Memo:
 
 
 def _evaluate(
-    run: Callable[[SignalEvaluator], Awaitable[None]], config: ScanConfig, cache_dir: Path | None
+    run: Callable[[SignalEvaluator], Awaitable[None]],
+    config: ScanConfig,
+    cache_dir: Path | str | None,
 ) -> None:
     from clearance.scan.web import with_evaluator
 
@@ -170,7 +172,7 @@ def decide_columnar(
     worker: Any,
     config: ScanConfig,
     as_of: datetime,
-    cache_dir: Path | None,
+    cache_dir: Path | str | None,
     decide: Callable[..., dict[str, Any]],
 ) -> tuple[ShardData, Any]:
     """The shard's data (its Arrow table as ``raw``) and its decisions as an Arrow table;
@@ -237,7 +239,7 @@ def decide_columnar(
     slow_items: list[Item] = []
     if slow:
         sub = table.take(pa.array(slow, pa.int64()))
-        table_dir = Path(spec.file).parent
+        table_dir = fmt.table_dir(spec)
         for i, row in zip(slow, table_rows(sub, fmt.columns), strict=True):
             slow_items.append(
                 row_item(

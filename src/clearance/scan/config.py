@@ -26,6 +26,7 @@ from typing import Any
 from clearance.core.errors import UserError
 from clearance.core.models import VerificationLevel
 from clearance.core.policy import Mode
+from clearance.core.storage import check_uri, is_uri
 from clearance.core.usage import Usage, parse_usage
 from clearance.fetch.evaluate import WebMode
 from clearance.matching.types import MatchLevel
@@ -100,7 +101,8 @@ class ScanConfig:
     the per-row path (the benchmark's baseline, and the agreement test's)."""
     site_cache: str | None = _run(None)
     """A directory of parsed site policies shared across runs (``--site-cache``; env
-    ``CLEARANCE_SITE_CACHE``): a second scan of the same origins makes no requests."""
+    ``CLEARANCE_SITE_CACHE``): a second scan of the same origins makes no requests. A URI
+    (``s3://bucket/sites``) is one cache every node of a cluster reaches."""
 
     @staticmethod
     def build(**options: Any) -> ScanConfig:
@@ -147,9 +149,9 @@ class ScanConfig:
             licensee=licensee or None,
             engine=engine,
             base_dir=os.fspath(self.base_dir) if self.base_dir else "",
-            index_cache=os.fspath(self.index_cache) if self.index_cache else None,
+            index_cache=_place(self.index_cache, "--index-cache"),
             sign_key=os.fspath(self.sign_key) if self.sign_key else None,
-            site_cache=os.fspath(self.site_cache) if self.site_cache else None,
+            site_cache=_place(self.site_cache, "--site-cache"),
         )
 
     @property
@@ -176,6 +178,15 @@ class ScanConfig:
         """SHA-256 over the canonical JSON of the deciding fields."""
         text = json.dumps(self.decisive(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _place(value: str | os.PathLike[str] | None, flag: str) -> str | None:
+    """A directory option: a local path as given, or a URI checked to hold no credentials
+    (they come from the file system's own environment, never from a flag or a manifest)."""
+    if not value:
+        return None
+    text = os.fspath(value)
+    return check_uri(text, what=flag) if is_uri(text) else text
 
 
 def parse_purpose(value: Usage | str) -> Usage:

@@ -29,9 +29,14 @@ _MONEY = Context(prec=40, Emax=30, Emin=-30, traps=[])
 """Arithmetic for bills: a price whose total would leave this range is reported, not summed."""
 
 
+def dump_json(doc: Any) -> str:
+    """A JSON document as every scan output writes it."""
+    return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
 def write_json(path: Path, doc: Any) -> None:
     """Write a JSON document atomically."""
-    atomic_write_text(path, json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    atomic_write_text(path, dump_json(doc))
 
 
 def assemble_decisions(parts: Path, records: Sequence[dict[str, Any]], out: Path) -> Any:

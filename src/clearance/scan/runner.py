@@ -17,6 +17,14 @@ Order of a run (each step safe to interrupt):
 The Ray engine (``runner_ray``) replaces only step 4: the same plan, index,
 ``process_shard`` and assembly, so both engines give identical outputs and
 either can resume the other's run.
+
+``DIR`` may be on object storage (``s3://bucket/run``, ``gs://...``;
+``core.storage``). Then the driver works in a local temporary directory (the
+index, the downloaded parts, the assembled outputs), the workers write their
+parts and records to ``DIR`` (``shard``), and step 5 downloads the parts
+(checking each one's SHA-256 against its record), assembles the outputs
+locally and uploads them, ``manifest.json`` last: a run on object storage is
+finished when its ``manifest.json`` is there.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, replace
@@ -34,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from clearance.core.errors import ClearanceError, UserError
 from clearance.core.files import atomic_write_text, within
+from clearance.core.storage import Location, storage_error
 from clearance.evidence import attest, merkle_section
 from clearance.fingerprint.parallel import process_context
 from clearance.matching import EmbeddingModel, MatchIndex
@@ -48,6 +58,7 @@ from clearance.scan.outputs import (
     build_licenses,
     build_manifest,
     build_report,
+    dump_json,
     write_json,
 )
 from clearance.scan.report_html import render_scan_report
@@ -59,6 +70,7 @@ from clearance.scan.shard import (
     file_sha256,
     load_record,
     process_shard,
+    record_name,
     release,
 )
 
@@ -74,14 +86,21 @@ ProgressFn = Callable[[int, int], None]
 class ScanResult:
     """Where a scan wrote its outputs, and its report."""
 
-    out: Path
+    out: Path | str
+    """The local directory, or the URI of ``DIR`` on object storage."""
     report: dict[str, Any]
     shards: int
     resumed_shards: int
 
+    def file(self, name: str) -> Path | str:
+        """One of the run's outputs: its local path, or its URI."""
+        if isinstance(self.out, Path):
+            return self.out / name
+        return f"{self.out}/{name}"
+
     @property
-    def decisions(self) -> Path:
-        return self.out / "decisions.parquet"
+    def decisions(self) -> Path | str:
+        return self.file("decisions.parquet")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -90,7 +109,7 @@ class ScanResult:
             "shards": self.shards,
             "resumed_shards": self.resumed_shards,
             "files": {
-                name: str(self.out / name)
+                name: str(self.file(name))
                 for name in (
                     "decisions.parquet",
                     "cleared",
@@ -103,18 +122,38 @@ class ScanResult:
         }
 
 
-def _check_out(out: Path, spec: InputSpec) -> None:
+def _check_out(target: Location, spec: InputSpec) -> None:
     """Refuse a ``DIR`` that is a file, lies inside the input, or holds input files."""
+    if not target.writable:
+        raise UserError(
+            f"--out {target.uri} is read only", hint="write to a local path, s3://, gs://"
+        )
+    if target.local is None or spec.format.protocol is not None:
+        files = [spec.format.display(f) for f in spec.files]
+        root = Location(spec.format.display(spec.root)) if spec.format.protocol else None
+        if spec.format.owns_tree and root is not None and root.contains(target.uri):
+            raise UserError(
+                f"--out {target.uri} is inside the input folder {root.uri}",
+                hint="the outputs would become input on the next run: choose a place outside it",
+            )
+        inside = next((f for f in files if target.contains(f)), None)
+        if inside is not None:
+            raise UserError(
+                f"the input file {inside} is inside --out {target.uri}", hint="choose a new --out"
+            )
+        if target.local is None:
+            return
+    out = target.local
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file", hint="give a directory")
-    if spec.format.owns_tree and within(spec.root, out):
+    if spec.format.owns_tree and within(Path(spec.root), out):
         raise UserError(
             f"--out {out} is inside the input folder {spec.root}",
             hint="the outputs would become input on the next run: choose a directory outside it",
         )
-    inside = next((f for f in spec.files if within(out, f)), None)
-    if inside is not None:
-        raise UserError(f"the input file {inside} is inside --out {out}", hint="choose a new --out")
+    local = next((f for f in spec.files if within(out, Path(f))), None)
+    if local is not None:
+        raise UserError(f"the input file {local} is inside --out {out}", hint="choose a new --out")
 
 
 def _make_out(out: Path) -> None:
@@ -124,9 +163,14 @@ def _make_out(out: Path) -> None:
         raise UserError(f"cannot create --out {out}: {exc.strerror or exc}") from None
 
 
-def _previous_run(out: Path, config: ScanConfig, resume: bool) -> dict[str, Any] | None:
+def _previous_run(target: Location, config: ScanConfig, resume: bool) -> dict[str, Any] | None:
     """The run recorded in ``out`` when resuming it; None for a fresh run into an empty ``out``."""
-    if not out.exists() or not any(out.iterdir()):
+    out = target.uri
+    try:
+        empty = target.is_empty()
+    except Exception as exc:  # the store's own errors: no bucket, refused credentials
+        raise storage_error(exc, f"--out {out}") from None
+    if empty:
         return None
     if not resume:
         raise UserError(
@@ -134,7 +178,7 @@ def _previous_run(out: Path, config: ScanConfig, resume: bool) -> dict[str, Any]
             hint="pass --resume to continue the run there, or choose a new --out",
         )
     try:
-        previous = json.loads((out / RUN_FILE).read_text(encoding="utf-8"))
+        previous = json.loads(target.read_text(RUN_FILE))
         if not isinstance(previous, dict):
             raise ValueError("not an object")
     except (OSError, ValueError):
@@ -220,8 +264,7 @@ def _raise_failures(failures: list[tuple[int, BaseException]], total: int) -> No
 
 
 def _output_digests(out: Path) -> dict[str, str]:
-    names = ["decisions.parquet", "report.json", "report.html", "licenses.json"]
-    digests = {n: file_sha256(out / n) for n in names}
+    digests = {n: file_sha256(out / n) for n in OUTPUTS}
     cleared = out / "cleared"
     for f in sorted(p for p in cleared.rglob("*") if p.is_file()):
         digests[f.relative_to(out).as_posix()] = file_sha256(f)
@@ -244,7 +287,7 @@ def _index(out: Path, config: ScanConfig, store: Any) -> dict[str, Any]:
     meta = index_meta(out / INDEX_DIR)
     if meta is not None and meta.get("cache_key") == f"{state}:{config.match.value}":
         return meta
-    cache = Path(config.index_cache) if config.index_cache else None
+    cache = config.index_cache
     key = f"{state}:{config.match.value}"
     meta = indexcache.restore(cache, key, out / INDEX_DIR) if cache else None
     if meta is None:
@@ -278,13 +321,53 @@ def run_scan(
         signer = load_signing_key(config.sign_key)
     spec = open_input(input, config.base_dir or None, config.column_map)
     shards: list[ShardSpec] = spec.plan(config.shard_size)
-    out_dir = Path(out).expanduser().resolve()
+    target = Location(out, what="--out")
+    if target.local is not None:
+        return _run(spec, shards, target, target.local, config, resume, progress, signer)
+    work = Path(tempfile.mkdtemp(prefix="clearance-run-"))
+    try:
+        result = _run(spec, shards, target, work, config, resume, progress, signer)
+    except BaseException:
+        _keep_only_logs(work)  # a failed Ray run's error names its log there
+        raise
+    shutil.rmtree(work, ignore_errors=True)
+    return result
+
+
+def _keep_only_logs(work: Path) -> None:
+    """Remove a failed run's local working files, except Ray's log (then the folder too)."""
+    from clearance.scan.runner_ray import RAY_LOG
+
+    for entry in work.iterdir():
+        if entry.name == RAY_LOG:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+    if not any(work.iterdir()):
+        work.rmdir()
+
+
+def _run(
+    spec: InputSpec,
+    shards: list[ShardSpec],
+    target: Location,
+    work: Path,
+    config: ScanConfig,
+    resume: bool,
+    progress: ProgressFn | None,
+    signer: Ed25519PrivateKey | None,
+) -> ScanResult:
+    """The run into ``target``; ``work`` is the driver's local directory (``target``'s own
+    when it is local; a temporary one when it is on object storage)."""
+    remote = target.local is None
     with open_store(config.registry) as store:
         config = replace(config, registry_state=store.state_digest(), input_digest=spec.identity())
-        _check_out(out_dir, spec)
-        previous = _previous_run(out_dir, config, resume)
-        _make_out(out_dir)
-        for stale in (out_dir / PARTS_DIR).glob("*.tmp"):  # left by a killed run
+        _check_out(target, spec)
+        previous = _previous_run(target, config, resume)
+        _make_out(work)
+        for stale in (work / PARTS_DIR).glob("*.tmp"):  # left by a killed run
             stale.unlink(missing_ok=True)
         as_of = datetime.now(UTC)
         if previous is not None and isinstance(previous.get("as_of"), str):
@@ -295,14 +378,18 @@ def run_scan(
             "config_digest": config.digest,
             "as_of": as_of.isoformat(),
         }
-        write_json(out_dir / RUN_FILE, run_doc)
-        meta = _index(out_dir, config, store)
+        try:
+            target.write_text(RUN_FILE, dump_json(run_doc))
+        except OSError as exc:
+            raise storage_error(exc, f"--out {target.uri}") from None
+        meta = _index(work, config, store)
 
     total = sum(s.size for s in shards)
+    index_dir = str(work / INDEX_DIR) if remote else ""
     pending = [
-        ShardTask(s, str(out_dir), config, spec.format, as_of)
+        ShardTask(s, target.uri, config, spec.format, as_of, index_dir)
         for s in shards
-        if load_record(out_dir, s.index, config.digest) is None
+        if load_record(target, s.index, config.digest) is None
     ]
     done_items = total - sum(t.spec.size for t in pending)
     if progress is not None:
@@ -317,7 +404,7 @@ def run_scan(
     if config.engine == "ray":
         from clearance.scan.runner_ray import run_ray
 
-        failures = run_ray(pending, out_dir / INDEX_DIR, config, tick)
+        failures = run_ray(pending, work / INDEX_DIR, config, tick)
     else:
         failures = _run_pool(pending, config.workers or os.cpu_count() or 1, tick)
     if failures:
@@ -326,12 +413,52 @@ def run_scan(
         progress(total, total)
     records: list[dict[str, Any]] = []
     for s in shards:
-        rec = load_record(out_dir, s.index, config.digest)
+        rec = load_record(target, s.index, config.digest)
         if rec is None:  # written moments ago; vanished or changed under us
             raise ClearanceError(f"shard {s.index} record is missing", hint="rerun with --resume")
         records.append(rec)
     resumed = len(shards) - len(pending)
-    return _finish(out_dir, spec, config, records, meta, resumed, as_of, signer)
+    if remote:
+        _download_parts(target, records, work / PARTS_DIR)
+    result = _finish(work, spec, config, records, meta, resumed, as_of, signer)
+    if remote:
+        _upload_outputs(work, target)
+        return replace(result, out=target.uri)
+    return result
+
+
+def _download_parts(target: Location, records: list[dict[str, Any]], parts: Path) -> None:
+    """Each record's parts from ``DIR`` on object storage into ``parts``, digests checked; a
+    part that does not match its record unpublishes the shard (``--resume`` redoes it)."""
+    for rec in records:
+        for key in ("decisions_part", "cleared_part"):
+            name = rec.get(key)
+            if name is None:
+                continue
+            local = parts / name
+            target.get(f"{PARTS_DIR}/{name}", local)
+            if file_sha256(local) != rec["digests"][name]:
+                target.remove(record_name(int(rec["shard"])))
+                raise ClearanceError(
+                    f"shard {rec['shard']}: {name} does not match its record",
+                    hint="rerun with --resume to redo that shard",
+                )
+
+
+OUTPUTS = ("decisions.parquet", "report.json", "report.html", "licenses.json")
+
+
+def _upload_outputs(work: Path, target: Location) -> None:
+    """The assembled outputs from ``work`` to ``DIR`` on object storage; ``manifest.json``
+    last, so a run there is finished exactly when its manifest exists."""
+    target.remove("manifest.json")
+    target.remove_tree("cleared")
+    for name in OUTPUTS:
+        target.put(work / name, name)
+    cleared = work / "cleared"
+    for f in sorted(p for p in cleared.rglob("*") if p.is_file()):
+        target.put(f, f.relative_to(work).as_posix())
+    target.put(work / "manifest.json", "manifest.json")
 
 
 def run_facts(spec: InputSpec, config: ScanConfig, as_of: datetime) -> dict[str, Any]:
@@ -340,9 +467,9 @@ def run_facts(spec: InputSpec, config: ScanConfig, as_of: datetime) -> dict[str,
 
     return {
         "as_of": as_of.isoformat(timespec="seconds"),
-        "input": str(spec.files[0])
+        "input": spec.format.display(spec.files[0])
         if len(spec.files) == 1 and not spec.format.owns_tree
-        else f"{spec.root} ({len(spec.files):,} files)",
+        else f"{spec.format.display(spec.root)} ({len(spec.files):,} files)",
         "input_kind": spec.kind,
         "registry": redact(config.registry),
         "registry_state": config.registry_state,
@@ -380,7 +507,7 @@ def _finish(
     write_json(out / "licenses.json", licenses)
     atomic_write_text(out / "report.html", render_scan_report(report, licenses, rows=rows))
     manifest = build_manifest(
-        {**cfg, "input": str(spec.root), "input_kind": spec.kind},
+        {**cfg, "input": spec.format.display(spec.root), "input_kind": spec.kind},
         registry_state=config.registry_state,
         inputs=spec.format.input_digests(spec.files, records),
         outputs=_output_digests(out),

@@ -1,20 +1,29 @@
-"""The Ray engine: the local engine's shard plan and ``process_shard``, run on Ray Data.
+"""The Ray engine: the local engine's shard plan and ``process_shard``, run on Ray actors.
 
 Why it is this thin: both engines must give identical decisions for the same
 input, and ``--resume`` must work whichever engine ran first. So everything
 that decides (planning, the configuration digest, the index, each shard's
 atomic parts and record, assembly) stays in ``runner``/``shard``; this module
-only replaces the process pool. The shard numbers still to do become a Ray
-Dataset, mapped by a pool of actors (``--workers`` of them) that each call
-``process_shard``.
+only replaces the process pool with a pool of Ray actors (``--workers`` of
+them, one CPU each; by default one per CPU of the cluster), each calling
+``process_shard`` on one shard at a time.
 
-The registry's ``MatchIndex`` is built once by the caller (into ``DIR/.index``,
-as for the local engine); its files are put into the object store once
-(``ray.put``), and every actor materialises that one copy into its own
-temporary directory when it starts. So a node need not see the driver's
-``DIR/.index``, and no task rebuilds the index. The shard outputs still go to
-``DIR``, which on a cluster must be a file system every node shares (as must
-the input and, for SQLite, the registry).
+The registry's ``MatchIndex`` is built once by the caller; its files are put
+into the object store once (``ray.put``), and every actor materialises that
+one copy into its own temporary directory when it starts. So no node needs
+the driver's disk, and no task rebuilds the index. Everything else a node
+needs has one home every node reaches: the input and ``DIR`` on object
+storage (``s3://``, ``gs://``; or a shared file system), the registry on
+PostgreSQL, the site cache under ``DIR`` or at ``--site-cache``.
+
+Losing a node: an actor on a node that dies takes its shard with it. That
+shard has no record yet (the record is written last), so it goes back to
+the queue and a surviving actor redoes it (``process_shard`` is idempotent:
+a shard whose record exists is returned as it is). The run finishes on the
+nodes that are left; only when every actor is gone does it stop, with an
+error that says so, keeping the finished shards for ``--resume``. An actor
+gets work only once it has started, so actors that cannot be placed (more
+``--workers`` than the cluster has CPUs) never hold a shard.
 
 Ray is imported here, lazily; ``import clearance.scan`` never imports it.
 """
@@ -27,8 +36,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, redirect_stdout, suppress
 from pathlib import Path
 from typing import Any
 
@@ -39,15 +49,15 @@ from clearance.scan.config import ScanConfig
 from clearance.scan.shard import ShardTask, Worker, process_shard
 
 RAY_HINT = "pip install 'clearance[ray]'"
+log = logging.getLogger(__name__)
 
 
 def import_ray() -> Any:
     """The ``ray`` module, or our ``UserError`` with the install hint."""
     try:
         import ray
-        import ray.data  # Ray Data is the part we use
     except ImportError as exc:
-        raise UserError(f"the ray engine needs Ray Data ({exc})", hint=RAY_HINT) from None
+        raise UserError(f"the ray engine needs Ray ({exc})", hint=RAY_HINT) from None
     return ray
 
 
@@ -135,10 +145,13 @@ def _started(ray: Any, workers: int | None, address: str | None, logs: bool) -> 
         )
     if not logs:  # importing Ray Data configures its logger anew
         quiet_ray()
-    try:
-        yield ray
-    finally:
-        ray.shutdown()
+    # Ray prints the errors its cluster publishes (a lost node's raylet log) to stdout,
+    # where `--json` writes the result: they go to stderr instead.
+    with redirect_stdout(sys.stderr):
+        try:
+            yield ray
+        finally:
+            ray.shutdown()
 
 
 def index_payload(root: Path) -> dict[str, bytes]:
@@ -166,7 +179,7 @@ class ItemCounter:
 
 
 class ShardActor:
-    """A Ray Data actor: materialises the shared index once, then processes shards by number."""
+    """A Ray actor: materialises the shared index once, then processes shards by number."""
 
     def __init__(self, refs: list[Any]) -> None:
         import ray
@@ -182,8 +195,12 @@ class ShardActor:
         task = self.tasks[0]
         self.worker = Worker.open(MatchIndex.load(root), task.config, task.as_of)
 
-    def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
-        task = self.tasks[int(row["n"])]
+    def ready(self) -> bool:
+        """Answered once the actor has started (and loaded the index): it may get work."""
+        return True
+
+    def run(self, n: int) -> dict[str, Any]:
+        task = self.tasks[n]
         unsent, sent_at = 0, time.monotonic()
 
         def item_done() -> None:
@@ -197,13 +214,15 @@ class ShardActor:
             rec = process_shard(task, self.worker, item_done if self.counter else None)
         except Exception as exc:  # the shard boundary: the other shards go on
             error = exc if isinstance(exc, ClearanceError) else f"{type(exc).__name__}: {exc}"
-            return {"n": row["n"], "items": 0, "error": str(error)}
+            return {"n": n, "items": 0, "error": str(error)}
         finally:
             if self.counter is not None and unsent:
                 import ray
 
-                ray.get(self.counter.add.remote(unsent))  # counted before the row is seen
-        return {"n": row["n"], "items": int(rec["items"]), "error": ""}
+                # counted before the result is seen; the bar is not worth a shard
+                with suppress(ray.exceptions.RayError):
+                    ray.get(self.counter.add.remote(unsent))
+        return {"n": n, "items": int(rec["items"]), "error": ""}
 
 
 @contextmanager
@@ -234,7 +253,8 @@ def _polled(ray: Any, counter: Any, tick: Callable[[int], None]) -> Iterator[Non
     finally:
         stop.set()
         thread.join()
-    read()
+    with suppress(Exception):  # the counter's node may be gone: the bar is cosmetic
+        read()
 
 
 def run_ray(
@@ -248,33 +268,88 @@ def run_ray(
     if not tasks:
         import_ray()  # a missing Ray is an error even when nothing is left to do
         return []
-    failures: list[tuple[int, BaseException]] = []
+    log = "" if config.engine_logs else f" (Ray's own log: {index_root.parent / RAY_LOG})"
+    hint = "finished shards are kept: fix the cause and rerun with --resume" + log
     with ray_session(workers, address, logs=config.engine_logs, log_dir=index_root.parent) as ray:
-        ctx = ray.data.DataContext.get_current()
-        ctx.enable_progress_bars = False
-        counter = ray.remote(num_cpus=0)(ItemCounter).remote()
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=True)
+        counter = ray.remote(num_cpus=0)(ItemCounter).options(scheduling_strategy=here).remote()
         refs = [ray.put(tasks), ray.put(index_payload(index_root)), counter]
         size = max(1, min(len(tasks), workers or int(ray.cluster_resources().get("CPU", 1))))
-        numbers = [{"n": i} for i in range(len(tasks))]
-        ds = ray.data.from_items(numbers, override_num_blocks=len(tasks))
-        done = ds.map(
-            ShardActor,
-            fn_constructor_kwargs={"refs": refs},
-            compute=ray.data.ActorPoolStrategy(size=size),  # `concurrency=` is deprecated
-            num_cpus=1,
-        )
+        actor = ray.remote(num_cpus=1, max_restarts=0)(ShardActor)
+        actors = [actor.remote(refs) for _ in range(size)]
         try:
             with _polled(ray, counter, tick):  # items are counted by the actors, as decided
-                for row in done.iter_rows():
-                    if row["error"]:
-                        shard = tasks[int(row["n"])].spec.index
-                        failures.append((shard, ClearanceError(row["error"])))
-        except ray.exceptions.RayError as exc:  # an actor that could not start, or died
+                return _dispatch(ray, actors, tasks)
+        except ray.exceptions.RayError as exc:
+            raise ClearanceError(f"the Ray run failed: {ray_reason(exc)}", hint=hint) from exc
+        except ClearanceError as exc:
+            raise ClearanceError(exc.message, hint=hint) from exc
+        finally:
+            for a in actors:
+                ray.kill(a)
+
+
+def _dispatch(
+    ray: Any, actors: list[Any], tasks: list[ShardTask]
+) -> list[tuple[int, BaseException]]:
+    """Give each started actor one shard at a time until every shard is done; a shard whose
+    actor died (its node was lost) goes back to the queue for another actor."""
+    failures: list[tuple[int, BaseException]] = []
+    queue = deque(range(len(tasks)))
+    starting = {a.ready.remote(): a for a in actors}
+    idle: list[Any] = []
+    running: dict[Any, tuple[Any, int]] = {}
+    lost: list[str] = []
+    while queue or running:
+        while queue and idle:
+            a = idle.pop()
+            n = queue.popleft()
+            running[a.run.remote(n)] = (a, n)
+        if not running and not starting:
             raise ClearanceError(
-                f"the Ray run failed: {exc}",
-                hint="finished shards are kept: fix the cause and rerun with --resume"
-                + (
-                    "" if config.engine_logs else f" (Ray's own log: {index_root.parent / RAY_LOG})"
-                ),
-            ) from exc
+                f"every Ray actor was lost ({len(lost)}; {lost[-1] if lost else 'none started'}); "
+                f"{len(queue)} shards were not done"
+            )
+        ready, _ = ray.wait([*starting, *running], num_returns=1)
+        ref = ready[0]
+        if ref in starting:
+            a = starting.pop(ref)
+            try:
+                ray.get(ref)
+            except ray.exceptions.RayActorError as exc:  # could not start, or its node died
+                lost.append(ray_reason(exc))
+                continue
+            idle.append(a)
+            continue
+        a, n = running.pop(ref)
+        try:
+            row = ray.get(ref)
+        except ray.exceptions.RayActorError as exc:
+            lost.append(ray_reason(exc))
+            queue.appendleft(n)  # idempotent: another actor redoes it (or finds it done)
+            log.warning(
+                "clearance: a Ray actor was lost (%s); shard %d goes back to the queue",
+                lost[-1],
+                tasks[n].spec.index,
+            )
+            continue
+        idle.append(a)
+        if row["error"]:
+            failures.append((tasks[n].spec.index, ClearanceError(row["error"])))
+    if not starting:
+        return failures
+    for a in starting.values():  # never needed: free their CPUs (pending ones included)
+        ray.kill(a)
     return failures
+
+
+def ray_reason(exc: BaseException) -> str:
+    """One line on why Ray failed (its messages hold whole remote tracebacks)."""
+    text = str(exc)
+    for marker in ("node has died", "node was terminated", "died unexpectedly"):
+        if marker in text:
+            return f"{type(exc).__name__}: a node or actor was lost ({marker})"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return f"{type(exc).__name__}: {lines[-1][:300] if lines else 'no detail'}"

@@ -10,6 +10,14 @@ done only when its record exists and its parts still match their digests, so
 a process killed at any instant leaves either a finished shard or one that a
 resumed run will redo, never half of one.
 
+``DIR`` may be on object storage (``core.storage.Location``), which has no
+rename: there the parts are written to a local temporary directory, uploaded
+under their final keys (an object is visible whole or not at all), and the
+record, the shard's "done" marker, is uploaded last. A shard on object
+storage counts as done when its record exists and each part it names exists
+with the recorded size; the parts' SHA-256 digests are checked when the run
+downloads them to assemble its outputs (``runner``).
+
 Items are matched by ``clearance.matching.match`` (the cascade the guard
 runs too, up to the run's ``--match`` level) and decided by
 ``clearance.matching.decide_item``. This is the one place that catches
@@ -21,6 +29,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
+import tempfile
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +41,7 @@ from typing import Any
 from clearance.core.errors import ClearanceError, NotFound
 from clearance.core.files import atomic_path, atomic_write_text
 from clearance.core.models import Agreement, Evidence, Work
+from clearance.core.storage import Location
 from clearance.fetch.evaluate import UrlSignals
 from clearance.fingerprint.embedding import ImageEmbedder
 from clearance.matching import MatchIndex, Query, decide_item, match, matched_works
@@ -57,10 +68,18 @@ class ShardTask:
     format: InputFormat
     as_of: datetime
     """The run's clock: agreements are judged in force at this instant, in every shard."""
+    index_dir: str = ""
+    """Where this machine's workers load the index from ("" = ``run_dir/.index``; a run
+    whose ``DIR`` is on object storage keeps its index in a local working directory)."""
+
+
+def record_name(index: int) -> str:
+    """The record's name relative to ``DIR``."""
+    return f"{PARTS_DIR}/shard-{index:06d}.json"
 
 
 def record_path(run_dir: Path, index: int) -> Path:
-    return run_dir / PARTS_DIR / f"shard-{index:06d}.json"
+    return run_dir / record_name(index)
 
 
 def file_sha256(path: Path) -> str:
@@ -71,8 +90,14 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def load_record(run_dir: Path, index: int, config_digest: str) -> dict[str, Any] | None:
+def load_record(
+    run_dir: Path | str | Location, index: int, config_digest: str
+) -> dict[str, Any] | None:
     """The shard's record if the shard is complete for this configuration, else None."""
+    out = run_dir if isinstance(run_dir, Location) else Location(run_dir)
+    if out.local is None:
+        return _load_remote_record(out, index, config_digest)
+    run_dir = out.local
     path = record_path(run_dir, index)
     try:
         rec = json.loads(path.read_text(encoding="utf-8"))
@@ -89,6 +114,29 @@ def load_record(run_dir: Path, index: int, config_digest: str) -> dict[str, Any]
             if file_sha256(parts / name) != rec["digests"][name]:
                 return None
         except (OSError, KeyError, TypeError):
+            return None
+    return rec
+
+
+def _load_remote_record(out: Location, index: int, config_digest: str) -> dict[str, Any] | None:
+    """A record on object storage, when every part it names exists with its recorded size."""
+    try:
+        rec = json.loads(out.read_text(record_name(index)))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(rec, dict) or rec.get("config_digest") != config_digest:
+        return None
+    sizes = rec.get("sizes")
+    if not isinstance(sizes, dict):
+        return None
+    for key in ("decisions_part", "cleared_part"):
+        name = rec.get(key)
+        if name is None:
+            continue
+        try:
+            if out.size(f"{PARTS_DIR}/{name}") != sizes[name]:
+                return None
+        except (KeyError, TypeError, ValueError):  # a hostile name is refused: not done
             return None
     return rec
 
@@ -250,13 +298,13 @@ _open: list[tuple[tuple[str, str, str], Worker]] = []
 """This process's open worker (one slot), reused by its next shards."""
 
 
-def _worker(run_dir: Path, config: ScanConfig, as_of: datetime) -> Worker:
+def _worker(index_dir: Path, config: ScanConfig, as_of: datetime) -> Worker:
     """The index and store for this run, opened once per worker process, not once per shard."""
-    key = (config.registry, str(run_dir), config.registry_state)
+    key = (config.registry, str(index_dir), config.registry_state)
     if _open and _open[0][0] == key:
         return _open[0][1]
     release()
-    worker = Worker.open(MatchIndex.load(run_dir / INDEX_DIR), config, as_of)
+    worker = Worker.open(MatchIndex.load(index_dir), config, as_of)
     _open.append((key, worker))
     return worker
 
@@ -279,21 +327,47 @@ def process_shard(
     shares through the object store). ``item_done`` is called after each item
     is decided (in a pool worker, the counter ``count_items`` installed).
     """
+    out = Location(task.run_dir)
+    config, spec = task.config, task.spec
+    done = load_record(out, spec.index, config.digest)
+    if done is not None:
+        return done
+    if worker is None:
+        index_dir = Path(task.index_dir) if task.index_dir else Path(task.run_dir) / INDEX_DIR
+        worker = _worker(index_dir, config, task.as_of)
+    if out.local is not None:
+        return _process(task, out.local, out.local / PARTS_DIR, worker, item_done, None)
+    staging = Path(tempfile.mkdtemp(prefix="clearance-shard-"))
+    try:
+        return _process(task, None, staging, worker, item_done, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _process(
+    task: ShardTask,
+    run_dir: Path | None,
+    parts: Path,
+    worker: Worker,
+    item_done: Callable[[], None] | None,
+    remote: Location | None,
+) -> dict[str, Any]:
+    """Decide the shard, write its parts into ``parts`` and its record (last); with
+    ``remote``, upload the parts and then the record there."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     from clearance.scan.columnar import columnar_input, decide_columnar
     from clearance.scan.schema import DECISIONS_SCHEMA
 
-    run_dir = Path(task.run_dir)
     config, spec, fmt = task.config, task.spec, task.format
-    done = load_record(run_dir, spec.index, config.digest)
-    if done is not None:
-        return done
-    parts = run_dir / PARTS_DIR
-    cache_dir = Path(config.site_cache) if config.site_cache else run_dir / CACHE_DIR / "fetch"
-    if worker is None:
-        worker = _worker(run_dir, config, task.as_of)
+    cache_dir: Path | str
+    if config.site_cache:
+        cache_dir = config.site_cache
+    elif remote is not None:
+        cache_dir = remote.join(f"{CACHE_DIR}/fetch")
+    else:
+        cache_dir = Path(task.run_dir) / CACHE_DIR / "fetch"
     tick = _counted(item_done)
     if columnar_input(fmt, config):
         data, table = decide_columnar(spec, fmt, worker, config, task.as_of, cache_dir, decide)
@@ -328,6 +402,7 @@ def process_shard(
     digests = {decisions_name: file_sha256(parts / decisions_name)}
     if cleared_name is not None:
         digests[cleared_name] = file_sha256(parts / cleared_name)
+    sizes = {name: (parts / name).stat().st_size for name in digests}
     inputs = fmt.item_digests(data)
     record: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
@@ -343,12 +418,18 @@ def process_shard(
         "cleared_part": cleared_name,
         "cleared": cleared,
         "digests": digests,
+        "sizes": sizes,
         "input_digests": inputs,
         "item_digest": hashlib.sha256(
             "\n".join(table.column("item_id").to_pylist()).encode()
         ).hexdigest(),
     }
-    atomic_write_text(
-        record_path(run_dir, spec.index), json.dumps(record, indent=2, sort_keys=True)
-    )
+    text = json.dumps(record, indent=2, sort_keys=True)
+    if remote is not None:  # the parts under their final keys, then the record: published
+        for name in digests:
+            remote.put(parts / name, f"{PARTS_DIR}/{name}")
+        remote.write_text(record_name(spec.index), text)
+    else:
+        assert run_dir is not None
+        atomic_write_text(record_path(run_dir, spec.index), text)
     return record

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from clearance.core.errors import UserError
+from clearance.core.storage import check_uri, is_uri
 from clearance.fetch.evaluate import SignalEvaluator, SitePolicy
 from clearance.scan.formats import open_input
 from clearance.scan.formats.columns import ColumnMap
@@ -105,7 +106,7 @@ def fetch_sites(
 
     if per_host < 1 or concurrency < 1:
         raise UserError("--per-host and --concurrency must be at least 1")
-    cache = Path(site_cache).expanduser()
+    cache = check_uri(str(site_cache)) if is_uri(site_cache) else Path(site_cache).expanduser()
     started, cpu = time.perf_counter(), time.process_time()
     urls, origins = input_origins(input, ColumnMap.of(columns))
     config = FetchConfig(

@@ -42,7 +42,7 @@ def with_evaluator(
     web: str,
     agent: str,
     allow_private: bool,
-    cache_dir: Path | None,
+    cache_dir: Path | str | None,
 ) -> T:
     """Run ``run(evaluator)`` on one event loop, with this process's parsed site policies
     (the same evaluator ``evaluate_shard_urls`` builds; ``scan.columnar`` uses it)."""
@@ -63,7 +63,7 @@ def evaluate_shard_urls(
     web: str,
     agent: str,
     allow_private: bool,
-    cache_dir: Path | None,
+    cache_dir: Path | str | None,
 ) -> dict[str, UrlSignals]:
     """Evaluate each distinct URL once; ``web`` is ``origin`` or ``head``."""
     distinct = list(dict.fromkeys(urls))
@@ -110,7 +110,7 @@ class _SiteCache(OrderedDict[str, SitePolicy]):
 _caches: dict[tuple[str, bool, str], _SiteCache] = {}
 
 
-def cached_sites(agent: str, allow_private: bool, cache_dir: Path | None) -> _SiteCache:
+def cached_sites(agent: str, allow_private: bool, cache_dir: Path | str | None) -> _SiteCache:
     """This process's parsed site policies for one setting (what ``with_evaluator`` and
     ``evaluate_shard_urls`` read first); ``get`` honours the TTL."""
     return _process_sites((agent, allow_private, str(cache_dir)))

@@ -12,10 +12,12 @@ from __future__ import annotations
 import glob
 import hashlib
 import os
+import posixpath
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath, PurePosixPath
 
 from clearance.core.errors import InputNotFound, UnsupportedInput, UserError
+from clearance.core.storage import check_uri, filesystem, is_uri, local_path, storage_error
 from clearance.scan.formats.base import (
     MAX_ITEM_BYTES,
     InputFormat,
@@ -26,7 +28,7 @@ from clearance.scan.formats.base import (
     item_id,
 )
 from clearance.scan.formats.columns import ROLES, ColumnMap, parse_columns
-from clearance.scan.formats.folder import FolderInput, folder_files
+from clearance.scan.formats.folder import FolderInput, folder_files, is_hidden
 from clearance.scan.formats.hf import HfInput, hf_files, is_hf_folder, read_arrow_stream
 from clearance.scan.formats.rows import USABLE_COLUMNS, row_item
 from clearance.scan.formats.tables import CsvInput, JsonlInput, ParquetInput
@@ -53,39 +55,31 @@ class InputSpec:
     """A recognised input: its format object and its files (absolute, sorted)."""
 
     format: InputFormat
-    files: tuple[Path, ...]
+    files: tuple[PurePath, ...]
+    """Local paths, or the object store's keys (``bucket/prefix/file``) for a URI input."""
 
     @property
     def kind(self) -> str:
         return self.format.kind
 
     @property
-    def root(self) -> Path:
+    def root(self) -> PurePath:
         return self.format.root
 
-    def name_of(self, path: Path) -> str:
+    def name_of(self, path: PurePath) -> str:
         return path.relative_to(self.root).as_posix()
 
     def identity(self) -> str:
         """A digest of the input's file names, sizes and modification times (cheap to compute)."""
         h = hashlib.sha256(self.kind.encode())
         for f in self.files:
-            st = _stat(f)
-            h.update(f"\0{self.name_of(f)}\0{st.st_size}\0{st.st_mtime_ns}".encode())
+            h.update(f"\0{self.name_of(f)}\0{self.format.identity(f)}".encode())
         return h.hexdigest()
 
     def plan(self, shard_size: int) -> list[ShardSpec]:
         if shard_size < 1:
             raise UserError("shard size must be at least 1")
         return self.format.plan(self.files, shard_size)
-
-
-def _stat(path: Path) -> os.stat_result:
-    """The file's status; a link that leads nowhere (a loop, a dangling link) by its own."""
-    try:
-        return path.stat()
-    except OSError:
-        return path.lstat()
 
 
 def _base(base_dir: str | os.PathLike[str] | None, root: Path) -> Path:
@@ -107,6 +101,9 @@ def open_input(
     ``columns``: which table columns play which roles (default: the known layouts).
     """
     raw = os.fspath(text)
+    if is_uri(raw):
+        return _open_uri(raw, base_dir, columns)
+    raw = os.fspath(local_path(raw))
     if any(ch in raw for ch in "*?["):
         matches = sorted(Path(m).resolve() for m in glob.glob(raw, recursive=True))
         files = [m for m in matches if m.is_file()]
@@ -127,6 +124,15 @@ def open_input(
             spec.format.check(spec.files)
             return spec
         files = [path]
+    kind = _kind_of(files, raw)
+    root = Path(os.path.commonpath([f.parent for f in files]))
+    spec = InputSpec(FORMATS[kind](root, _base(base_dir, root), columns), tuple(files))
+    spec.format.check(spec.files)
+    return spec
+
+
+def _kind_of(files: list[Path] | list[PurePosixPath], raw: str) -> str:
+    """The one format of ``files``, by suffix; a ``UserError`` for an unknown or a mix."""
     kinds = {SUFFIXES.get(f.suffix.lower()) for f in files}
     if None in kinds:
         bad = next(f for f in files if SUFFIXES.get(f.suffix.lower()) is None)
@@ -138,9 +144,50 @@ def open_input(
             f"{raw!r} mixes input formats ({', '.join(sorted(str(k) for k in kinds))})",
             hint="scan one format at a time",
         )
-    root = Path(os.path.commonpath([f.parent for f in files]))
-    kind = str(kinds.pop())
-    spec = InputSpec(FORMATS[kind](root, _base(base_dir, root), columns), tuple(files))
+    return str(kinds.pop())
+
+
+def _open_uri(
+    raw: str, base_dir: str | os.PathLike[str] | None, columns: ColumnMap | None
+) -> InputSpec:
+    """An input on object storage (``s3://``, ``gs://``, ``hf://``...): a file, a glob of
+    files or a folder, read through the scheme's fsspec file system (``core.storage``)."""
+    if base_dir:
+        raise UserError("--base-dir applies to a local input only")
+    uri = check_uri(raw, what="INPUT")
+    scheme, key = uri.split("://", 1)
+    fs = filesystem(scheme)
+    try:
+        if any(ch in key for ch in "*?["):
+            keys = [str(k) for k in fs.glob(key)]
+            files = sorted(PurePosixPath(k) for k in keys if fs.isfile(k))
+            if not files:
+                raise UserError(f"no files match {uri!r}", hint=f"expected {EXPECTED}")
+        elif fs.isdir(key):
+            root = PurePosixPath(key)
+            if any(
+                fs.exists(f"{key}/{name}") for name in ("dataset_info.json", "dataset_dict.json")
+            ):
+                raise UnsupportedInput(
+                    f"{uri} is a Hugging Face save_to_disk folder, read from a local path only",
+                    hint="copy it to local disk, or scan its Parquet files (hf://datasets/...)",
+                )
+            found = sorted(PurePosixPath(str(k)) for k in fs.find(key))
+            folder = FolderInput(root, None, columns, protocol=scheme)
+            spec = InputSpec(folder, tuple(f for f in found if not is_hidden(f.relative_to(root))))
+            spec.format.check(spec.files)
+            return spec
+        elif fs.isfile(key):
+            files = [PurePosixPath(key)]
+        else:
+            raise InputNotFound(f"no such file or folder: {uri}", hint=f"expected {EXPECTED}")
+    except (UserError, InputNotFound, UnsupportedInput):
+        raise
+    except Exception as exc:  # the store's own errors (no bucket, refused credentials)
+        raise storage_error(exc, uri) from None
+    kind = _kind_of(files, uri)
+    root = PurePosixPath(posixpath.commonpath([str(f.parent) for f in files]))
+    spec = InputSpec(FORMATS[kind](root, None, columns, protocol=scheme), tuple(files))
     spec.format.check(spec.files)
     return spec
 

@@ -12,7 +12,14 @@ class with three jobs, after img2dataset's reader/writer classes:
   the input's own format, and ``assemble`` joins the parts into ``cleared/``.
 
 A format object holds only small, picklable settings (its root and base
-directory), so it travels to every worker with its shards.
+directory, and ``protocol``: None for a local input, else the scheme of the
+object store it lies on), so it travels to every worker with its shards. On
+object storage, files are read through the scheme's fsspec file system
+(``core.storage``; credentials from its own environment), named by their key
+(``bucket/prefix/file``) as ``PurePosixPath``\\ s; ``open`` and ``identity``
+are the two places that differ. A table's ``path`` rows are read only from a
+local table: on object storage such a row is an error row, so a hostile row
+can never make a worker read its own disk.
 
 Names that come from data are hostile (``clearance.core.files``): a path row,
 a folder entry that is a symbolic link, a tar member name or a
@@ -25,14 +32,16 @@ blocking (a FIFO or a device is refused, never read).
 from __future__ import annotations
 
 import hashlib
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, ClassVar
+from pathlib import Path, PurePath
+from typing import IO, Any, ClassVar
 
 from clearance.core.files import read_regular
 from clearance.core.models import Identifier, IdentifierScheme
+from clearance.core.storage import filesystem
 from clearance.registry.register import (
     AUDIO_EXTENSIONS,
     IMAGE_EXTENSIONS,
@@ -108,6 +117,14 @@ class ShardData:
     def indexed_items(self) -> Iterable[tuple[int, Item]]:
         """``(row, item)`` of every item there is: all rows, or a columnar shard's sparse ones."""
         return enumerate(self.items) if self.items else sorted(self.sparse.items())
+
+
+def _stat(path: Path) -> os.stat_result:
+    """The file's status; a link that leads nowhere (a loop, a dangling link) by its own."""
+    try:
+        return path.stat()
+    except OSError:
+        return path.lstat()
 
 
 def item_id(name: str, locator: str) -> str:
@@ -211,10 +228,21 @@ class InputFormat(ABC):
     """Whether the input is a whole folder tree (an ``--out`` inside it is refused)."""
 
     def __init__(
-        self, root: Path, base_dir: Path | None = None, columns: ColumnMap | None = None
+        self,
+        root: PurePath,
+        base_dir: Path | None = None,
+        columns: ColumnMap | None = None,
+        *,
+        protocol: str | None = None,
     ) -> None:
         self.root = root
-        self.base_dir = (base_dir if base_dir is not None else root).resolve()
+        self.protocol = protocol
+        """None for a local input; else the object store's scheme (``s3``, ``gs``, ``hf``)."""
+        self.base_dir: PurePath = root
+        """The local tree path rows and links must stay in (resolved); on object storage the
+        root (nothing is read through it there)."""
+        if protocol is None:
+            self.base_dir = (base_dir if base_dir is not None else Path(root)).resolve()
         self.columns = columns if columns is not None else ColumnMap()
         """Which columns play which roles (tables only; ``formats.columns``)."""
 
@@ -222,17 +250,42 @@ class InputFormat(ABC):
         return (
             type(other) is type(self)
             and isinstance(other, InputFormat)
-            and (other.root, other.base_dir, other.columns)
-            == (self.root, self.base_dir, self.columns)
+            and (other.root, other.base_dir, other.columns, other.protocol)
+            == (self.root, self.base_dir, self.columns, self.protocol)
         )
 
     def __hash__(self) -> int:
-        return hash((type(self), self.root, self.base_dir, self.columns))
+        return hash((type(self), self.root, self.base_dir, self.columns, self.protocol))
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({str(self.root)!r})"
+        return f"{type(self).__name__}({self.display(self.root)!r})"
 
-    def check(self, files: Sequence[Path]) -> None:  # noqa: B027 - most formats need no check
+    def display(self, path: PurePath | str) -> str:
+        """How a user sees one of the input's files: its path, or its URI."""
+        return f"{self.protocol}://{path}" if self.protocol else str(path)
+
+    def open(self, path: PurePath | str, mode: str = "rb") -> IO[Any]:
+        """One of the input's files, opened for reading (locally, or through fsspec)."""
+        if self.protocol is None:
+            return open(path, mode)
+        fh: IO[Any] = filesystem(self.protocol).open(str(path), mode)
+        return fh
+
+    def identity(self, path: PurePath) -> str:
+        """What changes when the file changes: size and modification time (or ETag)."""
+        if self.protocol is None:
+            st = _stat(Path(path))
+            return f"{st.st_size}\0{st.st_mtime_ns}"
+        info = filesystem(self.protocol).info(str(path))
+        tag = info.get("ETag") or info.get("etag") or info.get("LastModified") or info.get("mtime")
+        return f"{info.get('size')}\0{tag}"
+
+    def table_dir(self, spec: ShardSpec) -> Path | None:
+        """Where a local table's ``path`` rows start from; None on object storage (they are
+        error rows there: see the module docstring)."""
+        return None if self.protocol is not None else Path(spec.file).parent
+
+    def check(self, files: Sequence[PurePath]) -> None:  # noqa: B027 - most formats need no check
         """Refuse an input this format cannot read (``UserError``), before any work."""
 
     def item_digests(self, data: ShardData) -> dict[str, str]:
@@ -241,20 +294,20 @@ class InputFormat(ABC):
         return {}
 
     def input_digests(
-        self, files: Sequence[Path], records: Sequence[dict[str, Any]]
+        self, files: Sequence[PurePath], records: Sequence[dict[str, Any]]
     ) -> dict[str, str]:
         """SHA-256 of every input file, for the manifest."""
         out = {}
         for f in files:
             h = hashlib.sha256()
-            with open(f, "rb") as fh:
+            with self.open(f) as fh:
                 while chunk := fh.read(1 << 20):
                     h.update(chunk)
             out[f.relative_to(self.root).as_posix()] = h.hexdigest()
         return out
 
     @abstractmethod
-    def plan(self, files: Sequence[Path], shard_size: int) -> list[ShardSpec]:
+    def plan(self, files: Sequence[PurePath], shard_size: int) -> list[ShardSpec]:
         """Cut ``files`` into shards, deterministically (the same input, the same plan)."""
 
     @abstractmethod

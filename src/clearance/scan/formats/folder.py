@@ -14,15 +14,26 @@ import hashlib
 import os
 import shutil
 from collections.abc import Sequence
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any, ClassVar
 
 from clearance.core.errors import UserError
 from clearance.core.files import confined, within
-from clearance.scan.formats.base import InputFormat, Item, ShardData, ShardSpec, item_id, read_into
+from clearance.core.storage import filesystem
+from clearance.scan.formats.base import (
+    MAX_ITEM_BYTES,
+    InputFormat,
+    Item,
+    ShardData,
+    ShardSpec,
+    decode_text,
+    item_id,
+    media_for,
+    read_into,
+)
 
 
-def is_hidden(rel: Path) -> bool:
+def is_hidden(rel: PurePath) -> bool:
     return any(part.startswith(".") for part in rel.parts)
 
 
@@ -38,14 +49,14 @@ class FolderInput(InputFormat):
     part_suffix: ClassVar[str | None] = None
     owns_tree: ClassVar[bool] = True
 
-    def name_of(self, path: Path) -> str:
+    def name_of(self, path: PurePath) -> str:
         return path.relative_to(self.root).as_posix()
 
-    def check(self, files: Sequence[Path]) -> None:
+    def check(self, files: Sequence[PurePath]) -> None:
         if not files:
-            raise UserError(f"{self.root} holds no files to scan")
+            raise UserError(f"{self.display(self.root)} holds no files to scan")
 
-    def plan(self, files: Sequence[Path], shard_size: int) -> list[ShardSpec]:
+    def plan(self, files: Sequence[PurePath], shard_size: int) -> list[ShardSpec]:
         rels = [self.name_of(f) for f in files]
         return [
             ShardSpec(i, "folder", str(self.root), "", members=tuple(rels[s : s + shard_size]))
@@ -56,10 +67,36 @@ class FolderInput(InputFormat):
         items: list[Item] = []
         for rel in spec.members:
             path = self.root / rel
+            if self.protocol is not None:
+                items.append(self._read_object(rel))
+                continue
             item = Item(item_id("", f"file:{rel}"), str(path))
-            read_into(item, path, self.base_dir)
+            read_into(item, Path(path), Path(self.base_dir))
             items.append(item)
         return ShardData(spec, items)
+
+    def _read_object(self, rel: str) -> Item:
+        """The item of one object of a folder on object storage (no links there to follow)."""
+        key = str(self.root / rel)
+        item = Item(item_id("", f"file:{rel}"), self.display(key))
+        try:
+            fs = filesystem(str(self.protocol))
+            size = int(fs.info(key).get("size") or 0)
+            if size > MAX_ITEM_BYTES:
+                item.error = f"cannot read {item.source}: over the {MAX_ITEM_BYTES} byte limit"
+                return item
+            item.data = bytes(fs.cat_file(key))
+        except Exception as exc:  # the shard boundary: a missing object is this item's error
+            item.error = f"cannot read {item.source}: {exc}"
+            return item
+        item.file = item.source
+        item.media = media_for(rel)
+        if item.media == "text":
+            try:
+                item.text = decode_text(item.data)
+            except (UnicodeDecodeError, ValueError) as exc:
+                item.error = f"text is not valid UTF-8/UTF-16: {exc}"
+        return item
 
     def write_part(self, data: ShardData, keep: Sequence[bool], dest: Path) -> list[str]:
         return [m for m, k in zip(data.spec.members, keep, strict=True) if k]
@@ -74,7 +111,7 @@ class FolderInput(InputFormat):
         }
 
     def input_digests(
-        self, files: Sequence[Path], records: Sequence[dict[str, Any]]
+        self, files: Sequence[PurePath], records: Sequence[dict[str, Any]]
     ) -> dict[str, str]:
         out: dict[str, str] = {}
         for rec in records:
@@ -84,8 +121,13 @@ class FolderInput(InputFormat):
     def assemble(self, records: Sequence[dict[str, Any]], parts: Path, staging: Path) -> None:
         for rec in records:
             for rel in rec["cleared"]:
-                source = (self.root / rel).resolve()
-                if not within(self.base_dir, source):  # changed since it was read
+                if self.protocol is not None:
+                    target = confined(staging, rel, what="file name")
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    filesystem(self.protocol).get_file(str(self.root / rel), str(target))
+                    continue
+                source = (Path(self.root) / rel).resolve()
+                if not within(Path(self.base_dir), source):  # changed since it was read
                     continue
                 target = confined(staging, rel, what="file name")
                 target.parent.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,7 @@ import hashlib
 import json
 import shutil
 from collections.abc import Sequence
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any, ClassVar
 
 from clearance.core.errors import InputNotFound, UnsupportedInput
@@ -92,14 +92,14 @@ class HfInput(TableInput):
     part_suffix: ClassVar[str | None] = ".arrow"
     owns_tree: ClassVar[bool] = True
 
-    def column_names(self, path: Path) -> list[str] | None:
+    def column_names(self, path: PurePath) -> list[str] | None:
         try:
-            return list(read_arrow_stream(path).schema.names)
+            return list(read_arrow_stream(str(path)).schema.names)
         except (OSError, ValueError) as exc:
             raise UnsupportedInput(f"{path.name} is not a readable Arrow file: {exc}") from None
 
-    def row_count(self, path: Path) -> int:
-        return int(read_arrow_stream(path).num_rows)
+    def row_count(self, path: PurePath) -> int:
+        return int(read_arrow_stream(str(path)).num_rows)
 
     def read_table(self, spec: ShardSpec) -> Any:
         """The shard's rows as an Arrow table (every column), without items."""
@@ -127,9 +127,10 @@ class HfInput(TableInput):
 
     def _copy_metadata(self, staging: Path) -> None:
         """Copy dataset_info/dataset_dict/state.json; give each state a new ``_fingerprint``."""
+        root = Path(self.root)  # a save_to_disk folder is read from a local path only
         for name in HF_META_FILES:
-            for src in sorted(self.root.rglob(name)):
-                rel = src.relative_to(self.root)
+            for src in sorted(root.rglob(name)):
+                rel = src.relative_to(root)
                 if is_hidden(rel):
                     continue
                 target = confined(staging, rel.as_posix(), what="metadata file")
@@ -139,9 +140,9 @@ class HfInput(TableInput):
                     continue
                 state = json.loads(src.read_text(encoding="utf-8"))
                 digest = hashlib.sha256()
-                for data_file in _state_files(self.root, src):
+                for data_file in _state_files(root, src):
                     part = confined(
-                        staging, data_file.relative_to(self.root).as_posix(), what="data file"
+                        staging, data_file.relative_to(root).as_posix(), what="data file"
                     )
                     if not part.is_file():  # an input file with no rows had no shard
                         part.parent.mkdir(parents=True, exist_ok=True)

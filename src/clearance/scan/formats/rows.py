@@ -10,7 +10,8 @@ keyed by role):
   an error row (whatever ``--web`` says);
 * ``path``: a file to read, relative to the table's folder; it must resolve
   (links included) inside the base directory (``--base-dir``, by default the
-  input's root), and must be a regular file;
+  input's root), and must be a regular file; a table on object storage has
+  no folder on this machine, so its ``path`` rows are error rows;
 * ``text``: text content, matched against registered texts;
 * ``image``: image bytes, or Hugging Face's ``{"bytes", "path"}`` struct;
 * ``caption``: a caption describing the content (LAION's ``TEXT``,
@@ -66,13 +67,14 @@ def row_item(
     name: str,
     row_no: int,
     row: dict[str, Any],
-    table_dir: Path,
+    table_dir: Path | None,
     base: Path,
     *,
     captions: bool = False,
 ) -> Item:
     """An item from one row keyed by role (``name`` is the table's relative name, ``row_no``
-    its row); ``captions``: a caption alone makes the row something to decide."""
+    its row, ``table_dir`` its local folder, None on object storage); ``captions``: a caption
+    alone makes the row something to decide."""
     url = _str(row.get("url"))
     path = _str(row.get("path"))
     source = url or path or f"{name}#{row_no}"
@@ -99,6 +101,9 @@ def row_item(
     if isinstance(image, bytes | bytearray) and image:
         item.data, item.media = bytes(image), "image"
     elif path is not None:
+        if table_dir is None:
+            item.error = "path rows are read from local tables only, not from object storage"
+            return item
         p = Path(path)
         read_into(item, p if p.is_absolute() else table_dir / p, base)
         if item.error is not None:

@@ -21,13 +21,14 @@ long as ``MAX_ITEM_BYTES`` (a book chapter fits).
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import posixpath
 import shutil
 from abc import abstractmethod
 from collections.abc import Iterator, Sequence
-from pathlib import Path, PurePosixPath
+from pathlib import Path, PurePath, PurePosixPath
 from typing import Any, ClassVar
 
 from clearance.core.errors import UnsupportedInput
@@ -54,24 +55,24 @@ def allow_long_csv_fields() -> None:
 class TableInput(InputFormat):
     """What the three table formats share: planning by rows, items from rows, joined parts."""
 
-    def name_of(self, path: Path) -> str:
+    def name_of(self, path: PurePath) -> str:
         return path.relative_to(self.root).as_posix()
 
-    def check(self, files: Sequence[Path]) -> None:
+    def check(self, files: Sequence[PurePath]) -> None:
         for f in files:
             names = self.column_names(f)
             if names is not None:
                 self.columns.check(f.name, names)
 
     @abstractmethod
-    def column_names(self, path: Path) -> list[str] | None:
+    def column_names(self, path: PurePath) -> list[str] | None:
         """The file's column names (None when it has no rows to tell)."""
 
     @abstractmethod
-    def row_count(self, path: Path) -> int:
+    def row_count(self, path: PurePath) -> int:
         """How many rows (items) the file holds."""
 
-    def plan(self, files: Sequence[Path], shard_size: int) -> list[ShardSpec]:
+    def plan(self, files: Sequence[PurePath], shard_size: int) -> list[ShardSpec]:
         shards: list[ShardSpec] = []
         for f in files:
             rows = self.row_count(f)
@@ -87,7 +88,7 @@ class TableInput(InputFormat):
     ) -> list[Item]:
         """Items of ``rows`` keyed by column name, or by role when ``by_role`` (a string is
         the reason the row could not be parsed)."""
-        table_dir = Path(spec.file).parent
+        table_dir = self.table_dir(spec)
         captions = self.columns.match_captions
         out = []
         for i, row in enumerate(rows):
@@ -96,7 +97,9 @@ class TableInput(InputFormat):
                 item = Item(item_id(spec.name, f"row:{n}"), f"{spec.name}#{n}", error=row)
             else:
                 row = row if by_role else self.columns.view(row)
-                item = row_item(spec.name, n, row, table_dir, self.base_dir, captions=captions)
+                item = row_item(
+                    spec.name, n, row, table_dir, Path(self.base_dir), captions=captions
+                )
             out.append(item)
         return out
 
@@ -130,8 +133,8 @@ class TableInput(InputFormat):
             self.join(files, target)
         for rec in records:  # the files the kept path rows read
             for rel in rec.get("cleared") or ():
-                source = (self.base_dir / rel).resolve()
-                if not within(self.base_dir, source) or not source.is_file():
+                source = (Path(self.base_dir) / rel).resolve()
+                if not within(Path(self.base_dir), source) or not source.is_file():
                     continue  # changed since it was read
                 target = confined(staging, rel, what="file name")
                 if target.exists():  # a file two rows name, or one that is also a table
@@ -156,18 +159,20 @@ class ParquetInput(TableInput):
     kind: ClassVar[str] = "parquet"
     part_suffix: ClassVar[str | None] = ".parquet"
 
-    def column_names(self, path: Path) -> list[str] | None:
-        import pyarrow.parquet as pq
-
+    def column_names(self, path: PurePath) -> list[str] | None:
         try:
-            return list(pq.read_schema(path).names)
+            return list(self._parquet(str(path)).schema_arrow.names)
         except (OSError, ValueError) as exc:  # ArrowInvalid is a ValueError
             raise UnsupportedInput(f"{path.name} is not a readable Parquet file: {exc}") from None
 
-    def row_count(self, path: Path) -> int:
+    def row_count(self, path: PurePath) -> int:
+        return int(self._parquet(str(path)).metadata.num_rows)
+
+    def _parquet(self, file: str) -> Any:
+        """The Parquet file (by path locally, through fsspec on object storage)."""
         import pyarrow.parquet as pq
 
-        return int(pq.ParquetFile(path).metadata.num_rows)
+        return pq.ParquetFile(file if self.protocol is None else self.open(file))
 
     def read(self, spec: ShardSpec) -> ShardData:
         table = self.read_table(spec)
@@ -176,9 +181,8 @@ class ParquetInput(TableInput):
 
     def read_table(self, spec: ShardSpec) -> Any:
         """The shard's rows as an Arrow table (every column), without items."""
-        import pyarrow.parquet as pq
 
-        pf = pq.ParquetFile(spec.file)
+        pf = self._parquet(spec.file)
         groups: list[int] = []
         first = 0
         row = 0
@@ -191,8 +195,7 @@ class ParquetInput(TableInput):
             row += n
         if not groups:
             return pf.schema_arrow.empty_table().slice(0, 0)
-        st = Path(spec.file).stat()
-        key = (spec.file, st.st_size, st.st_mtime_ns, tuple(groups))
+        key = (spec.file, self.identity(PurePath(spec.file)), tuple(groups))
         if _last_groups and _last_groups[0][0] == key:
             table = _last_groups[0][1]
         else:
@@ -242,8 +245,8 @@ class JsonlInput(TableInput):
     kind: ClassVar[str] = "jsonl"
     part_suffix: ClassVar[str | None] = ".jsonl"
 
-    def column_names(self, path: Path) -> list[str] | None:
-        with open(path, "rb") as fh:
+    def column_names(self, path: PurePath) -> list[str] | None:
+        with self.open(path) as fh:
             for line in fh:
                 if line.strip():
                     doc = _json_row(line)
@@ -252,13 +255,13 @@ class JsonlInput(TableInput):
                     return list(doc)
         return None
 
-    def row_count(self, path: Path) -> int:
+    def row_count(self, path: PurePath) -> int:
         return sum(1 for _ in self._starts(path, 1))
 
-    def _starts(self, path: Path, size: int) -> Iterator[tuple[int, int]]:
+    def _starts(self, path: PurePath, size: int) -> Iterator[tuple[int, int]]:
         """``(row number, byte offset)`` of every ``size``-th non-blank line."""
         rows = offset = 0
-        with open(path, "rb") as fh:
+        with self.open(path) as fh:
             for line in fh:
                 if line.strip():
                     if rows % size == 0:
@@ -266,7 +269,7 @@ class JsonlInput(TableInput):
                     rows += 1
                 offset += len(line)
 
-    def plan(self, files: Sequence[Path], shard_size: int) -> list[ShardSpec]:
+    def plan(self, files: Sequence[PurePath], shard_size: int) -> list[ShardSpec]:
         shards: list[ShardSpec] = []
         for f in files:
             starts = list(self._starts(f, shard_size))
@@ -281,7 +284,7 @@ class JsonlInput(TableInput):
     def read(self, spec: ShardSpec) -> ShardData:
         rows: list[dict[str, Any] | str] = []
         lines: list[bytes] = []
-        with open(spec.file, "rb") as fh:
+        with self.open(spec.file) as fh:
             fh.seek(spec.offset)
             row_no = spec.start
             while row_no < spec.stop:
@@ -333,18 +336,22 @@ class CsvInput(TableInput):
     kind: ClassVar[str] = "csv"
     part_suffix: ClassVar[str | None] = ".csv"
 
-    def column_names(self, path: Path) -> list[str] | None:
+    def _text(self, path: PurePath) -> Any:
+        """The CSV file as text (``csv`` wants ``newline=""``)."""
+        return io.TextIOWrapper(self.open(path), encoding="utf-8-sig", errors="replace", newline="")
+
+    def column_names(self, path: PurePath) -> list[str] | None:
         allow_long_csv_fields()
-        with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
+        with self._text(path) as fh:
             try:
                 return next(csv.reader(fh), [])
             except csv.Error as exc:
                 raise UnsupportedInput(f"{path.name}: unreadable CSV header: {exc}") from None
 
-    def _records(self, path: Path) -> Iterator[list[str] | str]:
+    def _records(self, path: PurePath) -> Iterator[list[str] | str]:
         """Every record after the header: its fields, or why the parser rejected it."""
         allow_long_csv_fields()
-        with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
+        with self._text(path) as fh:
             reader = csv.reader(fh)
             try:
                 next(reader, None)
@@ -360,13 +367,13 @@ class CsvInput(TableInput):
                     continue
                 yield record
 
-    def row_count(self, path: Path) -> int:
+    def row_count(self, path: PurePath) -> int:
         return sum(1 for _ in self._records(path))
 
     def read(self, spec: ShardSpec) -> ShardData:
-        header = self.column_names(Path(spec.file)) or []
+        header = self.column_names(PurePath(spec.file)) or []
         records: list[list[str] | str] = []
-        for i, record in enumerate(self._records(Path(spec.file))):
+        for i, record in enumerate(self._records(PurePath(spec.file))):
             if i >= spec.stop:
                 break
             if i >= spec.start:

@@ -20,8 +20,9 @@ import json
 import os
 import shutil
 import tarfile
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path, PurePath
 from typing import Any, ClassVar
 
 from clearance.core.errors import UnsafePath, UnsupportedInput
@@ -64,19 +65,33 @@ class WebDatasetInput(InputFormat):
     kind: ClassVar[str] = "webdataset"
     part_suffix: ClassVar[str | None] = ".tar"
 
-    def name_of(self, path: Path) -> str:
+    def name_of(self, path: PurePath) -> str:
         return path.relative_to(self.root).as_posix()
 
-    def plan(self, files: Sequence[Path], shard_size: int) -> list[ShardSpec]:
+    def plan(self, files: Sequence[PurePath], shard_size: int) -> list[ShardSpec]:
         return [
-            ShardSpec(i, "webdataset", str(f), self.name_of(f), 0, _sample_count(f))
+            ShardSpec(i, "webdataset", str(f), self.name_of(f), 0, self._sample_count(f))
             for i, f in enumerate(files)
         ]
+
+    @contextmanager
+    def _tar(self, file: PurePath | str) -> Iterator[tarfile.TarFile]:
+        """The tar file (locally, or streamed through fsspec); both closed after."""
+        with self.open(file) as fh, tarfile.open(fileobj=fh, mode="r:*") as tar:
+            yield tar
+
+    def _sample_count(self, path: PurePath) -> int:
+        try:
+            with self._tar(path) as tar:
+                keys = dict.fromkeys(sample_key(m.name)[0] for m in tar if m.isfile())
+        except (tarfile.TarError, OSError) as exc:
+            raise UnsupportedInput(f"{path.name} is not a readable tar file: {exc}") from None
+        return len(keys)
 
     def read(self, spec: ShardSpec) -> ShardData:
         fields: dict[str, dict[str, bytes]] = {}
         problems: dict[str, str] = {}
-        with tarfile.open(spec.file) as tar:
+        with self._tar(spec.file) as tar:
             for member in tar:
                 if not member.isfile():
                     continue
@@ -147,7 +162,7 @@ class WebDatasetInput(InputFormat):
         wanted = {key for key, ok, item in zip(data.raw, keep, data.items, strict=True) if ok}
         with (
             atomic_path(dest) as tmp,
-            tarfile.open(data.spec.file) as tin,
+            self._tar(data.spec.file) as tin,
             tarfile.open(tmp, "w") as tout,
         ):
             for member in tin:
@@ -167,12 +182,3 @@ class WebDatasetInput(InputFormat):
                 os.link(source, target)
             except OSError:
                 shutil.copy2(source, target)
-
-
-def _sample_count(path: Path) -> int:
-    try:
-        with tarfile.open(path) as tar:
-            keys = dict.fromkeys(sample_key(m.name)[0] for m in tar if m.isfile())
-    except (tarfile.TarError, OSError) as exc:
-        raise UnsupportedInput(f"{path.name} is not a readable tar file: {exc}") from None
-    return len(keys)
