@@ -104,3 +104,28 @@ def test_the_level_is_part_of_the_scan_configuration() -> None:
     assert ScanConfig.build(min_verification="key").digest != ScanConfig.build().digest
     with pytest.raises(UserError):
         ScanConfig.build(min_verification="gold")
+
+
+def test_the_bulk_query_acts_only_on_claims_verified_enough(registry_location: str) -> None:
+    """``/v1/query/urls`` and ``/v1/query/hashes`` answer as a scan does: a self-declared
+    claim opts a URL out only while the minimum is ``self``."""
+    from clearance.core.models import VerificationLevel
+    from clearance.matching import RegistryView
+    from clearance.matching.bulk import query_urls
+    from clearance.registry import parse_identifier, register_identifier
+
+    deny = TermsChange({Usage.TRAIN_AI: Permission.DENY})
+    with init_store(registry_location) as store:
+        for owner in ("Zed", "Ann"):
+            ident = parse_identifier(f"https://{owner.lower()}.example/art/*")
+            register_identifier(store, ident, owner=owner, terms=deny)
+        verify_admin(store, "Ann", "contract on file", actor="Operator")
+        view = RegistryView.from_store(store)
+    urls = ["https://zed.example/art/1.jpg", "https://ann.example/art/1.jpg"]
+    for floor, expected in (
+        (VerificationLevel.SELF, [True, True]),
+        (VerificationLevel.DOMAIN, [False, True]),
+        (VerificationLevel.ADMIN, [False, True]),
+    ):
+        answers = query_urls(view, urls, min_verification=floor)
+        assert [a.opt_out for a in answers if a is not None] == expected, floor

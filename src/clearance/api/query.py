@@ -22,6 +22,7 @@ from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from clearance.core.errors import UserError
+from clearance.core.models import VerificationLevel
 from clearance.core.policy import Mode
 from clearance.core.usage import parse_usage
 from clearance.matching.bulk import MAX_ITEMS, BulkAnswer, check_batch, query_hashes, query_urls
@@ -70,8 +71,16 @@ async def _answer(
     usage = parse_usage(purpose)
     chosen = Mode.parse(mode) if mode else Mode.parse(svc.settings.mode)
     licensee = principal.party if principal is not None else None
+    floor = VerificationLevel.parse(svc.settings.min_verification)
     answers = await run_in_threadpool(
-        lambda: run(svc.guard.current(), items, mode=chosen, purpose=usage, licensee=licensee)
+        lambda: run(
+            svc.guard.current(),
+            items,
+            mode=chosen,
+            purpose=usage,
+            licensee=licensee,
+            min_verification=floor,
+        )
     )
     return Response(_encode(key, items, answers), media_type="application/json")
 

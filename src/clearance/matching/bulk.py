@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from clearance.core.errors import UserError
-from clearance.core.models import IdentifierScheme
+from clearance.core.models import IdentifierScheme, VerificationLevel
 from clearance.core.policy import Mode
 from clearance.core.usage import Permission, Usage
 from clearance.matching.decide import MatchedWork, decide_item, strictest_terms
@@ -69,11 +69,18 @@ class _Decisions:
     """Decides each distinct set of matched works once (per query)."""
 
     def __init__(
-        self, view: RegistryView, mode: Mode, purpose: Usage, licensee: str | None, at: datetime
+        self,
+        view: RegistryView,
+        mode: Mode,
+        purpose: Usage,
+        licensee: str | None,
+        at: datetime,
+        min_verification: VerificationLevel = VerificationLevel.SELF,
     ) -> None:
         self.view = view
         self.mode = mode
         self.purpose = purpose
+        self.min_verification = min_verification
         self.agreements = view.licensed_to(licensee)
         self.at = at
         self._cache: dict[tuple[tuple[int, str], ...], BulkAnswer] = {}
@@ -89,7 +96,7 @@ class _Decisions:
             for work_id, method in key:
                 matched.setdefault(work_id, []).append(Match(work_id, method))
             works = [
-                MatchedWork(w, tuple(matched[w.id]))
+                MatchedWork(w, tuple(matched[w.id]), self.min_verification)
                 for w in (self.view.works[i] for i in sorted(matched))
             ]
             opt_out, usages = self._decide(works)
@@ -100,15 +107,18 @@ class _Decisions:
     def _decide(self, works: list[MatchedWork]) -> tuple[bool, Mapping[Usage, Permission]]:
         """``decide_item`` for the works; without agreements, once per distinct set of stated
         terms (the decision then depends on nothing else: every match here is strong, and
-        only an agreement's evidence is scoped to a work)."""
+        only an agreement's evidence is scoped to a work; a work whose claims are all below
+        ``min_verification`` states nothing)."""
         terms: tuple[tuple[str, str], ...] | None = None
         if not self.agreements:
+            floor = self.min_verification
             terms = tuple(
                 sorted(
                     {
                         (u.value, p.value)
                         for mw in works
-                        for u, p in strictest_terms(mw.work).permissions.items()
+                        if not mw.ignored
+                        for u, p in strictest_terms(mw.work, floor).permissions.items()
                     }
                 )
             )
@@ -132,10 +142,12 @@ def query_urls(
     purpose: Usage = Usage.TRAIN_AI,
     licensee: str | None = None,
     at: datetime | None = None,
+    min_verification: VerificationLevel = VerificationLevel.SELF,
 ) -> list[BulkAnswer | None]:
-    """Each URL's answer from its URL, URL-prefix and domain claims; None: not an http(s) URL."""
+    """Each URL's answer from its URL, URL-prefix and domain claims; None: not an http(s) URL.
+    Claims whose claimants are below ``min_verification`` are not acted on (as in a scan)."""
     check_batch(len(urls), "URLs")
-    decisions = _Decisions(view, mode, purpose, licensee, at or datetime.now(UTC))
+    decisions = _Decisions(view, mode, purpose, licensee, at or datetime.now(UTC), min_verification)
     return [
         None if pairs is None else decisions.answer(pairs)
         for pairs in view.index.identifiers.search_raw_urls(urls)
@@ -161,11 +173,12 @@ def query_hashes(
     purpose: Usage = Usage.TRAIN_AI,
     licensee: str | None = None,
     at: datetime | None = None,
+    min_verification: VerificationLevel = VerificationLevel.SELF,
 ) -> list[BulkAnswer | None]:
     """Each hash's answer: a SHA-256 by exact lookup, a PDQ hash within the PDQ threshold
     (the global hash only, as the guard's ``check_pdq``); None for a malformed one."""
     check_batch(len(hashes), "hashes")
-    decisions = _Decisions(view, mode, purpose, licensee, at or datetime.now(UTC))
+    decisions = _Decisions(view, mode, purpose, licensee, at or datetime.now(UTC), min_verification)
     parsed = [parse_hash(h) for h in hashes]
     sha: list[tuple[int, bytes]] = []
     pdq: list[tuple[int, bytes]] = []
