@@ -40,6 +40,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from functools import partial
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -82,6 +83,7 @@ def create_app(settings: Settings, *, index: GuardIndex | None = None) -> FastAP
         guard = Guard(
             open_registry(settings),
             sync=settings.guard_sync,
+            poll_seconds=settings.guard_poll_seconds,
             embedder=embedder,
             mode=settings.mode,
         )
@@ -96,6 +98,7 @@ def create_app(settings: Settings, *, index: GuardIndex | None = None) -> FastAP
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        metrics.close()
         services.close()
 
     app = FastAPI(
@@ -107,7 +110,19 @@ def create_app(settings: Settings, *, index: GuardIndex | None = None) -> FastAP
     )
     app.state.guard = guard
     app.state.services = services
-    metrics = Metrics()
+
+    def gauges() -> dict[str, tuple[str, float]]:
+        view = guard.index
+        return {
+            "clearance_index_works": ("Works in the worker's index.", float(len(view.works))),
+            "clearance_index_watermark": (
+                "The last audit entry the worker's index reflects.",
+                float(view.watermark),
+            ),
+            "clearance_index_rebuilds_total": ("Full index rebuilds.", float(guard.rebuilds)),
+        }
+
+    metrics = Metrics(gauges, Path(settings.metrics_dir) if settings.metrics_dir else None)
     app.add_middleware(
         RequestLimits,
         max_body=settings.api_max_body_bytes,
@@ -124,7 +139,9 @@ def create_app(settings: Settings, *, index: GuardIndex | None = None) -> FastAP
             allow_methods=["GET", "POST", "PUT", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
-    app.add_middleware(AccessLog)  # outermost: it logs the status the client got
+    app.add_middleware(
+        AccessLog, log_format=settings.log_format
+    )  # outermost: it logs the status the client got
     _error_handlers(app)
     app.include_router(works.router)
     app.include_router(keys.router)
@@ -152,18 +169,10 @@ def create_app(settings: Settings, *, index: GuardIndex | None = None) -> FastAP
 
     @app.get("/metrics", response_class=PlainTextResponse)
     def prometheus() -> PlainTextResponse:
-        """Prometheus text format: requests by route and status, the index's size."""
-        view = guard.index
-        gauges = {
-            "clearance_index_works": ("Works in this worker's index.", float(len(view.works))),
-            "clearance_index_watermark": (
-                "The last audit entry this worker's index reflects.",
-                float(view.watermark),
-            ),
-            "clearance_index_rebuilds_total": ("Full index rebuilds.", float(guard.rebuilds)),
-        }
+        """Prometheus text format: requests by route and status, the index's size
+        (every worker's, with several: ``clearance.api.metrics``)."""
         return PlainTextResponse(
-            metrics.render(gauges), media_type="text/plain; version=0.0.4; charset=utf-8"
+            metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8"
         )
 
     @app.post("/v1/check", openapi_extra=_CHECK_OPENAPI)
