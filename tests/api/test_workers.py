@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -15,17 +16,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 
 from clearance.registry import create_key, init_store
+from tests.conftest import PG_ADMIN, _pg_url
 
 POLL = 0.2  # CLEARANCE_GUARD_POLL_SECONDS: the sync interval under test
 URL = "https://ann.example/gallery/a.jpg"
 
 
 def _free_port() -> int:
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -48,10 +49,6 @@ def _ask(base: str, path: str, **kwargs: object) -> httpx.Response:
 @pytest.fixture(scope="module")
 def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workers]:
     """Two workers on one PostgreSQL registry, polling it every 0.2 s, logging JSON."""
-    from tests.conftest import PG_ADMIN, _pg_url
-
-    import psycopg
-
     name = f"clearance_test_workers_{os.getpid()}"
     with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
