@@ -170,12 +170,20 @@ def _ms(text: str) -> float:
     return value * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def wrk(url: str, body: str, ctype: str, seconds: int, connections: int) -> dict[str, Any]:
+def wrk(
+    url: str, body: str, ctype: str, seconds: int, connections: int, rate: float = 0
+) -> dict[str, Any]:
+    """``wrk`` at full speed, or with ``rate`` > 0 paced to about ``rate`` requests/s in all:
+    each connection waits ``connections / rate`` seconds before each request (wrk's
+    ``delay()``), so the latencies are those of a service offered ``rate``, not of one
+    driven to saturation by a closed loop (where latency is connections / throughput)."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
         lua.write(
             f'wrk.method = "POST"\nwrk.body = {json.dumps(body)}\n'
             f'wrk.headers["Content-Type"] = "{ctype}"\n'
         )
+        if rate > 0:
+            lua.write(f"function delay()\n  return {1000 * connections / rate:.1f}\nend\n")
     try:
         out = subprocess.run(
             ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", lua.name, url],

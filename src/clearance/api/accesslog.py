@@ -29,6 +29,7 @@ escapes them itself. One request is always one line.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -113,12 +114,25 @@ def _iso(at: datetime) -> str:
     return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+_PREFIX = uuid.uuid4().hex[:12]  # per process (a worker started by fork gets a new one below)
+_COUNTER = itertools.count(1)
+
+
 def request_id(scope: Scope) -> str:
-    """The client's ``X-Request-ID`` when it is short and plain, else a new one."""
+    """The client's ``X-Request-ID`` when it is short and plain, else a new one: a random
+    per-process prefix and a counter (unique without a random draw per request)."""
     for name, value in scope.get("headers") or ():
         if name == b"x-request-id" and _REQUEST_ID.fullmatch(value):
             return str(value.decode("ascii"))
-    return uuid.uuid4().hex
+    return f"{_PREFIX}-{next(_COUNTER):x}"
+
+
+def _new_process() -> None:
+    global _PREFIX, _COUNTER
+    _PREFIX, _COUNTER = uuid.uuid4().hex[:12], itertools.count(1)
+
+
+os.register_at_fork(after_in_child=_new_process)
 
 
 class JsonFormatter(logging.Formatter):

@@ -19,7 +19,9 @@ How (read-copy-update):
 * With ``sync="check"`` (the default) each check first compares the store's
   audit watermark (one indexed ``max(id)`` query) with the index's and
   refreshes when they differ, so a work whose registration committed before a
-  check began is always matched by it. With ``sync="poll"`` a background
+  check began is always matched by it. Concurrent checks share those queries
+  (``fresh_watermark``): each waits for the next query that starts after it
+  began, so 200 checks at once make one or two queries, not 200. With ``sync="poll"`` a background
   thread refreshes every ``poll_seconds`` (checks then pay nothing, and see a
   registration within ``poll_seconds`` plus the refresh time).
 * When the small segments hold more than ``rebuild_share`` of the base's
@@ -107,6 +109,8 @@ class Guard:
         self._lock = threading.Lock()
         self._rebuild_lock = threading.Lock()
         self._rebuilder: threading.Thread | None = None
+        self._reads = threading.Condition()
+        self._read_started = self._read_done = self._read_value = 0
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
         if sync == "poll":
@@ -187,12 +191,43 @@ class Guard:
         if (
             self.sync == "check"
             and self.store is not None
-            and self.store.audit_watermark() > self._index.watermark
+            and self.fresh_watermark() > self._index.watermark
         ):
             self._incremental()  # small and quick: what was committed before this check
             if _needs_rebuild(self._index, self.rebuild_share, self.rebuild_min_codes):
                 self.rebuild_in_background()  # slow: never in a check's way
         return self._index
+
+    def fresh_watermark(self) -> int:
+        """The store's audit watermark, read by a query that began after this call did.
+
+        Concurrent callers share such reads (single flight): a caller waits for
+        the next read to *start* after it arrived, then takes its answer, so
+        what committed before the caller began is in the answer, and a burst of
+        200 checks costs a query or two, not 200. One read runs at a time; a
+        read that fails raises in its caller, and the others start another.
+        """
+        assert self.store is not None
+        with self._reads:
+            needed = self._read_started + 1  # the first read that starts after now
+            while self._read_done < needed:
+                if self._read_started == self._read_done and self._read_started < needed:
+                    self._read_started = needed  # nobody reads: this caller does
+                    self._reads.release()
+                    try:
+                        value = self.store.audit_watermark()
+                    except BaseException:
+                        self._reads.acquire()
+                        self._read_started = self._read_done
+                        self._reads.notify_all()
+                        raise
+                    self._reads.acquire()
+                    self._read_value = max(self._read_value, value)
+                    self._read_done = needed
+                    self._reads.notify_all()
+                else:
+                    self._reads.wait()
+            return self._read_value
 
     def check(
         self,
