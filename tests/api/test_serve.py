@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from clearance.cli import main
 from clearance.core import Permission, Usage
 from clearance.registry import TermsChange, add_works, init_store
 from tests.samples import textured_image
@@ -90,26 +91,26 @@ def test_serve_picks_up_a_registration_without_restart(served: Served) -> None:
     assert httpx.get(f"{base}/healthz").json()["works"] == 1
 
 
-def test_serve_refuses_a_missing_registry(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "clearance", "serve", "-r", str(tmp_path / "none.db")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 2, result.stderr
-    assert "clearance init" in result.stderr or "registry" in result.stderr
+def test_serve_refuses_a_missing_registry(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # in process: it fails before uvicorn starts (a subprocess only adds its start-up)
+    assert main(["serve", "-r", str(tmp_path / "none.db")]) == 2
+    err = capsys.readouterr().err
+    assert "clearance init" in err or "registry" in err
 
 
-@pytest.mark.parametrize("workers", ["0"])
-def test_serve_bad_flags(tmp_path: Path, workers: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "clearance", "serve", "--workers", workers],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 2 and "--workers" in result.stderr
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [(["--workers", "0"], "--workers"), (["--log-format", "xml"], "--log-format")],
+)
+def test_serve_bad_flags(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str], named: str
+) -> None:
+    registry = str(tmp_path / "r.db")
+    init_store(registry).close()
+    assert main(["serve", "-r", registry, *flags]) == 2
+    assert named in capsys.readouterr().err
 
 
 def test_slow_headers_and_slow_bodies_are_cut_off(served: Served) -> None:
