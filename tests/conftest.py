@@ -10,8 +10,10 @@ missing service must not hide as a skip. Override the admin URL with
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -56,3 +58,40 @@ def store(registry_location: str) -> Iterator[SqlStore]:
         yield s
     finally:
         s.close()
+
+
+@contextmanager
+def registry_template(backend: str, root: Path) -> Iterator[str]:
+    """An uninitialised registry location on ``backend`` to prepare once (module scope)
+    and copy per test with ``registry_copy``; a PostgreSQL one is dropped afterwards."""
+    if backend == "sqlite":
+        yield str(root / "template.db")
+        return
+    name = f"clearance_test_tpl_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield _pg_url(name)
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def registry_copy(template: str, tmp_path: Path) -> Iterator[str]:
+    """A copy of a prepared, closed registry for one test: a file copy on SQLite,
+    ``CREATE DATABASE ... TEMPLATE`` on PostgreSQL (dropped afterwards). Much cheaper
+    than preparing it again when that takes scans or argon2 key hashes."""
+    if not template.startswith("postgresql"):
+        copy = tmp_path / "registry.db"
+        shutil.copy(template, copy)  # closed: SQLite folded its WAL into the file
+        yield str(copy)
+        return
+    name = f"clearance_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template.rpartition("/")[2]}"')
+    try:
+        yield _pg_url(name)
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

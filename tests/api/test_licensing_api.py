@@ -4,14 +4,12 @@ runs and notices (the licensee's), royalties (the owner's), on SQLite and Postgr
 from __future__ import annotations
 
 import shutil
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
@@ -19,7 +17,7 @@ from clearance.api import create_app
 from clearance.cli import main
 from clearance.config import Settings
 from clearance.registry import create_key, open_store
-from tests.conftest import PG_ADMIN, _pg_url
+from tests.conftest import registry_copy, registry_template
 from tests.samples import write_image
 
 Served = tuple[TestClient, dict[str, str], dict[str, int]]
@@ -45,20 +43,8 @@ def prepared(
     requests and the keys. Each test gets a copy (``served``): the scan and the argon2
     hashes are the slow part, and they are the same for every test."""
     root = tmp_path_factory.mktemp(f"licensing-api-{request.param}")
-    if request.param == "sqlite":
-        template = str(root / "template.db")
-    else:
-        name = f"clearance_test_tpl_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        template = _pg_url(name)
-    try:
-        keys = _prepare(template, root)
-        yield Prepared(request.param, template, root, keys)
-    finally:
-        if request.param == "postgres":
-            with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with registry_template(request.param, root) as template:
+        yield Prepared(request.param, template, root, _prepare(template, root))
 
 
 def _prepare(registry: str, root: Path) -> dict[str, str]:
@@ -110,28 +96,16 @@ def _prepare(registry: str, root: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def registry_copy(prepared: Prepared, tmp_path: Path) -> Iterator[str]:
+def registry(prepared: Prepared, tmp_path: Path) -> Iterator[str]:
     """A copy of the prepared registry for one test (tests accept and reject requests)."""
-    if prepared.backend == "sqlite":
-        copy = tmp_path / "registry.db"
-        shutil.copy(prepared.template, copy)  # the template is closed: no -wal file to copy
-        yield str(copy)
-        return
-    name = f"clearance_test_{uuid.uuid4().hex[:12]}"
-    template = prepared.template.rpartition("/")[2]
-    with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    try:
-        yield _pg_url(name)
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with registry_copy(prepared.template, tmp_path) as location:
+        yield location
 
 
 @pytest.fixture
-def served(prepared: Prepared, registry_copy: str) -> Iterator[Served]:
+def served(prepared: Prepared, registry: str) -> Iterator[Served]:
     keys = prepared.keys
-    app = create_app(Settings(registry=registry_copy, api_key_burst=1000))
+    app = create_app(Settings(registry=registry, api_key_burst=1000))
     with TestClient(app) as client:
         listed = client.get("/v1/licenses/requests", headers=bearer(keys["admin"])).json()
         ids = {r["owner"]: r["id"] for r in listed["requests"]}
@@ -193,7 +167,7 @@ def test_requests_are_seen_by_their_parties_only(served: Served) -> None:
     assert set(ids) == {"PubCo", "ArtCo"}
 
 
-def test_only_the_owner_decides_and_only_once(served: Served, registry_copy: str) -> None:
+def test_only_the_owner_decides_and_only_once(served: Served, registry: str) -> None:
     client, keys, ids = served
     pub, art = ids["PubCo"], ids["ArtCo"]
     for verb in ("accept", "reject"):
@@ -221,7 +195,7 @@ def test_only_the_owner_decides_and_only_once(served: Served, registry_copy: str
     # an admin acts for an owner, and is the audited actor
     r = client.post(f"/v1/licenses/requests/{art}/reject", headers=bearer(keys["admin"]))
     assert r.status_code == 200 and r.json()["request"]["status"] == "rejected"
-    with open_store(registry_copy) as store:
+    with open_store(registry) as store:
         actors = {(e.action, e.actor) for e in store.audit_log()}
     assert ("license.accept", "PubCo") in actors and ("license.reject", "Operator") in actors
 
