@@ -24,6 +24,9 @@ that is just ``connections / throughput``), and paced at ``--rate`` requests/s
 in all over the same connections (the latency a service offered that rate
 gives: what "1,000 req/s with p99 <= 50 ms" asks).
 
+The servers use the event loop ``clearance serve`` uses (``Settings.event_loop``,
+asyncio by default); ``BENCH_LOOP=uvloop`` measures the other.
+
 Registration (``--phases registration``; PostgreSQL at ``--pg``): eight
 writer threads, two per owner, register ``--registration-contents`` URLs and
 small text files through ``clearance serve --workers`` (overlapping: every
@@ -159,7 +162,13 @@ def _serve(works: int, port: int) -> None:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind(("127.0.0.1", port))
-    config = uvicorn.Config(app, log_level="warning", access_log=False, backlog=4096)
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        backlog=4096,
+        loop=os.environ.get("BENCH_LOOP") or Settings().event_loop,  # as `clearance serve`
+    )
     uvicorn.Server(config).run(sockets=[sock])
 
 

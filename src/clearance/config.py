@@ -59,6 +59,13 @@ SETTINGS: tuple[tuple[str, object, str], ...] = (
         "status, duration_ms, party, request_id, worker).",
     ),
     (
+        "event_loop",
+        "asyncio",
+        "The server's event loop: 'asyncio' (fair when overloaded: every connection gets "
+        "its turn) or 'uvloop' (less CPU a request, but measured to leave a few connections "
+        "waiting for seconds when saturated: docs/benchmarks.md, 'Service').",
+    ),
+    (
         "metrics_dir",
         "",
         "A directory the server workers share their /metrics counters through (set by "
@@ -130,6 +137,7 @@ class Settings:
     guard_sync: str = "check"
     guard_poll_seconds: float = 1.0
     log_format: str = "clf"
+    event_loop: str = "asyncio"
     metrics_dir: str = ""
     mode: str = "opt-out"
     api_max_body_bytes: int = API_MAX_BODY_BYTES
@@ -156,6 +164,10 @@ class Settings:
         if self.log_format not in ("clf", "json"):
             raise UserError(
                 f"CLEARANCE_LOG_FORMAT must be 'clf' or 'json', not {self.log_format!r}"
+            )
+        if self.event_loop not in ("asyncio", "uvloop"):
+            raise UserError(
+                f"CLEARANCE_EVENT_LOOP must be 'asyncio' or 'uvloop', not {self.event_loop!r}"
             )
         for f in fields(self):
             value = getattr(self, f.name)

@@ -149,6 +149,7 @@ def serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
             port=port,
             workers=workers,
             http=PROTOCOL,
+            loop=settings.event_loop,  # asyncio by default: fair under overload (config.py)
             limit_concurrency=settings.api_max_connections,
             timeout_keep_alive=5,
             h11_max_incomplete_event_size=16 * 1024,
