@@ -188,3 +188,29 @@ def test_access_log_lines_are_one_line_whatever_the_path() -> None:
     assert line == (
         '10.0.0.1 - - [04/Dec/2026:15:41:08 +0000] "GET /a\\"b\\x0a\\x1b[31m?q=1 HTTP/1.1" 404 -'
     )
+
+
+def test_json_log_lines_are_one_json_object_whatever_the_path() -> None:
+    import json
+    from datetime import UTC, datetime
+
+    from clearance.api.accesslog import PARTY, json_line, request_id
+
+    scope = {"type": "http", "client": ("10.0.0.1", 5), "method": "GET", "http_version": "1.1",
+             "raw_path": b'/a"b\n\x1b[31m', "query_string": b"q=1", "state": {PARTY: "Ann"}}  # fmt: skip
+    at = datetime(2026, 12, 4, 15, 41, 8, 123000, tzinfo=UTC)
+    line = json_line(scope, 503, 12, at, 0.0042, "rid-1")
+    assert "\n" not in line
+    doc = json.loads(line)
+    assert doc["path"] == '/a"b\n\x1b[31m' and doc["query"] == "q=1"
+    assert (doc["time"], doc["level"], doc["status"], doc["party"]) == (
+        "2026-12-04T15:41:08.123Z",
+        "error",
+        503,
+        "Ann",
+    )
+    assert doc["duration_ms"] == 4.2 and doc["request_id"] == "rid-1"
+    # a client's id is echoed only when it is short and plain
+    assert request_id({"headers": [(b"x-request-id", b"abc-1.2_3")]}) == "abc-1.2_3"
+    made = {request_id({"headers": [(b"x-request-id", b"a b")]}) for _ in range(3)}
+    assert len(made) == 3 and "a b" not in made
