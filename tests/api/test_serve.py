@@ -197,7 +197,8 @@ def test_json_log_lines_are_one_json_object_whatever_the_path() -> None:
     from clearance.api.accesslog import PARTY, json_line, request_id
 
     scope = {"type": "http", "client": ("10.0.0.1", 5), "method": "GET", "http_version": "1.1",
-             "raw_path": b'/a"b\n\x1b[31m', "query_string": b"q=1", "state": {PARTY: "Ann"}}  # fmt: skip
+             "raw_path": b'/a"b\n\x1b[31m', "query_string": b"q=1"}  # fmt: skip
+    scope["state"] = {PARTY: "Ann"}
     at = datetime(2026, 12, 4, 15, 41, 8, 123000, tzinfo=UTC)
     line = json_line(scope, 503, 12, at, 0.0042, "rid-1")
     assert "\n" not in line
