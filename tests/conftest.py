@@ -29,17 +29,26 @@ def _pg_url(dbname: str) -> str:
     return f"{base}/{dbname}"
 
 
-@pytest.fixture
-def pg_database() -> Iterator[str]:
-    """A fresh PostgreSQL database URL, dropped after the test."""
+@contextmanager
+def throwaway_pg_database(template: str | None = None) -> Iterator[str]:
+    """A fresh PostgreSQL database URL (a copy of ``template``'s database when given),
+    dropped afterwards."""
     name = f"clearance_test_{uuid.uuid4().hex[:12]}"
+    copy = f' TEMPLATE "{template.rpartition("/")[2]}"' if template else ""
     with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"{copy}')
     try:
         yield _pg_url(name)
     finally:
         with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database URL, dropped after the test."""
+    with throwaway_pg_database() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -67,14 +76,8 @@ def registry_template(backend: str, root: Path) -> Iterator[str]:
     if backend == "sqlite":
         yield str(root / "template.db")
         return
-    name = f"clearance_test_tpl_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield _pg_url(name)
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with throwaway_pg_database() as url:
+        yield url
 
 
 @contextmanager
@@ -87,11 +90,5 @@ def registry_copy(template: str, tmp_path: Path) -> Iterator[str]:
         shutil.copy(template, copy)  # closed: SQLite folded its WAL into the file
         yield str(copy)
         return
-    name = f"clearance_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template.rpartition("/")[2]}"')
-    try:
-        yield _pg_url(name)
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with throwaway_pg_database(template) as url:
+        yield url

@@ -16,12 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import psycopg
 import pytest
 from benchmarks.bench_service import audit_registrations, registration_plan, run_writers
 
 from clearance.registry import create_key, init_store, open_store
-from tests.conftest import PG_ADMIN, _pg_url
+from tests.conftest import throwaway_pg_database
 
 POLL = 0.2  # CLEARANCE_GUARD_POLL_SECONDS: the sync interval under test
 URL = "https://ann.example/gallery/a.jpg"
@@ -52,11 +51,13 @@ def _ask(base: str, path: str, **kwargs: object) -> httpx.Response:
 @pytest.fixture(scope="module")
 def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workers]:
     """Two workers on one PostgreSQL registry, polling it every 0.2 s, logging JSON."""
-    name = f"clearance_test_workers_{os.getpid()}"
-    with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    registry = _pg_url(name)
+    with throwaway_pg_database() as registry:
+        yield from _serve_two_workers(registry, tmp_path_factory)
+
+
+def _serve_two_workers(
+    registry: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Workers]:
     with init_store(registry) as store:
         key = create_key(store, "Ann", "owner")[1]
         writer_keys = [create_key(store, f"O{w % 4}", "owner")[1] for w in range(8)]
@@ -90,8 +91,6 @@ def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workers]:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
-        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _opted_out(base: str) -> tuple[str, bool]:
