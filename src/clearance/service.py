@@ -6,9 +6,14 @@ CLI, the API and the demo all open the registry the same way.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from clearance.config import Settings
 from clearance.fingerprint.embedding import ImageEmbedder, OnnxImageEmbedder
+from clearance.matching.conflicts import ContentChecker
+from clearance.matching.view import RegistryView
 from clearance.registry import SqlStore, init_store, open_store
+from clearance.registry.store import RegistryStore
 
 
 def open_registry(settings: Settings) -> SqlStore:
@@ -30,3 +35,18 @@ def build_embedder(settings: Settings) -> ImageEmbedder | None:
     if not settings.embedder:
         return None
     return OnnxImageEmbedder.from_path(settings.embedder, threads=settings.embedder_threads)
+
+
+def content_check(
+    store: RegistryStore,
+    settings: Settings,
+    *,
+    views: Callable[[], RegistryView] | None = None,
+) -> ContentChecker:
+    """The near-duplicate check every face passes to registration (``works add``, the API).
+
+    A file whose content reproduces another owner's work becomes a disputed claim
+    on it (``clearance.matching.conflicts``). ``views``: a live view to check
+    against (the API's guard); otherwise the check keeps its own.
+    """
+    return ContentChecker(store, views=views, max_pixels=settings.max_pixels)

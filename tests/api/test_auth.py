@@ -129,6 +129,7 @@ def _writes(work_ann: int, key_id: str) -> list[tuple[str, str, dict[str, Any]]]
         ("PUT", "/v1/parties/Ann/terms", {"json": terms}),
         ("POST", "/v1/keys", {"json": {"party": "Ann", "role": "owner"}}),
         ("DELETE", f"/v1/keys/{key_id}", {}),
+        ("POST", f"/v1/disputes/{work_ann}/resolve", {"json": {"keep": "Ann", "reason": "x"}}),
     ]
 
 

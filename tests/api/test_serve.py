@@ -46,30 +46,42 @@ class Served:
     root: Path
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    """One ``clearance serve`` process for the module, with 1-second header and body deadlines."""
-    root = tmp_path_factory.mktemp("serve")
-    registry = str(root / "r.db")
-    init_store(registry).close()
+def start_serve(
+    registry: str, log: Path, env: dict[str, str] | None = None
+) -> tuple[str, int, subprocess.Popen[bytes]]:
+    """A ``clearance serve`` process on a free loopback port, ready: (base URL, port, process).
+
+    ``env`` adds ``CLEARANCE_*`` settings; stderr (the access log) goes to ``log``.
+    The caller terminates the process.
+    """
     port = _free_port()
-    env = {
-        **os.environ,
-        "CLEARANCE_REGISTRY": "",
-        "CLEARANCE_API_HEADER_TIMEOUT": "1",
-        "CLEARANCE_API_BODY_TIMEOUT": "1",
-    }
-    log = root / "serve.log"
+    full = {**os.environ, "CLEARANCE_REGISTRY": "", **(env or {})}
     with log.open("wb") as err:
         proc = subprocess.Popen(
             [sys.executable, "-m", "clearance", "serve", "--port", str(port), "-r", registry],
-            env=env,
+            env=full,
             stdout=subprocess.DEVNULL,
             stderr=err,
         )
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(base, proc, log)
+    except BaseException:
+        proc.terminate()
+        proc.wait(timeout=10)
+        raise
+    return base, port, proc
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """One ``clearance serve`` process for the module, with 1-second header and body deadlines."""
+    root = tmp_path_factory.mktemp("serve")
+    registry = str(root / "r.db")
+    init_store(registry).close()
+    env = {"CLEARANCE_API_HEADER_TIMEOUT": "1", "CLEARANCE_API_BODY_TIMEOUT": "1"}
+    base, port, proc = start_serve(registry, root / "serve.log", env)
+    try:
         yield Served(base, port, registry, root)
     finally:
         proc.terminate()

@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 from clearance.api import create_app
 from clearance.config import Settings
 from clearance.core import Permission, Price, Usage
+from clearance.evidence import generate_keypair
 from clearance.registry import TermsChange, add_works, grant_agreement, init_store
 from tests.fuzz.conftest import EXAMPLES, LONG
 from tests.samples import textured_image, write_image
@@ -49,7 +50,10 @@ def _build_app() -> Any:
             terms=TermsChange({Usage.OUTPUT: Permission.LICENSE}, price=Price.parse("0.01", "EUR")),
         )
         grant_agreement(store, "GenCo", "Studio")
-    return create_app(Settings(registry=registry, api_max_body_bytes=256 * 1024))
+    feed_key, _ = generate_keypair(_ROOT / "feed.key")
+    return create_app(
+        Settings(registry=registry, api_max_body_bytes=256 * 1024, feed_key=str(feed_key))
+    )
 
 
 APP = _build_app()

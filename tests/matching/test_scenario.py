@@ -1,7 +1,8 @@
 """The scan and the guard must find the same works, with the same strength and permission.
 
 A random registry (images, long and short texts, a song; random terms per
-usage, prices, a licence agreement) and random edits of registered and
+usage, prices, a licence agreement; a recoloured copy of a registered image
+registered by another owner, hence a disputed work) and random edits of registered and
 unregistered items: crops, pads, rotations, flips, re-encodes; texts retyped,
 quoted in other text, shortened to a weak quote; short titles alone and
 inside a sentence; a clip of the song. The folder is scanned, and every item
@@ -25,7 +26,8 @@ from PIL import Image, ImageOps
 from clearance.core import Mode, Permission, Price, Usage
 from clearance.core.models import strictest
 from clearance.guard import GuardIndex, check
-from clearance.registry import TermsChange, add_works, init_store
+from clearance.matching.conflicts import ContentChecker
+from clearance.registry import RegistrationStatus, TermsChange, add_works, init_store
 from clearance.registry.agreements import grant_agreement
 from clearance.scan import scan
 from tests.samples import textured_image, write_music
@@ -116,6 +118,19 @@ def _world(location: str, root: Path, seed: int) -> tuple[Path, dict[str, str]]:
         (items / "unrelated.txt").write_text(_text(rng, 80), encoding="utf-8")
         owner = rng.choice(owners)
         grant_agreement(store, "GenCo", owner, usages=["output", "train-ai"])
+        # Zed registers a recoloured copy of image 0 with terms of his own: not a new work,
+        # a disputed claim on it, and every decision about it takes the strictest claim
+        zed = random.Random(seed + 1)
+        im = textured_image(seed * 100, (480, 360))
+        ImageOps.colorize(im.convert("L"), "#402010", "#f0e0c0").save(reg / "zed.jpg")
+        said = {usage: zed.choice(PERMS[:3]) for usage in (Usage.OUTPUT, Usage.TRAIN_AI)}
+        priced = Permission.LICENSE in said.values()
+        claim = TermsChange(said, price=Price.parse("0.07", "EUR") if priced else None)  # type: ignore[arg-type]
+        added = add_works(
+            store, [str(reg / "zed.jpg")], owner="Zed", terms=claim, similar=ContentChecker(store)
+        )
+        assert added.registrations[0].status is RegistrationStatus.DISPUTED
+        story["disputed"] = str(added.registrations[0].work.id)
     return items, story
 
 
@@ -138,7 +153,7 @@ def test_scan_and_guard_name_the_same_works(
     items, story = _world(registry_location, tmp_path, seed)
     with init_store(registry_location) as store:
         index = GuardIndex.from_store(store)
-    matched = 0
+    matched = disputed = 0
     for mode in Mode:
         out = tmp_path / f"scan-{mode.value}"
         scan(items, out, registry=registry_location, web="off", workers=1, mode=mode,
@@ -164,8 +179,13 @@ def test_scan_and_guard_name_the_same_works(
             assert row["perm_output"] == folded.value, (what, verdict.reasons)
             blocked = any(v.matched.strong and not v.decision.allowed for v in verdict.works)
             assert (verdict.verdict == "block") == blocked, what
+            if int(story["disputed"]) in guard_strength:  # both say so, in their reasons
+                disputed += 1
+                assert any(r.startswith("disputed:") for r in row["reasons"]), (what, row)
+                assert any("disputed by Zed" in r for r in verdict.reasons), what
             if any(guard_strength.values()):
                 matched += 1
             if not guard_strength:
                 assert verdict.verdict == "allow", what
     assert matched >= 8  # the edits are found, not just the exact copies
+    assert disputed >= 2  # the disputed work's edit, in both modes

@@ -1,7 +1,8 @@
 """The live view, refreshed incrementally, answers exactly like a fresh full build.
 
-A Hypothesis state machine registers images, texts and characters, removes
-works, changes a work's or an owner's terms, adds aliases, and grants and
+A Hypothesis state machine registers images, texts and characters, claims
+recoloured copies of images (disputes, when another owner holds the image) and
+resolves disputes, removes works, changes a work's or an owner's terms, adds aliases, and grants and
 revokes licence agreements, in any order. After every step the live
 ``RegistryView`` (grown by ``refreshed``, never rebuilt) and a fresh
 ``RegistryView.from_store`` must match every probe to the same works by the
@@ -11,6 +12,7 @@ agreements, and so give the same verdicts. On SQLite and on PostgreSQL.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from pathlib import Path
 from typing import Any
@@ -19,13 +21,17 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, rule
+from PIL import ImageOps
 
 from clearance.core import Mode, Permission, Usage
+from clearance.core.errors import ConflictError
 from clearance.guard import check
 from clearance.matching import MatchLevel, Query, RegistryView, match
+from clearance.matching.conflicts import ContentChecker
 from clearance.registry import TermsChange, add_works, init_store
 from clearance.registry.agreements import grant_agreement, revoke_agreement
 from clearance.registry.characters import add_character
+from clearance.registry.disputes import resolve_dispute
 from clearance.registry.store import SqlStore
 from tests.samples import textured_image
 
@@ -66,6 +72,7 @@ class LiveView(RuleBasedStateMachine):
 
     works = Bundle("works")
     agreements = Bundle("agreements")
+    disputed = Bundle("disputed")
     new_location: Any = None
     root_dir: Path = Path(".")
 
@@ -107,6 +114,34 @@ class LiveView(RuleBasedStateMachine):
         found = add_character(self.store, "Captain Comet", owner="Studio", aliases=[alias],
                               terms=TermsChange({Usage.OUTPUT: Permission.DENY}))  # fmt: skip
         return found.registration.work.id
+
+    @rule(targets=(works, disputed), seed=st.integers(0, 2), owner=st.sampled_from(OWNERS))
+    def claim_copy(self, seed: int, owner: str) -> int:
+        """The other owner's image, then a recoloured copy of it by ``owner``, both checked
+        for near-duplicates: the copy is a disputed claim (on whichever work holds the image)."""
+        path = self.root / f"copy-{uuid.uuid4().hex[:6]}.png"
+        im = textured_image(500 + seed, (200, 150))
+        im.save(self.root / "original.png")
+        ImageOps.colorize(im.convert("L"), "#402010", "#f0e0c0").save(path)
+        terms = TermsChange({Usage.OUTPUT: Permission.ALLOW, Usage.TRAIN_AI: Permission.DENY})
+        checker = ContentChecker(self.store)
+        other = next(o for o in OWNERS if o != owner)
+        with contextlib.suppress(ConflictError):  # the other owner lost it in a resolved dispute
+            add_works(self.store, [str(self.root / "original.png")], owner=other, similar=checker)
+        try:
+            added = add_works(self.store, [str(path)], owner=owner, terms=terms, similar=checker)
+        except ConflictError:  # this owner's claim on it was rejected before
+            return -1
+        return added.registrations[0].work.id
+
+    @rule(work=disputed, first=st.booleans())
+    def resolve(self, work: int, first: bool) -> None:
+        found = self.store.works_by_ids([work])
+        if not found or not found[0].disputed:
+            return
+        open_claims = [c.party for c in found[0].claims if c.status.value == "disputed"]
+        keep = open_claims[0] if first else open_claims[-1]
+        resolve_dispute(self.store, work, keep=keep, reason="state machine", actor="Admin")
 
     @rule(work=consumes(works))
     def remove(self, work: int) -> None:

@@ -25,11 +25,16 @@ Routes (docs/api.md):
   (outputs allowed under a licence or with attribution) are recorded in the
   registry's ledger under it; without one, nothing is recorded;
 * ``/v1/works``, ``/v1/parties/{name}/terms`` (``clearance.api.works``),
-  ``/v1/keys`` (``clearance.api.keys``), ``/v1/query/urls`` and
+  ``/v1/keys`` (``clearance.api.keys``), ``/v1/parties`` and
+  ``/v1/declarations`` (``clearance.api.parties``; the service acts only on
+  claims at or above ``Settings.min_verification``), ``/v1/query/urls`` and
   ``/v1/query/hashes`` (``clearance.api.query``), the licensing routes
   (``/v1/offers``, ``/v1/licenses/requests``, ``/v1/runs``, ``/v1/notices``,
   ``/v1/royalties``: ``clearance.api.licensing``) and ``/v1/signals``
-  (``clearance.api.signals``).
+  (``clearance.api.signals``);
+* ``/v1/feed/key``, ``/v1/feed/snapshot.parquet`` and ``/v1/feed/changes``: the public
+  registry feed, signed with ``Settings.feed_key`` (``clearance.api.feed``);
+  ``/v1/receipts``: scan receipts for rights holders (``clearance.api.receipts``).
 """
 
 from __future__ import annotations
@@ -63,7 +68,7 @@ from clearance.guard.live import Guard
 from clearance.registry import ApiKey, record_usage_events
 from clearance.service import build_embedder, open_registry
 
-from . import keys, licensing, query, signals, works
+from . import disputes, feed, keys, licensing, parties, query, receipts, signals, works
 from .auth import Auth
 from .limits import DecodeGate, KeyRates, RequestLimits, probe_upload
 from .metrics import Metrics, MetricsMiddleware
@@ -78,6 +83,7 @@ def create_app(settings: Settings, *, index: GuardIndex | None = None) -> FastAP
     ``index`` serves a guard index built elsewhere (benchmarks, tests) instead
     of loading one from the registry.
     """
+    publisher = feed.Publisher(settings.feed_key)  # a key that cannot be read: fail here
     embedder = build_embedder(settings)  # None unless CLEARANCE_EMBEDDER names a model
     if index is None:
         guard = Guard(
@@ -86,9 +92,12 @@ def create_app(settings: Settings, *, index: GuardIndex | None = None) -> FastAP
             poll_seconds=settings.guard_poll_seconds,
             embedder=embedder,
             mode=settings.mode,
+            min_verification=settings.min_verification,
         )
     else:
-        guard = Guard(None, index=index, embedder=embedder)
+        guard = Guard(
+            None, index=index, embedder=embedder, min_verification=settings.min_verification
+        )
     gate = DecodeGate(settings.api_decode_slots or default_workers(), settings.api_decode_queue)
     services = Services(settings, guard, gate=gate)
     auth = services.auth = Auth(
@@ -110,6 +119,7 @@ def create_app(settings: Settings, *, index: GuardIndex | None = None) -> FastAP
     )
     app.state.guard = guard
     app.state.services = services
+    app.state.feed_publisher = publisher
 
     def gauges() -> dict[str, tuple[str, float]]:
         view = guard.index
@@ -238,9 +248,13 @@ def create_app(settings: Settings, *, index: GuardIndex | None = None) -> FastAP
     # tenth of a hash-only check's time)
     app.include_router(works.router)
     app.include_router(keys.router)
+    app.include_router(parties.router)
     app.include_router(query.router)
     app.include_router(licensing.router)
     app.include_router(signals.router)
+    app.include_router(disputes.router)
+    app.include_router(feed.router)
+    app.include_router(receipts.router)
     return app
 
 

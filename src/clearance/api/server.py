@@ -128,11 +128,20 @@ def log_config(log_format: str = "clf") -> dict[str, Any]:
     }
 
 
-def serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
-    """Serve the API until interrupted (``clearance serve``).
+def serve(
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    factory: str = "clearance.api:app_from_env",
+) -> None:
+    """Serve the app ``factory`` builds (default: the API alone) until interrupted.
 
-    With several workers, their ``/metrics`` counters meet in a fresh temporary
-    directory (``Settings.metrics_dir``, unless one is set), removed at the end.
+    ``clearance serve`` passes ``clearance.cli.webapp:app_from_env``: the API
+    with the web app mounted on it. With several workers, their ``/metrics``
+    counters meet in a fresh temporary directory (``Settings.metrics_dir``,
+    unless one is set), removed at the end.
     """
     import uvicorn
 
@@ -143,7 +152,7 @@ def serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
         os.environ.update(settings.environment())  # what every worker's app and protocol read
         _header_timeout.cache_clear()
         uvicorn.run(
-            "clearance.api:app_from_env",
+            factory,
             factory=True,
             host=host,
             port=port,

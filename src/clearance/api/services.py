@@ -16,8 +16,9 @@ from fastapi import Request
 
 from clearance.config import Settings
 from clearance.guard.live import Guard
+from clearance.matching.conflicts import ContentChecker
 from clearance.registry import SqlStore
-from clearance.service import open_registry
+from clearance.service import content_check, open_registry
 
 from .auth import Auth
 from .limits import DecodeGate
@@ -30,6 +31,7 @@ class Services:
     gate: DecodeGate | None = None
     auth: Auth | None = None
     _store: SqlStore | None = None
+    _checker: ContentChecker | None = None
     _owned: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -42,6 +44,17 @@ class Services:
                 self._store = open_registry(self.settings)
                 self._owned = True
             return self._store
+
+    def content_check(self) -> ContentChecker:
+        """Registration's near-duplicate check, against the guard's view kept current."""
+        store = self.guard.store if self.guard.store is not None else self.store()
+        with self._lock:
+            if self._checker is None:
+                live = self.guard.store is not None
+                self._checker = content_check(
+                    store, self.settings, views=self.guard.fresh if live else None
+                )
+            return self._checker
 
     def close(self) -> None:
         self.guard.close()

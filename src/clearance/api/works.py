@@ -10,8 +10,6 @@ identifier: never a server path), and the store's ``set_work_terms``,
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -28,16 +26,11 @@ from clearance.registry import (
     ApiKey,
     Registration,
     TermsChange,
-    add_works,
+    add_upload,
     parse_identifier,
     register_identifier,
 )
-from clearance.registry.register import (
-    AUDIO_EXTENSIONS,
-    IMAGE_EXTENSIONS,
-    TEXT_EXTENSIONS,
-    VIDEO_EXTENSIONS,
-)
+from clearance.registry.identifiers import target_text
 
 from .auth import require_owner
 from .limits import probe_upload
@@ -45,7 +38,6 @@ from .services import Services, services
 
 router = APIRouter(prefix="/v1", tags=["works"])
 
-_KNOWN = IMAGE_EXTENSIONS | TEXT_EXTENSIONS | AUDIO_EXTENSIONS | VIDEO_EXTENSIONS
 _UPLOAD_FIELDS = (
     *("file", "owner", "title", "kind"),
     *("deny", "allow", "license", "price", "currency", "per"),
@@ -115,14 +107,7 @@ class RegisterBody(BaseModel):
         ]
         if len(given) != 1:
             raise UserError("give exactly one of url, prefix, domain or identifier")
-        name, value = given[0]
-        if name == "url" and value.rstrip().endswith("*"):
-            raise UserError("a url is one page; register a prefix with 'prefix'")
-        if name == "prefix":
-            return value.strip() if value.strip().endswith("*") else value.strip() + "*"
-        if name == "domain":
-            return "domain:" + value.strip().removeprefix("domain:")
-        return value
+        return target_text(*given[0])
 
 
 def _registration(reg: Registration) -> JSONResponse:
@@ -226,24 +211,19 @@ def _register_upload(
     kind: WorkKind | None,
     actor: str,
 ) -> Any:
-    """Write the upload to a private temporary file named only by a known extension."""
-    suffix = Path(label).suffix.lower()
-    name = "upload" + (suffix if suffix in _KNOWN else "")
-    with tempfile.TemporaryDirectory(prefix="clearance-upload-") as tmp:
-        path = Path(tmp) / name
-        path.write_bytes(data)
-        return add_works(
-            svc.store(),
-            [str(path)],
-            owner=owner,
-            terms=change,
-            title=title or label,
-            kind=kind,
-            actor=actor,
-            max_pixels=min(svc.settings.api_max_pixels, svc.settings.max_pixels),
-            workers=1,
-            embedder=svc.guard.embedder,
-        )
+    return add_upload(
+        svc.store(),
+        data,
+        label,
+        owner=owner,
+        terms=change,
+        title=title,
+        kind=kind,
+        actor=actor,
+        max_pixels=min(svc.settings.api_max_pixels, svc.settings.max_pixels),
+        embedder=svc.guard.embedder,
+        similar=svc.content_check(),
+    )
 
 
 def _text(value: object, name: str) -> str | None:

@@ -27,16 +27,21 @@ except ImportError:  # pragma: no cover - depends on the Typer release
     )
 
 from clearance.cli import (
+    accounts,
     agreements,
     audit,
     characters,
     check,
+    declarations,
+    disputes,
     evidence,
     impact,
     init,
     keys,
     license,
+    mirror,
     offers,
+    parties,
     report,
     royalties,
     runs,
@@ -74,12 +79,17 @@ app.add_typer(characters.app, name="characters")
 app.add_typer(agreements.app, name="agreements")
 app.add_typer(agreements.usage_app, name="usage")
 app.add_typer(audit.app, name="audit")
+app.add_typer(disputes.app, name="disputes")
 app.command("signals")(signals.signals_command)
 app.command("inspect")(signals.inspect_command)
 app.command("check")(check.check_command)
 app.command("scan")(scan.scan_command)
 app.command("serve")(serve.serve_command)
+app.command("mirror")(mirror.mirror_command)
 app.add_typer(keys.app, name="keys")
+app.add_typer(parties.app, name="parties")
+app.add_typer(declarations.app, name="declarations")
+app.add_typer(accounts.app, name="accounts")
 app.add_typer(sites.app, name="sites")
 app.command("verify")(evidence.verify_command)
 app.command("prove")(evidence.prove_command)

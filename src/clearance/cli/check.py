@@ -16,9 +16,10 @@ from typing import Annotated
 
 import typer
 
-from clearance.cli.options import JsonOpt, RegistryOpt, settings
+from clearance.cli.options import JsonOpt, MinVerificationOpt, RegistryOpt, settings
 from clearance.cli.output import emit_json, safe, stdout
 from clearance.core.errors import InputNotFound, UserError
+from clearance.core.models import VerificationLevel
 from clearance.core.policy import Mode
 from clearance.guard import GuardIndex, check
 from clearance.registry.agreements import record_usage_events
@@ -66,6 +67,7 @@ def check_command(
             "licence held (env CLEARANCE_MODE).",
         ),
     ] = None,
+    min_verification: MinVerificationOpt = None,
     registry: RegistryOpt = None,
     json: JsonOpt = False,
 ) -> None:
@@ -74,6 +76,7 @@ def check_command(
         raise UserError("nothing to check", hint="give FILE..., --text or --prompt")
     cfg = settings(registry)
     chosen = Mode.parse(mode or cfg.mode)
+    floor = VerificationLevel.parse(min_verification or cfg.min_verification)
     embedder = build_embedder(cfg)
     with open_registry(cfg) as store:
         index = GuardIndex.from_store(store, embedder)
@@ -85,7 +88,13 @@ def check_command(
             body = path.read_text(encoding="utf-8", errors="replace")
             results.append(
                 check(
-                    index, text=body, prompt=prompt, label=str(path), licensee=licensee, mode=chosen
+                    index,
+                    text=body,
+                    prompt=prompt,
+                    label=str(path),
+                    licensee=licensee,
+                    mode=chosen,
+                    min_verification=floor,
                 )
             )
         else:
@@ -98,12 +107,21 @@ def check_command(
                     licensee=licensee,
                     embedder=embedder,
                     mode=chosen,
+                    min_verification=floor,
                 )
             )
     if text is not None or (prompt is not None and not files):
         label = "--text" if text else "--prompt"
         results.append(
-            check(index, text=text, prompt=prompt, label=label, licensee=licensee, mode=chosen)
+            check(
+                index,
+                text=text,
+                prompt=prompt,
+                label=label,
+                licensee=licensee,
+                mode=chosen,
+                min_verification=floor,
+            )
         )
     events = [e for r in results for e in r.usage_events]
     if events:  # licensed and attributed outputs go to the usage ledger

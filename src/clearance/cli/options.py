@@ -52,6 +52,15 @@ RegistryOpt = Annotated[
         help="SQLite file or postgresql:// URL (env CLEARANCE_REGISTRY; default ./clearance.db).",
     ),
 ]
+MinVerificationOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--min-verification",
+        metavar="self|domain|key|admin",
+        help="Act only on claims whose claimant is verified at this level or above; the "
+        "others are reported as ignored-for-verification (env CLEARANCE_MIN_VERIFICATION).",
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document to stdout.")]
 WideOpt = Annotated[
     bool,

@@ -131,7 +131,7 @@ def work_detail(work: Work, *, wide: bool = False) -> Table:
     table.columns[0].style = "bold"
     table.add_row("kind", work.kind.value)
     table.add_row("title", safe(work.title or ""))
-    table.add_row("owner", safe(work.owner.name))
+    table.add_row("owner", f"{safe(work.owner.name)} (verified: {work.owner.verification.value})")
     for ident in work.identifiers:
         table.add_row(ident.scheme.value, safe(ident.value))
     for usage, perm in work.terms.effective().items():
@@ -148,12 +148,8 @@ def work_detail(work: Work, *, wide: bool = False) -> Table:
         table.add_row(f"price.{usage.value}", safe(p.describe()))
     for claim in work.claims:
         style = "red" if claim.status.value == "disputed" else ""
-        table.add_row(
-            "claim",
-            f"[{style}]{safe(claim.party)}: {claim.status.value}[/{style}]"
-            if style
-            else f"{safe(claim.party)}: {claim.status.value}",
-        )
+        text = f"{safe(claim.party)}: {claim.status.value} (verified: {claim.verification.value})"
+        table.add_row("claim", f"[{style}]{text}[/{style}]" if style else text)
     table.add_row("registered", work.created_at.isoformat(timespec="seconds"))
     return table
 

@@ -22,7 +22,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from clearance.cli.options import JsonOpt, RegistryOpt, settings
+from clearance.cli.options import JsonOpt, MinVerificationOpt, RegistryOpt, settings
 from clearance.cli.output import emit_json, new_table, stderr, stdout
 from clearance.cli.signals import AgentOpt, PrivateOpt
 from clearance.scan.config import DEFAULT_SHARD_SIZE
@@ -45,6 +45,7 @@ def scan_command(
     mode: Annotated[
         str | None, typer.Option("--mode", help="opt-out|opt-in (env CLEARANCE_MODE).")
     ] = None,
+    min_verification: MinVerificationOpt = None,
     agent: AgentOpt = "Clearance",
     web: Annotated[
         str, typer.Option("--web", help="origin: site files; head: + HEAD per URL; off.")
@@ -143,6 +144,7 @@ def scan_command(
         registry=cfg.registry,
         purpose=purpose,
         mode=mode or cfg.mode,
+        min_verification=min_verification or cfg.min_verification,
         agent=agent,
         web=web,
         allow_private=allow_private,

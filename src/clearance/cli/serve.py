@@ -56,15 +56,22 @@ def serve_command(
         config = replace(config, log_format=log_format)
     with open_registry(config) as store:  # fail here, with a clear message, not in every worker
         works = store.count_works()
+    if config.feed_key:  # the feed's signing key too (CLEARANCE_FEED_KEY)
+        from clearance.evidence import load_signing_key
+
+        load_signing_key(config.feed_key)
     where = f"[{host}]" if ":" in host else host
     stderr.print(
         f"serving the guard for {works} works on http://{where}:{port} "
-        f"({workers} worker{'s' * (workers != 1)}; POST /v1/check, GET /healthz; "
+        f"({workers} worker{'s' * (workers != 1)}; the web app at http://{where}:{port}/, "
+        "POST /v1/check, GET /healthz; "
         f"Ctrl-C stops; access log below, {_LOG_NAMES[config.log_format]})",
         highlight=False,
         soft_wrap=True,
     )
-    serve(config, host=host, port=port, workers=workers)
+    serve(
+        config, host=host, port=port, workers=workers, factory="clearance.cli.webapp:app_from_env"
+    )
 
 
 _LOG_NAMES = {"clf": "Common Log Format", "json": "JSON lines"}

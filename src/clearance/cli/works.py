@@ -32,7 +32,7 @@ from clearance.cli.output import (
 )
 from clearance.core.models import WorkKind
 from clearance.registry import add_works, parse_identifier
-from clearance.service import build_embedder, open_registry
+from clearance.service import build_embedder, content_check, open_registry
 
 app = typer.Typer(help="Register, list, show and remove works.", no_args_is_help=True)
 
@@ -112,6 +112,7 @@ def add(
             progress=tick,
             embedder=build_embedder(cfg),
             update_terms=update_terms,
+            similar=content_check(store, cfg),
         )
     if json:
         emit_json(

@@ -38,6 +38,7 @@ from clearance.core.models import (
     Terms,
     UsageBasis,
     UsageEvent,
+    VerificationLevel,
     Work,
     WorkKind,
 )
@@ -89,6 +90,7 @@ __all__ = [
     "UsageBasis",
     "UsageEvent",
     "UserError",
+    "VerificationLevel",
     "Work",
     "WorkKind",
     "broader_usages",

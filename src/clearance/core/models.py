@@ -7,6 +7,7 @@ Serialisation to JSON lives with the face that needs it (``to_dict``).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
-from clearance.core.errors import InvalidTerms
+from clearance.core.errors import InvalidTerms, UserError
 from clearance.core.usage import ALL_USAGES, Permission, Usage, narrower_usages
 from clearance.core.validation import MAX_PRICE, MAX_PRICE_DECIMALS
 
@@ -74,11 +75,53 @@ class UsageBasis(StrEnum):
     ATTRIBUTION = "attribution"
 
 
+class VerificationLevel(StrEnum):
+    """How well a party's identity is verified, weakest first (a party's level is its highest
+    verified identity; see docs/parties.md).
+
+    ``self``: unverified, a name the party gave itself; ``domain``: the party published a
+    token at ``https://DOMAIN/.well-known/clearance-verification.txt``; ``key``: an Ed25519
+    key bound to the party signs its declarations; ``admin``: an operator verified it.
+    """
+
+    SELF = "self"
+    DOMAIN = "domain"
+    KEY = "key"
+    ADMIN = "admin"
+
+    @property
+    def rank(self) -> int:
+        """0 for ``self`` up to 3 for ``admin``: levels compare by rank."""
+        return _LEVELS.index(self)
+
+    def at_least(self, other: VerificationLevel) -> bool:
+        """Whether this level is ``other`` or higher."""
+        return self.rank >= other.rank
+
+    @staticmethod
+    def parse(text: str | VerificationLevel) -> VerificationLevel:
+        """A level from user input (``domain``); ``UserError`` naming the valid ones."""
+        if isinstance(text, VerificationLevel):
+            return text
+        try:
+            return VerificationLevel(str(text).strip().lower())
+        except ValueError:
+            valid = "|".join(v.value for v in VerificationLevel)
+            raise UserError(
+                f"unknown verification level {str(text)[:40]!r}", hint=f"use {valid}"
+            ) from None
+
+
+_LEVELS: tuple[VerificationLevel, ...] = tuple(VerificationLevel)
+
+
 class ClaimStatus(StrEnum):
     """State of an ownership claim on a work."""
 
     ACTIVE = "active"
     DISPUTED = "disputed"
+    REJECTED = "rejected"
+    """Set aside when an admin resolved a dispute for another claimant (kept as history)."""
 
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -307,6 +350,49 @@ class Terms:
             "prices": prices_to_dict(self.prices),
         }
 
+    @staticmethod
+    def from_dict(doc: Mapping[str, Any]) -> Terms:
+        """Terms read back from their ``to_dict`` form (a stored price is kept as it is, even
+        one outside today's bounds; a licensed usage without a price is dropped)."""
+        perms = {Usage(u): Permission(p) for u, p in dict(doc.get("permissions") or {}).items()}
+        prices: dict[Usage, Price] = {}
+        for u, p in dict(doc.get("prices") or {}).items():
+            try:
+                prices[Usage(u)] = Price.from_dict(p)
+            except InvalidTerms:  # a price stored before prices were bounded
+                prices[Usage(u)] = Price(Decimal(p["amount"]), p["currency"], PricePer(p["per"]))
+        perms = {u: p for u, p in perms.items() if p is not Permission.LICENSE or u in prices}
+        return Terms(perms, {u: prices[u] for u, p in perms.items() if p is Permission.LICENSE})
+
+
+def claimed_terms(note: str | None) -> Terms | None:
+    """The terms a claimant stated with a claim, read from the claim's JSON ``note``.
+
+    The registry writes ``{"stated_terms": Terms.to_dict(), ...}``; claims made before
+    that kept the change as ``{"terms": {"set", "price", "prices"}}``, read here too.
+    None when the note holds no terms (the owner's own claim: the work's terms are theirs).
+    """
+    if not note:
+        return None
+    try:
+        doc = json.loads(note)
+        if not isinstance(doc, dict):
+            return None
+        if isinstance(doc.get("stated_terms"), dict):
+            return Terms.from_dict(doc["stated_terms"])
+        change = doc.get("terms")
+        if not isinstance(change, dict):
+            return None
+        price = change.get("price")
+        prices = dict(change.get("prices") or {})
+        perms = dict(change.get("set") or {})
+        for usage, perm in perms.items():
+            if perm == Permission.LICENSE.value and usage not in prices and price:
+                prices[usage] = price
+        return Terms.from_dict({"permissions": perms, "prices": prices})
+    except (ValueError, KeyError, TypeError, InvalidTerms):
+        return None  # a damaged note states nothing
+
 
 _RANK = {
     Permission.UNKNOWN: 0,
@@ -323,11 +409,17 @@ def strictest(a: Permission, b: Permission) -> Permission:
 
 @dataclass(frozen=True, slots=True)
 class Party:
-    """A rights holder, licensee or other actor."""
+    """A rights holder, licensee or other actor, with its verification level.
+
+    ``verification`` is the highest level among the party's verified identities
+    (``self`` when none is verified); a claim shows its claimant's level, and
+    scans and the guard can ignore claims below a minimum (``--min-verification``).
+    """
 
     id: int
     name: str
     contact: str | None = None
+    verification: VerificationLevel = VerificationLevel.SELF
 
 
 @dataclass(frozen=True, slots=True)
@@ -346,6 +438,8 @@ class Claim:
     status: ClaimStatus
     created_at: datetime
     note: str | None = None
+    verification: VerificationLevel = VerificationLevel.SELF
+    """The claimant's verification level when the claim was read."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,6 +473,7 @@ class Work:
             "kind": self.kind.value,
             "title": self.title,
             "owner": self.owner.name,
+            "owner_verification": self.owner.verification.value,
             "sha256": self.sha256,
             "identifiers": [{"scheme": i.scheme.value, "value": i.value} for i in self.identifiers],
             "terms": {u.value: p.value for u, p in self.terms.effective().items()},
@@ -387,7 +482,12 @@ class Work:
             "prices": prices_to_dict(self.terms.prices),
             "disputed": self.disputed,
             "claims": [
-                {"party": c.party, "status": c.status.value, "created_at": c.created_at.isoformat()}
+                {
+                    "party": c.party,
+                    "status": c.status.value,
+                    "verification": c.verification.value,
+                    "created_at": c.created_at.isoformat(),
+                }
                 for c in self.claims
             ],
             "created_at": self.created_at.isoformat(),

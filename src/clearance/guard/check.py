@@ -17,6 +17,10 @@ verdict maps those decisions:
   ``licence`` under an agreement, else ``attribution``) in
   ``Verdict.usage_events``. ``check`` stays pure: the caller records them
   (``registry.record_usage_events``).
+
+``min_verification`` (``--min-verification``, ``CLEARANCE_MIN_VERIFICATION``):
+a matched work whose claimant is below that level is not acted on: it neither
+blocks nor yields a usage event, and its reason says ``ignored-for-verification``.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from clearance.core.errors import UserError
-from clearance.core.models import PricePer, UsageBasis, UsageEvent, Work
+from clearance.core.models import PricePer, UsageBasis, UsageEvent, VerificationLevel, Work
 from clearance.core.policy import Mode
 from clearance.core.usage import Permission, Usage
 from clearance.fingerprint.embedding import ImageEmbedder
@@ -108,13 +112,14 @@ def _work_json(v: WorkVerdict) -> dict[str, Any]:
     return {
         "work_id": v.matched.work.id,
         "owner": v.matched.work.owner.name,
+        "owner_verification": v.matched.work.owner.verification.value,
         "strong": v.matched.strong,
         "permission": v.decision.permission.value,
         "allowed": v.decision.allowed,
         "licensed": v.decision.licensed,
         "agreement_id": v.agreement,
         "verdict": v.verdict,
-    }
+    } | ({"ignored-for-verification": v.ignored} if v.ignored else {})
 
 
 def _verdict(
@@ -125,12 +130,13 @@ def _verdict(
     licensee: str | None,
     mode: Mode,
     started: float,
+    min_verification: VerificationLevel = VerificationLevel.SELF,
 ) -> Verdict:
     """Decide the matches (``decide_output``) and build the verdict with its usage events."""
     at = datetime.now(UTC)
     licensee = (licensee.strip() or None) if licensee else None
     agreements = view.licensed_to(licensee)
-    works = matched_works(result.matches, view.work)
+    works = matched_works(result.matches, view.work, min_verification=min_verification)
     verdict, per_work = decide_output(works, mode=mode, agreements=agreements, at=at)
     reasons = [output_reason(v, licensee) for v in per_work]
     unlicensed = any(
@@ -146,6 +152,8 @@ def _verdict(
     if verdict == "allow":  # a blocked or held output is not used, so nothing is recorded
         by_id = {a.id: a for a in agreements}
         for v in per_work:
+            if v.ignored:
+                continue  # a claim not acted on is owed nothing
             best = v.matched.best
             price = None
             if v.decision.licensed:  # the agreed price, else the work's price for outputs
@@ -194,6 +202,7 @@ def check_pdq(
     licensee: str | None = None,
     embedder: ImageEmbedder | None = None,
     mode: Mode | str = Mode.OPT_OUT,
+    min_verification: VerificationLevel | str = VerificationLevel.SELF,
 ) -> Verdict:
     """Check a PDQ hash computed by the client (32 bytes), for clients that hash locally.
 
@@ -209,7 +218,15 @@ def check_pdq(
     result.matches[:0] = [m for m in found if index.work(m.work_id) is not None]
     result.checks.insert(0, "pdq")
     result.notes.append("embedding: not run, a hash has no pixels" if embedder else NO_EMBEDDER)
-    return _verdict(index, result, label=label, licensee=licensee, mode=mode, started=started)
+    return _verdict(
+        index,
+        result,
+        label=label,
+        licensee=licensee,
+        mode=mode,
+        started=started,
+        min_verification=VerificationLevel.parse(min_verification),
+    )
 
 
 def check(
@@ -222,6 +239,7 @@ def check(
     licensee: str | None = None,
     embedder: ImageEmbedder | None = None,
     mode: Mode | str = Mode.OPT_OUT,
+    min_verification: VerificationLevel | str = VerificationLevel.SELF,
 ) -> Verdict:
     """Check one output (``output``: an image, audio or video, as bytes or a path) and/or ``text``.
 
@@ -236,6 +254,7 @@ def check(
     turn ``output=license`` matches into ``allow`` (an unknown name holds none).
     ``mode``: in ``opt-in`` mode an output may reproduce a registered work only
     when its owner allowed ``output`` (or licensed it to the licensee).
+    ``min_verification``: claims of parties verified below it are not acted on.
     """
     started = time.perf_counter()
     mode = Mode.parse(mode) if isinstance(mode, str) else mode
@@ -262,4 +281,12 @@ def check(
         embedder=embedder,
         names=True,
     )
-    return _verdict(index, result, label=label, licensee=licensee, mode=mode, started=started)
+    return _verdict(
+        index,
+        result,
+        label=label,
+        licensee=licensee,
+        mode=mode,
+        started=started,
+        min_verification=VerificationLevel.parse(min_verification),
+    )

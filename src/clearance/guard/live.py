@@ -41,6 +41,7 @@ import threading
 from pathlib import Path
 
 from clearance.core.errors import UserError
+from clearance.core.models import VerificationLevel
 from clearance.core.policy import Mode
 from clearance.fingerprint.embedding import ImageEmbedder
 from clearance.guard.check import Verdict, check, check_pdq
@@ -89,6 +90,7 @@ class Guard:
         rebuild_min_codes: int = REBUILD_MIN_CODES,
         embedder: ImageEmbedder | None = None,
         mode: Mode | str = Mode.OPT_OUT,
+        min_verification: VerificationLevel | str = VerificationLevel.SELF,
     ) -> None:
         if sync not in ("check", "poll", "off"):
             raise UserError(f"guard sync must be check, poll or off, not {sync!r}")
@@ -103,6 +105,7 @@ class Guard:
         self.rebuilds = 0
         self.embedder = embedder
         self.mode = Mode.parse(mode) if isinstance(mode, str) else mode
+        self.min_verification = VerificationLevel.parse(min_verification)
         self._index: RegistryView = (
             index if index is not None else GuardIndex.from_store(_need(store), embedder)
         )
@@ -182,6 +185,16 @@ class Guard:
         if rebuilder is not None:
             rebuilder.join(timeout)
 
+    def fresh(self) -> RegistryView:
+        """The index with every change committed so far applied, whatever ``sync`` says
+        (registration's near-duplicate check must see the works registered just before).
+        Incremental: a rebuild that is due runs in the background, as for checks."""
+        if self.store is not None:
+            self._incremental()
+            if _needs_rebuild(self._index, self.rebuild_share, self.rebuild_min_codes):
+                self.rebuild_in_background()
+        return self._index
+
     def current(self) -> RegistryView:
         """The index to answer from now: refreshed first when ``sync`` is ``check`` and the
         registry changed (what every check reads; the bulk query reads it too)."""
@@ -248,6 +261,7 @@ class Guard:
             licensee=licensee,
             embedder=self.embedder,
             mode=mode or self.mode,
+            min_verification=self.min_verification,
         )
 
     def check_pdq(
@@ -267,6 +281,7 @@ class Guard:
             licensee=licensee,
             embedder=self.embedder,
             mode=mode or self.mode,
+            min_verification=self.min_verification,
         )
 
     def _poll(self, seconds: float) -> None:

@@ -26,7 +26,7 @@ from clearance.core.errors import UserError
 from clearance.core.models import IdentifierScheme
 from clearance.core.policy import Mode
 from clearance.core.usage import Permission, Usage
-from clearance.matching.decide import MatchedWork, decide_item
+from clearance.matching.decide import MatchedWork, decide_item, strictest_terms
 from clearance.matching.exact import identifier_key
 from clearance.matching.image import search_pdq_each
 from clearance.matching.types import Match
@@ -108,7 +108,7 @@ class _Decisions:
                     {
                         (u.value, p.value)
                         for mw in works
-                        for u, p in mw.work.terms.permissions.items()
+                        for u, p in strictest_terms(mw.work).permissions.items()
                     }
                 )
             )

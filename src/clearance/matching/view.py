@@ -28,7 +28,7 @@ from clearance.matching.index import EmbeddingModel, MatchIndex
 from clearance.matching.types import MatchLevel
 from clearance.registry.store import RegistryStore
 
-TERMS_ONLY = frozenset({"terms.set", "claim.dispute", "work.remove"})
+TERMS_ONLY = frozenset({"terms.set", "claim.dispute", "claim.resolve", "work.remove"})
 """Audit actions that never add fingerprints or identifiers to a work."""
 
 

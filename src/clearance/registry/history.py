@@ -17,13 +17,11 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, insert, or_, select
 
-from clearance.core.errors import InvalidTerms
-from clearance.core.models import AgreementStatus, Price, PricePer, Terms
+from clearance.core.models import AgreementStatus, Terms
 from clearance.core.usage import ALL_USAGES, Permission, Usage
 from clearance.registry import schema as s
 from clearance.registry.bulkreads import aware
@@ -53,15 +51,7 @@ def record(
 
 def terms_from_doc(doc: Mapping[str, Any]) -> Terms:
     """A history row's JSON back to ``Terms`` (prices kept as stored, not re-bounded)."""
-    perms = {Usage(u): Permission(p) for u, p in doc.get("permissions", {}).items()}
-    prices: dict[Usage, Price] = {}
-    for u, p in doc.get("prices", {}).items():
-        try:
-            prices[Usage(u)] = Price.from_dict(p)
-        except InvalidTerms:  # a price stored before prices were bounded
-            prices[Usage(u)] = Price(Decimal(p["amount"]), p["currency"], PricePer(p["per"]))
-    perms = {u: p for u, p in perms.items() if p is not Permission.LICENSE or u in prices}
-    return Terms(perms, prices)
+    return Terms.from_dict(doc)
 
 
 def _latest(conn: Connection, column: Any, key: int, at: datetime) -> Terms | None:

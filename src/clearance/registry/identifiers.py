@@ -145,6 +145,31 @@ def parse_identifier(text: str) -> Identifier:
 _ID_PREFIXES = ("http://", "https://", "domain:", "isbn:", "isrc:", "iscc:", "sha256:")
 
 
+TARGET_KINDS = ("url", "prefix", "domain", "identifier")
+
+
+def target_text(kind: str, value: str) -> str:
+    """What a form names (one page's ``url``, a URL ``prefix``, a ``domain`` or another
+    ``identifier``) as the text ``parse_identifier`` reads: the HTTP API's and the web
+    app's one rule."""
+    value = value.strip()
+    if not value:
+        raise UserError(f"give the {kind} to register" if kind in TARGET_KINDS else "give a target")
+    if kind == "url":
+        if value.endswith("*"):
+            raise UserError("a url is one page; register a URL pattern as a prefix")
+        return value
+    if kind == "prefix":
+        return value if value.endswith("*") else value + "*"
+    if kind == "domain":
+        return "domain:" + value.removeprefix("domain:").strip("/")
+    if kind == "identifier":
+        return value
+    raise UserError(
+        f"unknown kind of target {kind[:20]!r}", hint="url, prefix, domain or identifier"
+    )
+
+
 def parse_target(text: str) -> Target:
     """A path that exists, else an identifier; a missing path is a user error."""
     if text.lower().startswith(_ID_PREFIXES):

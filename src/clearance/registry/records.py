@@ -6,10 +6,11 @@ requests without importing SQLAlchemy.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from clearance.core.errors import InvalidTerms
@@ -162,6 +163,32 @@ class WorkSpec:
     update_terms: bool = False
     """Registering known bytes (or an identifier) again may change their terms only with this
     set (``works add --update-terms``); otherwise different terms are a ``ConflictError``."""
+    source: Path | None = field(default=None, compare=False)
+    """The file the fingerprints were computed from, for the near-duplicate check
+    (``Resemblance``); None for a work known by identifiers alone."""
+
+
+@dataclass(frozen=True, slots=True)
+class Resemblance:
+    """Another registered work whose content a registration reproduces, and the evidence.
+
+    ``matches`` are the matching core's own descriptions of each match
+    (``clearance.matching.Match.to_dict`` plus its ``label``): which fingerprint
+    matched, at what distance or score. The store keeps them in the claim's note,
+    so an admin sees both sides' evidence when resolving the dispute.
+    """
+
+    work_id: int
+    matches: tuple[Mapping[str, Any], ...]
+
+
+ContentCheck = Callable[[WorkSpec], Sequence[Resemblance]]
+"""Finds the registered works a ``WorkSpec``'s content reproduces, best first.
+
+The registry cannot match content itself (matching sits above it), so the faces pass
+one in (``clearance.service.content_check``); ``SqlStore.register`` calls it inside
+the registration's transaction, after the lock that serialises content registrations.
+"""
 
 
 class RegistrationStatus(StrEnum):

@@ -14,6 +14,7 @@ a user error raised before anything is written.
 from __future__ import annotations
 
 import stat
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -37,7 +38,13 @@ from clearance.fingerprint.regions import REGION_FORMAT_VERSION, image_fingerpri
 from clearance.fingerprint.text import SHINGLE_FORMAT_VERSION
 from clearance.fingerprint.video import video_hashes
 from clearance.registry.identifiers import Target, parse_target
-from clearance.registry.records import FingerprintRecord, Registration, TermsChange, WorkSpec
+from clearance.registry.records import (
+    ContentCheck,
+    FingerprintRecord,
+    Registration,
+    TermsChange,
+    WorkSpec,
+)
 from clearance.registry.store import RegistryStore
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp", ".tif", ".tiff", ".bmp"})
@@ -81,7 +88,8 @@ class AddSummary:
     skipped: list[Skipped] = field(default_factory=list)
 
 
-def _read_text(path: Path) -> str:
+def read_text_work(path: Path) -> str:
+    """A text file as registration reads it (UTF-8, or UTF-16 with a BOM; bounded)."""
     size = path.stat().st_size
     if size > MAX_TEXT_BYTES:
         raise UserError(f"text file is {size} bytes, over the {MAX_TEXT_BYTES} byte limit")
@@ -110,7 +118,7 @@ def fingerprint_file(
         records.append(FingerprintRecord("pdq", h.pdq, 1, h.quality))
         records.append(FingerprintRecord("pdq-regions", regions.to_bytes(), REGION_FORMAT_VERSION))
     elif kind is WorkKind.TEXT:
-        fp = text_fingerprint(_read_text(path))
+        fp = text_fingerprint(read_text_work(path))
         if fp.word_count == 0:
             raise UserError("text file has no words")
         records.append(FingerprintRecord("text-minhash", fp.minhash_bytes(), 1))
@@ -204,6 +212,7 @@ def add_works(
     progress: ProgressFn | None = None,
     embedder: ImageEmbedder | None = None,
     update_terms: bool = False,
+    similar: ContentCheck | None = None,
 ) -> AddSummary:
     """Register every file, folder and identifier in ``items`` for ``owner``.
 
@@ -213,6 +222,9 @@ def add_works(
     A file or identifier already registered with other terms is a
     ``ConflictError`` unless ``update_terms`` (the change is then audited).
     An identifier that names several works is a ``UserError`` listing them.
+    With ``similar`` (``clearance.service.content_check``), a file whose content
+    reproduces another owner's work becomes a disputed claim on it
+    (``SqlStore.register``).
     """
     if not items:
         raise UserError("nothing to add: name files, folders or identifiers")
@@ -255,10 +267,53 @@ def add_works(
             )
             if update_terms:
                 spec = replace(spec, update_terms=True)
-            summary.registrations.append(store.register(spec, actor=actor))
+            summary.registrations.append(store.register(spec, actor=actor, similar=similar))
         if progress is not None:
             progress(done, total, label)
     return summary
+
+
+def add_upload(
+    store: RegistryStore,
+    data: bytes,
+    label: str,
+    *,
+    owner: str,
+    terms: TermsChange | None = None,
+    title: str | None = None,
+    kind: WorkKind | None = None,
+    actor: str = "clearance",
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    embedder: ImageEmbedder | None = None,
+    similar: ContentCheck | None = None,
+) -> AddSummary:
+    """Register uploaded bytes as ``add_works`` registers a file (the HTTP API and the web app).
+
+    The bytes go to a private temporary file named only ``upload`` plus a
+    known extension taken from ``label`` (an uploaded name is hostile, and
+    decides nothing else); the work's title defaults to ``label``.
+    """
+    if not data:
+        raise UserError("the uploaded file is empty")
+    suffix = Path(label).suffix.lower()
+    known = IMAGE_EXTENSIONS | TEXT_EXTENSIONS | AUDIO_EXTENSIONS | VIDEO_EXTENSIONS
+    name = "upload" + (suffix if suffix in known else "")
+    with tempfile.TemporaryDirectory(prefix="clearance-upload-") as tmp:
+        path = Path(tmp) / name
+        path.write_bytes(data)
+        return add_works(
+            store,
+            [str(path)],
+            owner=owner,
+            terms=terms,
+            title=title or label,
+            kind=kind,
+            actor=actor,
+            max_pixels=max_pixels,
+            workers=1,
+            embedder=embedder,
+            similar=similar,
+        )
 
 
 def register_identifier(
@@ -308,4 +363,12 @@ def _spec_for(
     assert target.path is not None and fingerprinted is not None
     work_kind, digest, records = fingerprinted
     idents = (Identifier(IdentifierScheme.SHA256, digest), *extra)
-    return WorkSpec(work_kind, owner, idents, title or target.path.name, tuple(records), terms)
+    return WorkSpec(
+        work_kind,
+        owner,
+        idents,
+        title or target.path.name,
+        tuple(records),
+        terms,
+        source=target.path,
+    )

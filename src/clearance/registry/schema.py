@@ -4,7 +4,13 @@ Since revision ``0003`` no id is ever reused (``AUTOINCREMENT`` on SQLite,
 sequences on PostgreSQL), and the two ledgers (``audit_log``,
 ``usage_events``) carry a hash chain (``prev_hash``, ``row_hash``; see
 ``registry.ledger``). Since ``0005`` ``api_keys`` holds the HTTP API's keys
-(argon2 hashes only; ``registry.apikeys``).
+(argon2 hashes only; ``registry.apikeys``). Since ``0006`` each party carries its
+``verification`` level and ``party_identities`` holds the identities behind it
+(domains, Ed25519 keys, operator verifications; ``registry.parties``).
+(argon2 hashes only; ``registry.apikeys``). Since ``0008`` ``receipts`` holds
+the scan receipts licensees post for rights holders (``registry.receipts``).
+Since ``0007`` ``web_accounts`` and ``web_sessions`` hold the web app's sign-in
+(``registry.accounts``).
 
 The schema itself is created and evolved only by the Alembic migrations in
 ``migrations/versions``; this module mirrors the newest revision so queries
@@ -31,7 +37,7 @@ from sqlalchemy import (
 )
 
 FORMAT_VERSION = 1
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0008"
 
 metadata = MetaData()
 
@@ -49,6 +55,29 @@ parties = Table(
     Column("name", String(255), nullable=False, unique=True),
     Column("contact", Text),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("verification", String(16), nullable=False, server_default="self"),  # 0006
+    sqlite_autoincrement=True,
+)
+
+party_identities = Table(
+    "party_identities",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("party_id", Integer, ForeignKey("parties.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("value", Text, nullable=False),
+    Column("public_key", Text),
+    Column("token", String(64)),
+    Column("status", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("verified_at", DateTime(timezone=True)),
+    Column("verified_by", String(255)),
+    CheckConstraint("kind IN ('domain', 'key', 'admin')", name="ck_party_identities_kind"),
+    CheckConstraint(
+        "status IN ('pending', 'verified', 'revoked')", name="ck_party_identities_status"
+    ),
+    UniqueConstraint("party_id", "kind", "value", name="uq_party_identities_party_kind_value"),
+    Index("ix_party_identities_kind_value", "kind", "value"),
     sqlite_autoincrement=True,
 )
 
@@ -284,5 +313,59 @@ notices = Table(
     Column("after", String(16), nullable=False),
     Column("detail", Text, nullable=False),
     Index("ix_notices_licensee", "licensee_id"),
+    sqlite_autoincrement=True,
+)
+
+# -- 0008: receipts --------------------------------------------------------------------------
+
+receipts = Table(
+    "receipts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("licensee_id", Integer, ForeignKey("parties.id"), nullable=False),
+    Column("owner_id", Integer, ForeignKey("parties.id"), nullable=False),
+    Column("dataset", String(255), nullable=False),
+    Column("run_root", String(64), nullable=False),
+    Column("key_id", String(16), nullable=False),
+    Column("public_key", String(64), nullable=False),
+    Column("items", Integer, nullable=False),
+    Column("items_excluded", Integer, nullable=False),
+    Column("works_excluded", Integer, nullable=False),
+    Column("proof", Text, nullable=False),  # the clearance.proof document, canonical JSON
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("licensee_id", "owner_id", "run_root", name="uq_receipts_scan"),
+    Index("ix_receipts_owner", "owner_id"),
+    Index("ix_receipts_licensee", "licensee_id"),
+    sqlite_autoincrement=True,
+)
+
+# -- 0007: web accounts ----------------------------------------------------------------------
+
+web_accounts = Table(
+    "web_accounts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("email", String(254), nullable=False, unique=True),
+    Column("party_id", Integer, ForeignKey("parties.id"), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("hash", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("role IN ('creator', 'developer', 'admin')", name="ck_web_accounts_role"),
+    Index("ix_web_accounts_party", "party_id"),
+    sqlite_autoincrement=True,
+)
+
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column(
+        "account_id", Integer, ForeignKey("web_accounts.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Index("ix_web_sessions_account", "account_id"),
     sqlite_autoincrement=True,
 )

@@ -19,7 +19,7 @@ import hashlib
 import json
 import stat
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -39,6 +39,7 @@ from clearance.core.models import (
     Price,
     PricePer,
     Terms,
+    VerificationLevel,
     Work,
     WorkKind,
     prices_to_dict,
@@ -60,9 +61,11 @@ from clearance.registry.engine import database_errors, make_engine, redact, regi
 from clearance.registry.migrate import check_version
 from clearance.registry.records import (
     AuditEntry,
+    ContentCheck,
     FingerprintRecord,
     Registration,
     RegistrationStatus,
+    Resemblance,
     TermsChange,
     WorkSpec,
 )
@@ -74,7 +77,9 @@ MAX_IDENTIFIER_CHARS = 8192
 class RegistryStore(Protocol):
     """What the jobs need from a registry, whatever the backend."""
 
-    def register(self, spec: WorkSpec, *, actor: str = ...) -> Registration: ...
+    def register(
+        self, spec: WorkSpec, *, actor: str = ..., similar: ContentCheck | None = ...
+    ) -> Registration: ...
     def get_work(self, work_id: int) -> Work: ...
     def list_works(
         self,
@@ -130,6 +135,42 @@ def stored_price(row: Any) -> Price:
         return Price(
             Decimal(row.price_amount), row.price_currency, PricePer(row.price_per), term, territory
         )
+
+
+_CONTENT_LOCK = -(1 << 62) + 14
+"""The PostgreSQL advisory lock every registration checked for near-duplicates takes."""
+
+
+def level_of(value: str | None) -> VerificationLevel:
+    """A stored verification level (an unknown one, written by a newer Clearance, is ``self``:
+    a level nobody can check grants nothing)."""
+    try:
+        return VerificationLevel(value or "self")
+    except ValueError:
+        return VerificationLevel.SELF
+
+
+def party_of(row: Any) -> Party:
+    """A ``Party`` from a ``parties`` row (with its verification level)."""
+    return Party(row.id, row.name, row.contact, level_of(row.verification))
+
+
+def terms_row(
+    work_id: int | None, party_id: int | None, usage: Usage, perm: Permission, price: Price | None
+) -> dict[str, Any]:
+    """One ``terms`` row: a scope's permission for a usage, with its price when licensed."""
+    return {
+        "work_id": work_id,
+        "party_id": party_id,
+        "usage": usage.value,
+        "permission": perm.value,
+        "updated_at": _now(),
+        "price_amount": price.amount_text if price else None,
+        "price_currency": price.currency if price else None,
+        "price_per": price.per.value if price else None,
+        "term": price.term if price else None,
+        "territory": price.territory if price else None,
+    }
 
 
 def _lock_key(scheme: str, value: str) -> int:
@@ -257,7 +298,12 @@ class SqlStore(BulkReads):
         if not ids:
             return []
         rows = conn.execute(
-            select(s.works, s.parties.c.name.label("owner_name"), s.parties.c.contact)
+            select(
+                s.works,
+                s.parties.c.name.label("owner_name"),
+                s.parties.c.contact,
+                s.parties.c.verification,
+            )
             .join(s.parties, s.parties.c.id == s.works.c.owner_id)
             .where(s.works.c.id.in_(ids))
         ).all()
@@ -277,13 +323,19 @@ class SqlStore(BulkReads):
             party_terms.setdefault(r.party_id, []).append(r)
         claims: dict[int, list[Claim]] = {}
         for r in conn.execute(
-            select(s.claims, s.parties.c.name)
+            select(s.claims, s.parties.c.name, s.parties.c.verification)
             .join(s.parties, s.parties.c.id == s.claims.c.party_id)
             .where(s.claims.c.work_id.in_(ids))
             .order_by(s.claims.c.id)
         ):
             claims.setdefault(r.work_id, []).append(
-                Claim(r.name, ClaimStatus(r.status), aware(r.created_at), r.note)
+                Claim(
+                    r.name,
+                    ClaimStatus(r.status),
+                    aware(r.created_at),
+                    r.note,
+                    level_of(r.verification),
+                )
             )
         by_id: dict[int, Work] = {}
         for r in rows:
@@ -292,7 +344,7 @@ class SqlStore(BulkReads):
             by_id[r.id] = Work(
                 id=r.id,
                 kind=WorkKind(r.kind),
-                owner=Party(r.owner_id, r.owner_name, r.contact),
+                owner=Party(r.owner_id, r.owner_name, r.contact, level_of(r.verification)),
                 title=r.title,
                 identifiers=tuple(idents.get(r.id, [])),
                 terms=own.merged_over(default),
@@ -337,20 +389,7 @@ class SqlStore(BulkReads):
                     missing.append(usage.value)
                     continue
             conn.execute(delete(s.terms).where(scope, s.terms.c.usage == usage.value))
-            conn.execute(
-                insert(s.terms).values(
-                    work_id=work_id,
-                    party_id=party_id,
-                    usage=usage.value,
-                    permission=perm.value,
-                    updated_at=_now(),
-                    price_amount=price.amount_text if price else None,
-                    price_currency=price.currency if price else None,
-                    price_per=price.per.value if price else None,
-                    term=price.term if price else None,
-                    territory=price.territory if price else None,
-                )
-            )
+            conn.execute(insert(s.terms).values(terms_row(work_id, party_id, usage, perm, price)))
         if missing:
             raise UserError(
                 f"licensed usages ({', '.join(missing)}) need a price",
@@ -399,7 +438,20 @@ class SqlStore(BulkReads):
 
     # -- registration ------------------------------------------------------------------------
 
-    def register(self, spec: WorkSpec, *, actor: str = "clearance") -> Registration:
+    def register(
+        self,
+        spec: WorkSpec,
+        *,
+        actor: str = "clearance",
+        similar: ContentCheck | None = None,
+    ) -> Registration:
+        """Register one work (see the module docstring for the ownership rules).
+
+        With ``similar`` (the matching core's near-duplicate check), content that
+        reproduces *another* owner's work (a recoloured photo, a retyped text, a
+        re-encoded song) becomes a disputed claim on that work instead of a new
+        work; the same owner's near-duplicates are new works as before.
+        """
         if not spec.identifiers:
             raise UserError("a work needs at least one identifier")
         for ident in spec.identifiers:
@@ -479,44 +531,23 @@ class SqlStore(BulkReads):
                     fingerprints_added=len(new_fps),
                 )
             if matches:
-                work_id = matches[0].id
-                claimed = conn.execute(
-                    select(s.claims.c.id).where(
-                        s.claims.c.work_id == work_id, s.claims.c.party_id == owner_id
+                key_match = {
+                    "method": key.scheme.value,
+                    "label": key.scheme.value,
+                    "score": 1.0,
+                    "distance": 0,
+                    "strong": True,
+                }
+                return self._dispute(conn, int(matches[0].id), owner_id, spec, actor, (key_match,))
+            if similar is not None and spec.source is not None:
+                if self.dialect == "postgresql":  # near-duplicates have no common key: one
+                    conn.execute(  # content registration at a time sees every other one
+                        text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CONTENT_LOCK}
                     )
-                ).scalar()
-                if claimed is None:
-                    note = json.dumps(
-                        {
-                            "title": spec.title,
-                            "terms": _change_detail(spec.terms) if spec.terms else None,
-                        }
-                    )
-                    conn.execute(
-                        insert(s.claims).values(
-                            work_id=work_id,
-                            party_id=owner_id,
-                            status=ClaimStatus.DISPUTED.value,
-                            note=note,
-                            created_at=_now(),
-                        )
-                    )
-                conn.execute(
-                    update(s.claims)
-                    .where(s.claims.c.work_id == work_id)
-                    .values(status=ClaimStatus.DISPUTED.value)
-                )
-                self._audit(
-                    conn,
-                    actor,
-                    "claim.dispute",
-                    "work",
-                    work_id,
-                    {"claimant": spec.owner, "key": f"{key.scheme.value}:{key.value}"},
-                )
-                return Registration(
-                    self._load_works(conn, [work_id])[0], RegistrationStatus.DISPUTED
-                )
+                others = self._others_works(conn, owner_id, similar(spec))
+                if others:
+                    best = others[0]
+                    return self._dispute(conn, best.work_id, owner_id, spec, actor, best.matches)
             work_id = conn.execute(
                 insert(s.works)
                 .values(
@@ -561,6 +592,106 @@ class SqlStore(BulkReads):
                 RegistrationStatus.CREATED,
                 fingerprints_added=len(stored),
             )
+
+    def _others_works(
+        self, conn: Connection, owner_id: int, found: Sequence[Resemblance]
+    ) -> list[Resemblance]:
+        """The resemblances to works of owners other than ``owner_id`` (order kept)."""
+        if not found:
+            return []
+        owners = dict(
+            conn.execute(
+                select(s.works.c.id, s.works.c.owner_id).where(
+                    s.works.c.id.in_([r.work_id for r in found])
+                )
+            ).all()
+        )
+        return [r for r in found if r.work_id in owners and owners[r.work_id] != owner_id]
+
+    def _dispute(
+        self,
+        conn: Connection,
+        work_id: int,
+        owner_id: int,
+        spec: WorkSpec,
+        actor: str,
+        evidence: Sequence[Mapping[str, Any]],
+    ) -> Registration:
+        """``spec``'s owner claims another owner's work: a disputed claim, both sides marked.
+
+        The claim's note keeps what the claimant asked for (title, stated terms,
+        identifiers) and the evidence that tied their content to the work, so
+        ``clearance disputes show`` can lay both sides out. Claiming again changes
+        nothing; a claim an admin already rejected is a ``ConflictError``.
+        """
+        claim = conn.execute(
+            select(s.claims.c.id, s.claims.c.status, s.claims.c.note).where(
+                s.claims.c.work_id == work_id, s.claims.c.party_id == owner_id
+            )
+        ).first()
+        if claim is not None and claim.status == ClaimStatus.REJECTED.value:
+            raise ConflictError(
+                f"{spec.owner}'s claim on work {work_id} was rejected when its dispute was "
+                "resolved",
+                hint=f"see `clearance disputes show {work_id}`",
+            )
+        changed = False
+        if claim is None:
+            stated = self._stated_terms(conn, spec.terms)
+            note = {
+                "title": spec.title,
+                "kind": spec.kind.value,
+                "terms": _change_detail(spec.terms) if spec.terms else None,
+                "stated_terms": stated.to_dict(),
+                "identifiers": [f"{i.scheme.value}:{i.value}" for i in spec.identifiers],
+                "fingerprints": sorted({fp.algo for fp in spec.fingerprints}),
+                "evidence": [dict(e) for e in evidence],
+            }
+            conn.execute(
+                insert(s.claims).values(
+                    work_id=work_id,
+                    party_id=owner_id,
+                    status=ClaimStatus.DISPUTED.value,
+                    note=json.dumps(note, sort_keys=True, default=str),
+                    created_at=_now(),
+                )
+            )
+            changed = True
+        opened = conn.execute(
+            update(s.claims)
+            .where(s.claims.c.work_id == work_id, s.claims.c.status == ClaimStatus.ACTIVE.value)
+            .values(status=ClaimStatus.DISPUTED.value)
+        ).rowcount
+        if changed or opened:
+            self._audit(
+                conn,
+                actor,
+                "claim.dispute",
+                "work",
+                work_id,
+                {
+                    "claimant": spec.owner,
+                    "key": f"{spec.identifiers[0].scheme.value}:{spec.identifiers[0].value}",
+                    "evidence": [dict(e) for e in evidence],
+                },
+            )
+        return Registration(self._load_works(conn, [work_id])[0], RegistrationStatus.DISPUTED)
+
+    def _stated_terms(self, conn: Connection, change: TermsChange | None) -> Terms:
+        """The terms a claimant states with a claim: the change's permissions and prices."""
+        if change is None or change.empty:
+            return Terms()
+        prices: dict[Usage, Price] = {}
+        for usage, perm in change.set.items():
+            price = change.price_of(usage)
+            if perm is Permission.LICENSE:
+                if price is None:
+                    raise UserError(
+                        f"licensed usage {usage.value} needs a price",
+                        hint="add --price, or write USAGE=AMOUNT/UNIT",
+                    )
+                prices[usage] = price
+        return Terms(dict(change.set), prices)
 
     def _add_identifiers(
         self, conn: Connection, work_id: int, idents: Iterable[Identifier]
@@ -678,7 +809,7 @@ class SqlStore(BulkReads):
             )
         if row is None:
             raise NotFound(f"no party named {name!r}")
-        return Party(row.id, row.name, row.contact)
+        return party_of(row)
 
     def party_terms(self, owner: str) -> Terms:
         with database_errors("read"), self.engine.connect() as conn:
@@ -736,19 +867,11 @@ class SqlStore(BulkReads):
             found = self._load_works(conn, [work_id])
             if not found:
                 raise NotFound(f"no work with id {work_id}")
-            for table in (s.identifiers, s.fingerprints, s.terms, s.claims):
-                conn.execute(delete(table).where(table.c.work_id == work_id))
-            conn.execute(delete(s.works).where(s.works.c.id == work_id))
             work = found[0]
-            for agreement_id in agreement_rows.revoke_on_work(conn, work_id):
-                detail = {"reason": "work removed"}
-                self._audit(conn, actor, "agreement.revoke", "agreement", agreement_id, detail)
-            self._audit(
+            self._delete_work(
                 conn,
-                actor,
-                "work.remove",
-                "work",
                 work_id,
+                actor,
                 {
                     "owner": work.owner.name,
                     "kind": work.kind.value,
@@ -757,6 +880,18 @@ class SqlStore(BulkReads):
                 },
             )
             return work
+
+    def _delete_work(
+        self, conn: Connection, work_id: int, actor: str, detail: dict[str, Any]
+    ) -> None:
+        """Inside a write: delete a work and its rows, revoke its agreements, audit each step."""
+        for table in (s.identifiers, s.fingerprints, s.terms, s.claims):
+            conn.execute(delete(table).where(table.c.work_id == work_id))
+        conn.execute(delete(s.works).where(s.works.c.id == work_id))
+        for agreement_id in agreement_rows.revoke_on_work(conn, work_id):
+            revoked = {"reason": "work removed"}
+            self._audit(conn, actor, "agreement.revoke", "agreement", agreement_id, revoked)
+        self._audit(conn, actor, "work.remove", "work", work_id, detail)
 
     def set_work_terms(
         self, work_id: int, change: TermsChange, *, actor: str = "clearance"
@@ -792,7 +927,7 @@ class SqlStore(BulkReads):
                 detail = {"before": before, "after": clean}
                 self._audit(conn, actor, "party.contact", "party", pid, detail)
             row = conn.execute(select(s.parties).where(s.parties.c.id == pid)).one()
-            return Party(row.id, row.name, row.contact)
+            return party_of(row)
 
     def set_party_terms(
         self, owner: str, change: TermsChange, *, actor: str = "clearance"

@@ -33,7 +33,7 @@ class Protocol:
 
 PROTOCOLS = (
     Protocol(
-        ("registry",),
+        ("registry", "disputed"),
         "Clearance rights registry",
         "rights holders' claims on works (matched by SHA-256, PDQ image hash, text, audio or "
         "video fingerprint, URL, URL prefix or domain) and their terms per usage",

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from clearance.core.errors import UserError
+from clearance.core.models import VerificationLevel
 from clearance.core.policy import Mode
 from clearance.core.usage import Usage, parse_usage
 from clearance.fetch.evaluate import WebMode
@@ -75,6 +76,9 @@ class ScanConfig:
     a mapping is accepted too. Layouts not named are recognised (LAION's ``URL``/``TEXT``)."""
     match_captions: bool = False
     """Match a row's caption against registered texts too (``--match-captions``)."""
+    min_verification: VerificationLevel = VerificationLevel.SELF
+    """The lowest claimant verification level acted on (``--min-verification``): claims of
+    parties verified below it are recorded as ``ignored-for-verification``."""
     on_unreachable: str = ""
     """``include``, ``exclude`` or ``error``: what a URL row whose site signals could not be
     read becomes (``--on-unreachable``); "" = ``include`` in opt-out mode, ``exclude`` in opt-in."""
@@ -134,6 +138,7 @@ class ScanConfig:
             self,
             purpose=parse_purpose(self.purpose),
             mode=mode,
+            min_verification=VerificationLevel.parse(self.min_verification),
             columns=parse_columns(self.columns),
             match_captions=bool(self.match_captions),
             on_unreachable=parse_on_unreachable(self.on_unreachable, mode),
@@ -155,7 +160,7 @@ class ScanConfig:
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["registry"] = redact(self.registry)  # manifest.json, .run.json: no password
-        for key in ("purpose", "mode", "web", "match"):
+        for key in ("purpose", "mode", "web", "match", "min_verification"):
             out[key] = str(getattr(self, key).value)
         out["format_version"] = FORMAT_VERSION
         out["config_version"] = CONFIG_VERSION

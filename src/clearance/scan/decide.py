@@ -19,7 +19,13 @@ from typing import Any
 
 from clearance.core.models import Evidence
 from clearance.core.usage import ALL_USAGES, Permission, Usage, broader_usages
-from clearance.matching.decide import OUTCOMES, ItemDecision, MatchedWork
+from clearance.matching.decide import (
+    DISPUTED_SOURCE,
+    IGNORED_SOURCE,
+    OUTCOMES,
+    ItemDecision,
+    MatchedWork,
+)
 
 PERM_COLUMNS = tuple(f"perm_{u.value}" for u in ALL_USAGES)
 
@@ -49,7 +55,12 @@ def reason(evidence: Evidence) -> str:
 
 OPT_IN_SOURCE = "opt-in"
 """The reason source of an item excluded in opt-in mode because nobody allowed it."""
-REASON_SOURCES = {OPT_IN_SOURCE: "No explicit permission (opt-in)", "review": "Weak match (review)"}
+REASON_SOURCES = {
+    OPT_IN_SOURCE: "No explicit permission (opt-in)",
+    "review": "Weak match (review)",
+    IGNORED_SOURCE: "Claim not acted on (claimant below the minimum verification)",
+    DISPUTED_SOURCE: "Disputed registry claims (strictest applies)",
+}
 """How a report names a reason source that is not a place evidence came from."""
 _VERBS = {
     "deny": "denied",

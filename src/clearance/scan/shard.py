@@ -174,7 +174,7 @@ def decide(
         if config.match_captions and item.caption is not None:
             said = Query(media="text", name=item.source, text=item.caption)
             result.matches += match(worker.index, said, worker.work, level=config.match).matches
-        works = matched_works(result.matches, worker.work)
+        works = matched_works(result.matches, worker.work, min_verification=config.min_verification)
         signals, notes = _embedded(item)
         warnings += notes
         if site is not None:

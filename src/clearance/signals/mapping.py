@@ -8,7 +8,7 @@ they report what the file says, and this module says what it means.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from clearance.core import Evidence, Permission, Usage
 from clearance.core.models import strictest
@@ -83,6 +83,24 @@ def evidence_from_content_usage(
             detail = f"{where}: {label}={pref.value} (legacy label for every usage)"
             out.append(Evidence("content-usage", usage, _AIPREF_PERMISSION[pref], detail, text))
     return out
+
+
+def content_usage_statement(permissions: Mapping[Usage, Permission]) -> str:
+    """The aipref ``Content-Usage`` statement of stated permissions: ``train-ai=n, search=y``.
+
+    The inverse of ``evidence_from_content_usage`` for the usages aipref has a
+    label for (``ai-input`` as the legacy ``ai-use``); ``allow`` is ``y`` and
+    ``deny`` is ``n``. A licence, and ``output``, have no aipref label: a
+    declaration carries those in its own ``usages`` (``registry.declarations``).
+    """
+    parts = []
+    for label, usages in _AIPREF_LABELS.items():
+        if label == "ai-output":
+            continue  # a second legacy name for ai-input: ai-use says it
+        perm = permissions.get(usages[0])
+        if perm is Permission.ALLOW or perm is Permission.DENY:
+            parts.append(f"{label}={'y' if perm is Permission.ALLOW else 'n'}")
+    return ", ".join(parts)
 
 
 def evidence_from_content_signal(
