@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-deps demo test lint typecheck pytest fuzz bench calibrate-embedding clean
+.PHONY: install system-deps demo demo-serve test lint typecheck pytest fuzz bench calibrate-embedding clean
 
 # Debian packages the project needs: Chromaprint's library and fpcalc (audio
 # fingerprints), wrk (the HTTP load generator `make bench` uses) and chromium
@@ -44,6 +44,11 @@ install: system-deps $(STAMP) $(AXE)
 
 demo: install
 	$(BIN)/python -m clearance.demo
+
+# The demo, then its registry served over HTTP (the address is printed) until Ctrl-C.
+DEMO_PORT ?= 8000
+demo-serve: install
+	$(BIN)/python -m clearance.demo --serve --port $(DEMO_PORT)
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks

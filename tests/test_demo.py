@@ -28,3 +28,43 @@ def test_the_demo_prints_commands_a_shell_can_run(
     assert "Dana (claims Ben's photo)" in owners and "Ann (illustrator, opts out)" in owners
     tables = [line for line in out.splitlines() if line.startswith(("│", "┃"))]
     assert tables and all(len(line) <= 80 and "…" not in line for line in tables)
+    _serves_the_demo_registry(tmp_path / "demo")
+
+
+def _serves_the_demo_registry(out: Path) -> None:
+    """``python -m clearance.demo --serve --reuse``: the address first, then answers."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    log = out / "serve.log"
+    command = [sys.executable, "-m", "clearance.demo", str(out), "--serve", "--reuse"]
+    with log.open("wb") as sink:
+        proc = subprocess.Popen([*command, "--port", str(port)], stdout=sink, stderr=sink)
+    try:
+        deadline = time.monotonic() + 60
+        while f"on http://127.0.0.1:{port} " not in log.read_text(errors="replace"):
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        base = f"http://127.0.0.1:{port}"
+        while True:
+            try:
+                ready = httpx.get(f"{base}/readyz", timeout=2)
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        assert ready.json()["works"] > 5
+        url = "https://ann-illustrates.example/gallery/1.jpg"
+        answer = httpx.post(f"{base}/v1/query/urls", content=url).json()["urls"][0]
+        assert answer["optOut"] is True  # Ann's domain claim denies train-ai
+        assert "Authorization: Bearer " in log.read_text()  # the printed key, to paste
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

@@ -51,6 +51,32 @@ SETTINGS: tuple[tuple[str, object, str], ...] = (
         "check; never misses a committed registration) or 'poll' (every second, in the "
         "background).",
     ),
+    (
+        "guard_poll_seconds",
+        1.0,
+        "Seconds between a polling guard's refreshes (guard_sync 'poll'): how long a change "
+        "takes, at most, to reach every server worker (plus the refresh itself).",
+    ),
+    (
+        "log_format",
+        "clf",
+        "The server's access log on stderr: 'clf' (the Common Log Format, one line a "
+        "request) or 'json' (one JSON object a line: time, level, event, method, path, "
+        "status, duration_ms, party, request_id, worker).",
+    ),
+    (
+        "event_loop",
+        "asyncio",
+        "The server's event loop: 'asyncio' (fair when overloaded: every connection gets "
+        "its turn) or 'uvloop' (less CPU a request, but measured to leave a few connections "
+        "waiting for seconds when saturated: docs/benchmarks.md, 'Service').",
+    ),
+    (
+        "metrics_dir",
+        "",
+        "A directory the server workers share their /metrics counters through (set by "
+        "'clearance serve --workers N' to a fresh temporary directory); empty: per process.",
+    ),
     ("api_max_body_bytes", API_MAX_BODY_BYTES, "Largest HTTP request body, in bytes (413 above)."),
     (
         "api_max_pixels",
@@ -137,6 +163,10 @@ class Settings:
     embedder: str = ""
     embedder_threads: int = 0
     guard_sync: str = "check"
+    guard_poll_seconds: float = 1.0
+    log_format: str = "clf"
+    event_loop: str = "asyncio"
+    metrics_dir: str = ""
     mode: str = "opt-out"
     min_verification: str = "self"
     api_max_body_bytes: int = API_MAX_BODY_BYTES
@@ -168,6 +198,14 @@ class Settings:
         if self.guard_sync not in ("check", "poll"):
             raise UserError(
                 f"CLEARANCE_GUARD_SYNC must be 'check' or 'poll', not {self.guard_sync!r}"
+            )
+        if self.log_format not in ("clf", "json"):
+            raise UserError(
+                f"CLEARANCE_LOG_FORMAT must be 'clf' or 'json', not {self.log_format!r}"
+            )
+        if self.event_loop not in ("asyncio", "uvloop"):
+            raise UserError(
+                f"CLEARANCE_EVENT_LOOP must be 'asyncio' or 'uvloop', not {self.event_loop!r}"
             )
         for f in fields(self):
             value = getattr(self, f.name)

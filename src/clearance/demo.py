@@ -10,6 +10,10 @@ JSONL of URL rows served by a local web site (robots.txt and tdmrep.json on
 verifies them, proves to one rights holder that her works were excluded, and
 writes the EU training-content summary, the AB 2013 disclosure and the
 copyright policy for a model trained on the two datasets together.
+
+With ``--serve`` (``make demo-serve``) it then serves that registry with
+``clearance serve`` (the address is printed first) until Ctrl-C, with an
+owner key and requests to paste; ``--reuse`` serves what an earlier run left.
 """
 
 from __future__ import annotations
@@ -430,5 +434,55 @@ def _licensing_steps(out: Path, samples: Path, reg: str, console: Console) -> No
     console.print(f"\nStatement for Eve: [bold]{root / 'eve-statement.html'}[/]")
 
 
+def serve_demo(out: Path, *, host: str = "127.0.0.1", port: int = 8000) -> int:
+    """Serve the demo's registry (``out/clearance.db``) over HTTP until interrupted.
+
+    Creates an owner key for Ann (printed once, as ``keys create`` prints it)
+    and prints requests to paste, then runs ``clearance serve``, which prints
+    its address first.
+    """
+    from clearance.registry import create_key
+
+    reg = str(out / "clearance.db")
+    if not (out / "clearance.db").is_file():
+        raise SystemExit(f"no demo registry in {out}: run `python -m clearance.demo {out}` first")
+    with open_registry(Settings(registry=reg)) as store:
+        key = create_key(store, "Ann (illustrator, opts out)", "owner")[1]
+    where = f"http://{host}:{port}"
+    picture = out / "samples" / "ann" / "picture0.jpg"
+    print(
+        f"\nServing the demo registry. Ann's owner key (shown once): {key}\nTry, from another "
+        f"shell:\n  curl -s {where}/readyz\n"
+        f"  curl -s -F file=@{shlex.quote(str(picture))} {where}/v1/check\n"
+        f"  curl -s --data-binary 'https://ann-illustrates.example/gallery/1.jpg' "
+        f"{where}/v1/query/urls\n"
+        f"  curl -s -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' "
+        f"""-d '{{"url": "https://ann-illustrates.example/new.jpg"}}' {where}/v1/works\n""",
+        flush=True,
+    )
+    return cli(["serve", "--host", host, "--port", str(port), "--registry", reg])
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m clearance.demo [OUT] [--serve [--port N] [--reuse]]``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m clearance.demo", description=__doc__)
+    parser.add_argument("out", nargs="?", default="demo-output", help="the demo's directory")
+    parser.add_argument("--serve", action="store_true", help="then serve it over HTTP")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument(
+        "--reuse", action="store_true", help="with --serve: serve OUT as an earlier run left it"
+    )
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    if not (args.serve and args.reuse):
+        code = run_demo(out)
+        if code or not args.serve:
+            return code
+    return serve_demo(out, host=args.host, port=args.port)
+
+
 if __name__ == "__main__":
-    sys.exit(run_demo(Path(sys.argv[1] if len(sys.argv) > 1 else "demo-output")))
+    sys.exit(main())

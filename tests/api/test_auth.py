@@ -28,6 +28,7 @@ from clearance.registry import (
     open_store,
     revoke_key,
 )
+from tests.conftest import registry_copy, registry_template
 from tests.samples import textured_image, write_image
 
 
@@ -37,28 +38,49 @@ def _png(seed: int) -> bytes:
     return buf.getvalue()
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def prepared(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Path, dict[str, str]]]:
+    """Once per backend: Ann's licensed image, Zed's work, GenCo's agreement, keys for each
+    role (argon2 hashes: the slow part). Each test gets a copy (``auth_registry``)."""
+    root = tmp_path_factory.mktemp(f"auth-{request.param}")
+    art = write_image(root / "art.png", 41, "PNG")
+    with registry_template(request.param, root) as template:
+        with init_store(template) as store:
+            add_works(
+                store,
+                [str(art)],
+                owner="Ann",
+                terms=TermsChange(
+                    {Usage.OUTPUT: Permission.LICENSE}, price=Price.parse("1", "EUR")
+                ),
+            )
+            add_works(store, ["https://zed.example/page"], owner="Zed")
+            grant_agreement(store, "GenCo", "Ann")
+            keys = {
+                "ann": create_key(store, "Ann", "owner")[1],
+                "zed": create_key(store, "Zed", "owner")[1],
+                "genco": create_key(store, "GenCo", "licensee")[1],
+                "admin": create_key(store, "Operator", "admin")[1],
+            }
+        yield template, root, keys
+
+
 @pytest.fixture
-def served(registry_location: str, tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, str]]]:
-    """A registry with Ann's licensed image and Zed's work, keys for each role, and a client."""
-    art = write_image(tmp_path / "art.png", 41, "PNG")
-    with init_store(registry_location) as store:
-        add_works(
-            store,
-            [str(art)],
-            owner="Ann",
-            terms=TermsChange({Usage.OUTPUT: Permission.LICENSE}, price=Price.parse("1", "EUR")),
-        )
-        add_works(store, ["https://zed.example/page"], owner="Zed")
-        grant_agreement(store, "GenCo", "Ann")
-        keys = {
-            "ann": create_key(store, "Ann", "owner")[1],
-            "zed": create_key(store, "Zed", "owner")[1],
-            "genco": create_key(store, "GenCo", "licensee")[1],
-            "admin": create_key(store, "Operator", "admin")[1],
-        }
-    app = create_app(Settings(registry=registry_location, api_key_burst=1000))
+def auth_registry(prepared: tuple[str, Path, dict[str, str]], tmp_path: Path) -> Iterator[str]:
+    with registry_copy(prepared[0], tmp_path) as location:
+        yield location
+
+
+@pytest.fixture
+def served(
+    prepared: tuple[str, Path, dict[str, str]], auth_registry: str
+) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    """A copy of the prepared registry, and a client."""
+    app = create_app(Settings(registry=auth_registry, api_key_burst=1000))
     with TestClient(app) as client:
-        yield client, keys
+        yield client, prepared[2]
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -139,7 +161,7 @@ def test_every_write_needs_a_key_and_the_right_party(
 
 
 def test_the_owner_and_an_admin_may_write_and_are_the_audited_actors(
-    served: tuple[TestClient, dict[str, str]], registry_location: str
+    served: tuple[TestClient, dict[str, str]], auth_registry: str
 ) -> None:
     client, keys = served
     ann = bearer(keys["ann"])
@@ -171,22 +193,24 @@ def test_the_owner_and_an_admin_may_write_and_are_the_audited_actors(
     admin = bearer(keys["admin"])
     r = client.post("/v1/works", json={"domain": "zed.example", "owner": "Zed"}, headers=admin)
     assert r.status_code == 201 and r.json()["work"]["owner"] == "Zed"
-    with open_store(registry_location) as store:
+    with open_store(auth_registry) as store:
         actors = {(e.action, e.actor) for e in store.audit_log()}
     assert ("work.create", "Ann") in actors and ("terms.set", "Ann") in actors
     assert ("work.remove", "Ann") in actors and ("work.create", "Operator") in actors
 
 
 def test_usage_is_recorded_only_for_the_authenticated_licensee(
-    served: tuple[TestClient, dict[str, str]], registry_location: str, tmp_path: Path
+    served: tuple[TestClient, dict[str, str]],
+    auth_registry: str,
+    prepared: tuple[str, Path, dict[str, str]],
 ) -> None:
     client, keys = served
-    art = (tmp_path / "art.png").read_bytes()
+    art = (prepared[1] / "art.png").read_bytes()
     upload = {"file": ("out.png", art, "image/png")}
     # anonymous, naming GenCo: answered (licensed), but nothing reaches GenCo's ledger
     r = client.post("/v1/check", files=upload, data={"licensee": "GenCo"})
     assert r.status_code == 200 and r.json()["verdict"] == "allow"
-    with open_store(registry_location) as store:
+    with open_store(auth_registry) as store:
         assert list_usage_events(store) == []
     # with another party's key, naming GenCo: refused
     r = client.post(
@@ -196,7 +220,7 @@ def test_usage_is_recorded_only_for_the_authenticated_licensee(
     # with GenCo's key: the check is GenCo's, and its event is recorded under GenCo
     r = client.post("/v1/check", files=upload, headers=bearer(keys["genco"]))
     assert r.status_code == 200 and r.json()["verdict"] == "allow"
-    with open_store(registry_location) as store:
+    with open_store(auth_registry) as store:
         events = list_usage_events(store)
     assert len(events) == 1 and events[0].licensee == "GenCo" and events[0].basis.value == "licence"
     # a Zed key checks as Zed: no agreement, so the licensed work needs a licence
@@ -205,12 +229,12 @@ def test_usage_is_recorded_only_for_the_authenticated_licensee(
 
 
 def test_a_revoked_key_stops_at_once(
-    served: tuple[TestClient, dict[str, str]], registry_location: str
+    served: tuple[TestClient, dict[str, str]], auth_registry: str
 ) -> None:
     client, keys = served
     ok = client.put("/v1/parties/Ann/terms", json={"deny": ["tdm"]}, headers=bearer(keys["ann"]))
     assert ok.status_code == 200
-    with open_store(registry_location) as store:
+    with open_store(auth_registry) as store:
         key = next(k for k in list_keys(store, party="Ann"))
         revoke_key(store, key.key_id)
     r = client.put("/v1/parties/Ann/terms", json={"deny": ["tdm"]}, headers=bearer(keys["ann"]))

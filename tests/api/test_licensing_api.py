@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from clearance.api import create_app
 from clearance.cli import main
 from clearance.config import Settings
 from clearance.registry import create_key, open_store
+from tests.conftest import registry_copy, registry_template
 from tests.samples import write_image
 
 Served = tuple[TestClient, dict[str, str], dict[str, int]]
@@ -25,21 +27,37 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-@pytest.fixture
-def served(
-    registry_location: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> Iterator[Served]:
-    """PubCo's and ArtCo's priced works, a scan needing both, GenCo's two requests, keys."""
-    reg = ("--registry", registry_location)
-    art, data = tmp_path / "art", tmp_path / "data"
+@dataclass(frozen=True)
+class Prepared:
+    backend: str
+    template: str
+    root: Path
+    keys: dict[str, str]
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def prepared(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Prepared]:
+    """Once per backend: PubCo's and ArtCo's priced works, a scan needing both, GenCo's two
+    requests and the keys. Each test gets a copy (``served``): the scan and the argon2
+    hashes are the slow part, and they are the same for every test."""
+    root = tmp_path_factory.mktemp(f"licensing-api-{request.param}")
+    with registry_template(request.param, root) as template:
+        yield Prepared(request.param, template, root, _prepare(template, root))
+
+
+def _prepare(registry: str, root: Path) -> dict[str, str]:
+    reg = ("--registry", registry)
+    art, data = root / "art", root / "data"
     art.mkdir()
     data.mkdir()
     for name, seed in (("a.jpg", 1), ("b.jpg", 2)):
         write_image(art / name, seed)
-    write_image(tmp_path / "c.jpg", 3)
-    for copy, source in (("a1.jpg", art / "a.jpg"), ("c1.jpg", tmp_path / "c.jpg")):
+    write_image(root / "c.jpg", 3)
+    for copy, source in (("a1.jpg", art / "a.jpg"), ("c1.jpg", root / "c.jpg")):
         shutil.copy(source, data / copy)
-    shutil.copy(art / "a.jpg", tmp_path / "output.jpg")
+    shutil.copy(art / "a.jpg", root / "output.jpg")
     prices = "train-genai=0.02/item,output=0.01/output"
     steps = [
         ["init"],
@@ -47,18 +65,18 @@ def served(
         [
             "works",
             "add",
-            str(tmp_path / "c.jpg"),
+            str(root / "c.jpg"),
             "--owner",
             "ArtCo",
             "--license",
             "train-genai=0.05EUR/item",
         ],
-        ["scan", str(data), "--out", str(tmp_path / "s1"), "--workers", "1"],
+        ["scan", str(data), "--out", str(root / "s1"), "--workers", "1"],
         [
             "license",
             "request",
             "--scan",
-            str(tmp_path / "s1"),
+            str(root / "s1"),
             "--licensee",
             "GenCo",
             "--usage",
@@ -66,17 +84,28 @@ def served(
         ],
     ]
     for step in steps:
-        assert main([*step, *reg]) == 0, (step, capsys.readouterr().err)
-    capsys.readouterr()
-    with open_store(registry_location) as store:
-        keys = {
+        assert main([*step, *reg]) == 0, step
+    with open_store(registry) as store:
+        return {
             "pubco": create_key(store, "PubCo", "owner")[1],
             "artco": create_key(store, "ArtCo", "owner")[1],
             "genco": create_key(store, "GenCo", "licensee")[1],
             "other": create_key(store, "OtherAI", "licensee")[1],
             "admin": create_key(store, "Operator", "admin")[1],
         }
-    app = create_app(Settings(registry=registry_location, api_key_burst=1000))
+
+
+@pytest.fixture
+def registry(prepared: Prepared, tmp_path: Path) -> Iterator[str]:
+    """A copy of the prepared registry for one test (tests accept and reject requests)."""
+    with registry_copy(prepared.template, tmp_path) as location:
+        yield location
+
+
+@pytest.fixture
+def served(prepared: Prepared, registry: str) -> Iterator[Served]:
+    keys = prepared.keys
+    app = create_app(Settings(registry=registry, api_key_burst=1000))
     with TestClient(app) as client:
         listed = client.get("/v1/licenses/requests", headers=bearer(keys["admin"])).json()
         ids = {r["owner"]: r["id"] for r in listed["requests"]}
@@ -138,7 +167,7 @@ def test_requests_are_seen_by_their_parties_only(served: Served) -> None:
     assert set(ids) == {"PubCo", "ArtCo"}
 
 
-def test_only_the_owner_decides_and_only_once(served: Served, registry_location: str) -> None:
+def test_only_the_owner_decides_and_only_once(served: Served, registry: str) -> None:
     client, keys, ids = served
     pub, art = ids["PubCo"], ids["ArtCo"]
     for verb in ("accept", "reject"):
@@ -166,7 +195,7 @@ def test_only_the_owner_decides_and_only_once(served: Served, registry_location:
     # an admin acts for an owner, and is the audited actor
     r = client.post(f"/v1/licenses/requests/{art}/reject", headers=bearer(keys["admin"]))
     assert r.status_code == 200 and r.json()["request"]["status"] == "rejected"
-    with open_store(registry_location) as store:
+    with open_store(registry) as store:
         actors = {(e.action, e.actor) for e in store.audit_log()}
     assert ("license.accept", "PubCo") in actors and ("license.reject", "Operator") in actors
 
@@ -212,12 +241,12 @@ def test_notices_runs_and_royalties_belong_to_their_party(served: Served) -> Non
     _error(client.get("/v1/royalties", headers=pubco), 400)
 
 
-def test_the_output_ledger_reaches_the_owners_statement(served: Served, tmp_path: Path) -> None:
+def test_the_output_ledger_reaches_the_owners_statement(served: Served, prepared: Prepared) -> None:
     """An output checked with GenCo's key under the accepted licence is on PubCo's statement."""
     client, keys, ids = served
     pubco, genco = bearer(keys["pubco"]), bearer(keys["genco"])
     assert client.post(f"/v1/licenses/requests/{ids['PubCo']}/accept", headers=pubco).is_success
-    upload = {"file": ("out.jpg", (tmp_path / "output.jpg").read_bytes(), "image/jpeg")}
+    upload = {"file": ("out.jpg", (prepared.root / "output.jpg").read_bytes(), "image/jpeg")}
     r = client.post("/v1/check", files=upload, headers=genco)
     assert r.status_code == 200 and r.json()["verdict"] == "allow", r.text
     now = datetime.now(UTC)

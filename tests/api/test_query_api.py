@@ -27,6 +27,7 @@ from clearance.registry import (
     open_store,
 )
 from clearance.registry.store import SqlStore
+from tests.conftest import registry_copy, registry_template
 from tests.samples import write_image
 
 DENY_TRAIN = TermsChange({Usage.TRAIN_AI: Permission.DENY})
@@ -46,18 +47,37 @@ URLS = [
 ]
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def prepared(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Path, str]]:
+    """Once per backend: the claims every test queries, GenCo's agreement and key."""
+    root = tmp_path_factory.mktemp(f"query-{request.param}")
+    art = write_image(root / "art.png", 51, "PNG")
+    with registry_template(request.param, root) as template:
+        with init_store(template) as store:
+            add_works(store, [str(art)], owner="Ann", terms=DENY_TRAIN)
+            add_works(store, ["https://zed.example/a.jpg"], owner="Zed", terms=DENY_TRAIN)
+            add_works(store, ["https://pre.example/art/*"], owner="Pre", terms=LICENSE_TRAIN)
+            add_works(store, ["domain:dom.example"], owner="Dom", terms=DENY_TRAIN)
+            grant_agreement(store, "GenCo", "Pre", usages=["train-ai"])
+            token = create_key(store, "GenCo", "licensee")[1]
+        yield template, art, token
+
+
 @pytest.fixture
-def setup(registry_location: str, tmp_path: Path) -> Iterator[tuple[TestClient, str, Path]]:
-    art = write_image(tmp_path / "art.png", 51, "PNG")
-    with init_store(registry_location) as store:
-        add_works(store, [str(art)], owner="Ann", terms=DENY_TRAIN)
-        add_works(store, ["https://zed.example/a.jpg"], owner="Zed", terms=DENY_TRAIN)
-        add_works(store, ["https://pre.example/art/*"], owner="Pre", terms=LICENSE_TRAIN)
-        add_works(store, ["domain:dom.example"], owner="Dom", terms=DENY_TRAIN)
-        grant_agreement(store, "GenCo", "Pre", usages=["train-ai"])
-        token = create_key(store, "GenCo", "licensee")[1]
+def registry_location(prepared: tuple[str, Path, str], tmp_path: Path) -> Iterator[str]:
+    """Here: a copy of the prepared registry (a test adds claims to it)."""
+    with registry_copy(prepared[0], tmp_path) as location:
+        yield location
+
+
+@pytest.fixture
+def setup(
+    prepared: tuple[str, Path, str], registry_location: str
+) -> Iterator[tuple[TestClient, str, Path]]:
     with TestClient(create_app(Settings(registry=registry_location))) as client:
-        yield client, token, art
+        yield client, prepared[2], prepared[1]
 
 
 def _per_item(store: SqlStore, url: str, licensee: str | None = None) -> tuple[bool, dict]:

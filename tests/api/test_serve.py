@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from clearance.cli import main
 from clearance.core import Permission, Usage
 from clearance.registry import TermsChange, add_works, init_store
 from tests.samples import textured_image
@@ -102,26 +103,26 @@ def test_serve_picks_up_a_registration_without_restart(served: Served) -> None:
     assert httpx.get(f"{base}/healthz").json()["works"] == 1
 
 
-def test_serve_refuses_a_missing_registry(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "clearance", "serve", "-r", str(tmp_path / "none.db")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 2, result.stderr
-    assert "clearance init" in result.stderr or "registry" in result.stderr
+def test_serve_refuses_a_missing_registry(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # in process: it fails before uvicorn starts (a subprocess only adds its start-up)
+    assert main(["serve", "-r", str(tmp_path / "none.db")]) == 2
+    err = capsys.readouterr().err
+    assert "clearance init" in err or "registry" in err
 
 
-@pytest.mark.parametrize("workers", ["0"])
-def test_serve_bad_flags(tmp_path: Path, workers: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "clearance", "serve", "--workers", workers],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 2 and "--workers" in result.stderr
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [(["--workers", "0"], "--workers"), (["--log-format", "xml"], "--log-format")],
+)
+def test_serve_bad_flags(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str], named: str
+) -> None:
+    registry = str(tmp_path / "r.db")
+    init_store(registry).close()
+    assert main(["serve", "-r", registry, *flags]) == 2
+    assert named in capsys.readouterr().err
 
 
 def test_slow_headers_and_slow_bodies_are_cut_off(served: Served) -> None:
@@ -199,3 +200,30 @@ def test_access_log_lines_are_one_line_whatever_the_path() -> None:
     assert line == (
         '10.0.0.1 - - [04/Dec/2026:15:41:08 +0000] "GET /a\\"b\\x0a\\x1b[31m?q=1 HTTP/1.1" 404 -'
     )
+
+
+def test_json_log_lines_are_one_json_object_whatever_the_path() -> None:
+    import json
+    from datetime import UTC, datetime
+
+    from clearance.api.accesslog import PARTY, json_line, request_id
+
+    scope = {"type": "http", "client": ("10.0.0.1", 5), "method": "GET", "http_version": "1.1",
+             "raw_path": b'/a"b\n\x1b[31m', "query_string": b"q=1"}  # fmt: skip
+    scope["state"] = {PARTY: "Ann"}
+    at = datetime(2026, 12, 4, 15, 41, 8, 123000, tzinfo=UTC)
+    line = json_line(scope, 503, 12, at, 0.0042, "rid-1")
+    assert "\n" not in line
+    doc = json.loads(line)
+    assert doc["path"] == '/a"b\n\x1b[31m' and doc["query"] == "q=1"
+    assert (doc["time"], doc["level"], doc["status"], doc["party"]) == (
+        "2026-12-04T15:41:08.123Z",
+        "error",
+        503,
+        "Ann",
+    )
+    assert doc["duration_ms"] == 4.2 and doc["request_id"] == "rid-1"
+    # a client's id is echoed only when it is short and plain
+    assert request_id({"headers": [(b"x-request-id", b"abc-1.2_3")]}) == "abc-1.2_3"
+    made = {request_id({"headers": [(b"x-request-id", b"a b")]}) for _ in range(3)}
+    assert len(made) == 3 and "a b" not in made

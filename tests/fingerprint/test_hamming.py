@@ -468,3 +468,18 @@ def test_any_sequence_of_updates_matches_a_model(
 
 def _as_codes(codes: list[bytes]) -> NDArray[np.uint8]:
     return np.frombuffer(b"".join(codes), dtype=np.uint8).reshape(len(codes), 4)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), which=st.integers(1, len(LAYOUTS) - 1))
+def test_one_query_chunk_keys_equal_the_batch_path(seed: int, which: int) -> None:
+    """The single-query fast path (Python ints) gives the batch path's chunk values."""
+    from clearance.fingerprint.hamming_layout import _chunk_keys
+
+    layout = LAYOUTS[which]
+    assert layout is not None
+    codes = np.random.default_rng(seed).integers(0, 256, (3, 32), dtype=np.uint8)
+    words = codes.view(">u8").astype(np.uint64)  # big-endian words, as search passes them
+    batch = _chunk_keys(words, layout)
+    for row in range(3):
+        assert _chunk_keys(words[row : row + 1], layout).tolist() == [batch[row].tolist()]

@@ -154,3 +154,58 @@ def test_bad_sync_mode(store: SqlStore) -> None:
         Guard(store, sync="sometimes")
     with pytest.raises(UserError):
         Guard(None)
+
+
+def test_concurrent_checks_share_watermark_reads(store: SqlStore, tmp_path: Path) -> None:
+    """Single flight: each caller gets a read that began after it did; a burst shares reads."""
+    guard = Guard(store)
+    reads = 0
+    real = store.audit_watermark
+    gate = threading.Event()
+
+    def counted() -> int:
+        nonlocal reads
+        reads += 1
+        gate.wait(5)  # hold the first read, so that the others arrive while it runs
+        return real()
+
+    store.audit_watermark = counted  # type: ignore[method-assign]
+    try:
+        first = threading.Thread(target=guard.fresh_watermark)
+        first.start()
+        while reads == 0:
+            time.sleep(0.001)
+        add_works(store, [str(_image(tmp_path, 40))], owner="A", terms=DENY)  # after read 1
+        seen: list[int] = []
+        others = [
+            threading.Thread(target=lambda: seen.append(guard.fresh_watermark())) for _ in range(8)
+        ]
+        for t in others:
+            t.start()
+        deadline = time.monotonic() + 10
+        while len(guard._reads._waiters) < 8:  # type: ignore[attr-defined]  # all 8 wait
+            assert time.monotonic() < deadline
+            time.sleep(0.001)
+        gate.set()
+        for t in [first, *others]:
+            t.join()
+    finally:
+        store.audit_watermark = real  # type: ignore[method-assign]
+    # the 8 began after read 1 did: they share read 2, which sees the registration
+    assert reads == 2 and seen == [real()] * 8
+    assert guard.check(tmp_path / "img40.png").verdict == "block"
+
+
+def test_a_rebuild_in_the_background_keeps_checks_answering(
+    store: SqlStore, tmp_path: Path
+) -> None:
+    add_works(store, [str(_image(tmp_path, 41))], owner="A", terms=DENY)
+    guard = Guard(store, rebuild_share=0.5, rebuild_min_codes=0)
+    for seed in (42, 43, 44):
+        add_works(store, [str(_image(tmp_path, seed))], owner="A", terms=DENY)
+        # each check applies the change at once, and starts a rebuild it does not wait for
+        assert guard.check(tmp_path / f"img{seed}.png").verdict == "block"
+    guard.wait_rebuilt(timeout=60)
+    assert guard.rebuilds >= 1
+    for seed in (41, 42, 43, 44):
+        assert guard.check(tmp_path / f"img{seed}.png").verdict == "block"

@@ -21,6 +21,7 @@ from clearance.core.errors import Forbidden, Unauthorized
 from clearance.registry import SqlStore
 from clearance.registry.apikeys import ApiKey, KeyVerifier, Role
 
+from .accesslog import PARTY
 from .limits import KeyRates
 
 
@@ -47,6 +48,7 @@ class Auth:
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("send the API key as 'Authorization: Bearer <key>'")
         key = await run_in_threadpool(self.verifier.verify, token)
+        request.scope.setdefault("state", {})[PARTY] = key.party  # for the JSON access log
         self.rates.take(key.key_id)
         return key
 

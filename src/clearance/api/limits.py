@@ -118,7 +118,8 @@ class RequestLimits:
             if complete:  # after the body: e.g. waiting for a disconnect; no deadline
                 return await receive()
             try:
-                message = await asyncio.wait_for(receive(), max(deadline - loop.time(), 0.0))
+                async with asyncio.timeout_at(deadline):  # no task per read, unlike wait_for
+                    message = await receive()
             except TimeoutError:
                 raise BodyTimeout(
                     f"the request body did not arrive within {self.body_timeout:g} s"

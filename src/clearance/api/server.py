@@ -16,7 +16,10 @@ its protocol reads the same variables.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import tempfile
+from dataclasses import replace
 from functools import cache
 from typing import Any
 
@@ -86,18 +89,24 @@ class GuardedHttpProtocol(_Base):
 PROTOCOL = f"{__name__}:GuardedHttpProtocol"
 
 
-def log_config() -> dict[str, Any]:
+def log_config(log_format: str = "clf") -> dict[str, Any]:
     """uvicorn's logging: its own warnings and errors, and our access log, on stderr.
 
     Every worker process applies it, so each writes its requests' lines
-    (``clearance.api.accesslog``: the Common Log Format).
+    (``clearance.api.accesslog``: the Common Log Format, or with ``json`` one
+    JSON object a line, uvicorn's own records included).
     """
+    json_lines = log_format == "json"
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {
             "plain": {"format": "%(message)s"},
-            "server": {"format": "%(levelname)s: %(message)s"},
+            "server": (
+                {"()": "clearance.api.accesslog.JsonFormatter"}
+                if json_lines
+                else {"format": "%(levelname)s: %(message)s"}
+            ),
         },
         "handlers": {
             "access": {
@@ -130,22 +139,29 @@ def serve(
     """Serve the app ``factory`` builds (default: the API alone) until interrupted.
 
     ``clearance serve`` passes ``clearance.cli.webapp:app_from_env``: the API
-    with the web app mounted on it.
+    with the web app mounted on it. With several workers, their ``/metrics``
+    counters meet in a fresh temporary directory (``Settings.metrics_dir``,
+    unless one is set), removed at the end.
     """
     import uvicorn
 
-    os.environ.update(settings.environment())  # what every worker's app and protocol read
-    _header_timeout.cache_clear()
-    uvicorn.run(
-        factory,
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        http=PROTOCOL,
-        limit_concurrency=settings.api_max_connections,
-        timeout_keep_alive=5,
-        h11_max_incomplete_event_size=16 * 1024,
-        log_config=log_config(),
-        access_log=False,  # uvicorn's own; ours is clearance.access
-    )
+    with contextlib.ExitStack() as stack:
+        if workers > 1 and not settings.metrics_dir:
+            shared = stack.enter_context(tempfile.TemporaryDirectory(prefix="clearance-metrics-"))
+            settings = replace(settings, metrics_dir=shared)
+        os.environ.update(settings.environment())  # what every worker's app and protocol read
+        _header_timeout.cache_clear()
+        uvicorn.run(
+            factory,
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            http=PROTOCOL,
+            loop=settings.event_loop,  # asyncio by default: fair under overload (config.py)
+            limit_concurrency=settings.api_max_connections,
+            timeout_keep_alive=5,
+            h11_max_incomplete_event_size=16 * 1024,
+            log_config=log_config(settings.log_format),
+            access_log=False,  # uvicorn's own; ours is clearance.access
+        )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from dataclasses import replace
 from typing import Annotated
 
 import typer
@@ -30,6 +31,14 @@ def serve_command(
             "--workers", min=1, max=MAX_WORKERS, help="Worker processes (each holds the index)."
         ),
     ] = 1,
+    log_format: Annotated[
+        str | None,
+        typer.Option(
+            "--log-format",
+            help="Access log on stderr: 'clf' (Common Log Format, the default) or 'json' "
+            "(one JSON object a line).",
+        ),
+    ] = None,
     registry: RegistryOpt = None,
 ) -> None:
     """Serve the guard over HTTP until interrupted."""
@@ -41,6 +50,10 @@ def serve_command(
         ) from None
     _check_host(host)
     config = settings(registry)
+    if log_format is not None:
+        if log_format not in ("clf", "json"):
+            raise UserError(f"--log-format must be 'clf' or 'json', not {log_format[:40]!r}")
+        config = replace(config, log_format=log_format)
     with open_registry(config) as store:  # fail here, with a clear message, not in every worker
         works = store.count_works()
     if config.feed_key:  # the feed's signing key too (CLEARANCE_FEED_KEY)
@@ -52,7 +65,7 @@ def serve_command(
         f"serving the guard for {works} works on http://{where}:{port} "
         f"({workers} worker{'s' * (workers != 1)}; the web app at http://{where}:{port}/, "
         "POST /v1/check, GET /healthz; "
-        "Ctrl-C stops; access log below, Common Log Format)",
+        f"Ctrl-C stops; access log below, {_LOG_NAMES[config.log_format]})",
         highlight=False,
         soft_wrap=True,
     )
@@ -60,6 +73,8 @@ def serve_command(
         config, host=host, port=port, workers=workers, factory="clearance.cli.webapp:app_from_env"
     )
 
+
+_LOG_NAMES = {"clf": "Common Log Format", "json": "JSON lines"}
 
 _HOSTNAME = re.compile(
     r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"

@@ -244,9 +244,29 @@ class SqlStore(BulkReads):
         found = conn.execute(select(s.parties.c.id).where(s.parties.c.name == clean)).scalar()
         if found is not None:
             return int(found)
-        pid = conn.execute(
-            insert(s.parties).values(name=clean, created_at=_now()).returning(s.parties.c.id)
-        ).scalar_one()
+        if self.dialect == "postgresql":
+            # two writers may create the same new party at once (SQLite's writers queue
+            # behind BEGIN IMMEDIATE; PostgreSQL's do not): the second waits for the first
+            # to commit, inserts nothing, and reads the first one's row
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            made = conn.execute(
+                pg_insert(s.parties)
+                .values(name=clean, created_at=_now())
+                .on_conflict_do_nothing(index_elements=["name"])
+                .returning(s.parties.c.id)
+            ).scalar()
+            if made is None:
+                return int(
+                    conn.execute(
+                        select(s.parties.c.id).where(s.parties.c.name == clean)
+                    ).scalar_one()
+                )
+            pid = made
+        else:
+            pid = conn.execute(
+                insert(s.parties).values(name=clean, created_at=_now()).returning(s.parties.c.id)
+            ).scalar_one()
         self._audit(conn, actor, "party.create", "party", pid, {"name": clean})
         return int(pid)
 
