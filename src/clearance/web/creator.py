@@ -51,17 +51,19 @@ async def dashboard(request: Request) -> Response:
     except ValueError:
         page_no = 1
 
-    def read() -> tuple[int, list[Any], Terms]:
+    def read() -> tuple[int, list[Any], Terms, str]:
         total = store.count_works(owner=account.party)
         works = store.list_works(
             owner=account.party, limit=PER_PAGE, offset=(page_no - 1) * PER_PAGE
         )
-        return total, works, store.party_terms(account.party)
+        level = store.get_party(account.party).verification.value
+        return total, works, store.party_terms(account.party), level
 
-    total, works, terms = await run_in_threadpool(read)
+    total, works, terms, level = await run_in_threadpool(read)
     return await page(
         request,
         "creator/works.html",
+        level=level,
         works=_rows(works),
         total=total,
         page_no=page_no,
@@ -81,6 +83,12 @@ def _rows(works: list[Any]) -> list[dict[str, Any]]:
                 "title": w.title,
                 "kind": w.kind.value,
                 "disputed": w.disputed,
+                "level": w.owner.verification.value,
+                "claims": [
+                    (c.party, c.status.value, c.verification.value)
+                    for c in w.claims
+                    if c.party != w.owner.name
+                ],
                 "train": effective[Usage.TRAIN_AI].value,
                 "output": effective[Usage.OUTPUT].value,
                 "ids": [f"{i.scheme.value}:{i.value[:40]}" for i in w.identifiers[:2]],
@@ -140,11 +148,12 @@ async def upload(request: Request) -> Response:
 
 async def _works_error(request: Request, account: Account, error: str) -> Response:
     store = web(request).store()
-    total, works, terms = await run_in_threadpool(
+    total, works, terms, level = await run_in_threadpool(
         lambda: (
             store.count_works(owner=account.party),
             store.list_works(owner=account.party, limit=PER_PAGE),
             store.party_terms(account.party),
+            store.get_party(account.party).verification.value,
         )
     )
     return await page(
@@ -152,6 +161,7 @@ async def _works_error(request: Request, account: Account, error: str) -> Respon
         "creator/works.html",
         status=400,
         error=error,
+        level=level,
         works=_rows(works),
         total=total,
         page_no=1,
