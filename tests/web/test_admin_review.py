@@ -116,6 +116,9 @@ def test_an_admin_sees_waiting_domains_and_verifies_a_party(site: Site) -> None:
     admin = _admin(site, "ops-v@example.com", "Ops Verifier")
     page = admin.get("/admin/verification")
     assert page.status_code == 200 and "Vera Verlag" in page.text and "vera.example" in page.text
+    assert "Verify Vera Verlag" in page.text and "Verify Ops Verifier" not in page.text
+    prefilled = admin.get("/admin/verification?party=Vera%20Verlag").text
+    assert 'name="party" value="Vera Verlag"' in prefilled
     token = form_token(admin, "/admin/verification")
     cases = [
         ({"party": "", "reason": "x"}, 400, "name the party"),

@@ -177,10 +177,9 @@ async def resolve(request: Request, work_id: int) -> Response:
 async def _verification_page(
     request: Request, *, status: int = 200, error: str | None = None, **extra: object
 ) -> Response:
-    found = await run_in_threadpool(identity.list_parties, web(request).store())
-    waiting = [
-        p for p in found if any(i.status is identity.IdentityStatus.PENDING for i in p.identities)
-    ]
+    waiting = await run_in_threadpool(
+        lambda: identity.list_parties(web(request).store(), pending=True)
+    )
     return await page(
         request,
         "admin/verification.html",
@@ -194,7 +193,7 @@ async def _verification_page(
 @router.get("/verification")
 async def verification(request: Request) -> Response:
     await _admin(request)
-    return await _verification_page(request)
+    return await _verification_page(request, party=request.query_params.get("party", "")[:300])
 
 
 @router.post("/verification")
