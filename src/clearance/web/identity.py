@@ -97,7 +97,6 @@ async def identity_page(
         challenge=challenge,
         publish=f"{TOKEN_PREFIX}{challenge.token}" if challenge else None,
         commands=proof_commands(account.party, str(extra.pop("public_b64", "PUBLIC_KEY_BASE64"))),
-        allow_private=web(request).settings.allow_private,
         **extra,
     )
 
