@@ -49,6 +49,9 @@ def test_an_admin_resolves_a_dispute_with_both_sides_shown(site: Site) -> None:
     listed = first.get("/creator").text
     assert "Zed Copies (disputed)" in listed and "disputed" in listed
     assert "Zed Copies: disputed, claimant" in first.get(f"/creator/works/{work.id}").text
+    # and the newcomer sees their claim on a work Rosa holds, with both levels
+    theirs = second.get("/creator").text
+    assert "Your claims on works another party holds" in theirs and "Rosa Photo" in theirs
 
     admin = _admin(site, "ops-d@example.com", "Ops Desk")
     home = admin.get("/admin").text
@@ -96,6 +99,7 @@ def test_an_admin_resolves_a_dispute_with_both_sides_shown(site: Site) -> None:
     assert "resolved" in after and "Resolve dispute" not in after
     assert f"Dispute {work.id}" not in admin.get("/admin/disputes").text
     assert f"Dispute {work.id}" in admin.get("/admin/disputes?resolved=1").text
+    assert "rejected" in second.get("/creator").text  # Zed's claim, now rejected
     again = admin.post(path, data={"csrf": token, "keep": "Rosa Photo", "reason": "again"})
     assert again.status_code == 400 and "is not disputed" in again.text
     with open_store(site.settings.registry) as store:
