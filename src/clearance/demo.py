@@ -363,7 +363,7 @@ def print_web_access(console: Console, url: str, accounts: list[dict[str, str]])
     """Where the web app is, and who to sign in as (for the demo's service step)."""
     table = new_table("sign in as", "password", "party", "pages", title=f"The web app: {url}")
     for a in accounts:
-        table.add_row(a["email"], a["password"], a["party"], f"/{a['role']}")
+        table.add_row(a["email"], a["password"], a["party"], f"{url.rstrip('/')}/{a['role']}")
     console.print(table)
 
 
