@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, exists, select, update
 
 from clearance.core.errors import NotFound, UserError
 from clearance.core.models import ClaimStatus, Party, Terms, Work, claimed_terms
@@ -189,13 +189,11 @@ def _disputed_ids(
     conn: Connection, statuses: Sequence[ClaimStatus], party: str | None = None
 ) -> list[int]:
     query = select(s.claims.c.work_id).where(s.claims.c.status.in_([st.value for st in statuses]))
-    if party is not None:
+    if party is not None:  # the few disputed claims first, then the party's on their works
+        theirs = s.claims.alias("theirs")
+        party_id = select(s.parties.c.id).where(s.parties.c.name == party).scalar_subquery()
         query = query.where(
-            s.claims.c.work_id.in_(
-                select(s.claims.c.work_id)
-                .join(s.parties, s.parties.c.id == s.claims.c.party_id)
-                .where(s.parties.c.name == party)
-            )
+            exists().where(theirs.c.work_id == s.claims.c.work_id, theirs.c.party_id == party_id)
         )
     return sorted(int(i) for i in conn.execute(query.distinct()).scalars())
 
