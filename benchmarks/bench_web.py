@@ -49,9 +49,17 @@ CREATOR_PAGES = (
     "/creator/statements.csv",
     "/creator/publish",
     "/creator/publish/rsl.xml",
+    "/creator/identity",
 )
 DEVELOPER_PAGES = ("/developer", "/developer/licences")
-ADMIN_PAGES = ("/admin", "/admin/parties", "/admin/keys")
+ADMIN_PAGES = (
+    "/admin",
+    "/admin/parties",
+    "/admin/keys",
+    "/admin/disputes",
+    "/admin/disputes?resolved=1",
+    "/admin/verification",
+)
 PUBLIC_PAGES = ("/", "/signin", "/signup")
 
 

@@ -321,7 +321,17 @@ def run_demo(out: Path) -> int:
     console.print(f"\nRegistry: [bold]{reg}[/]  (try: {try_it})", highlight=False)
     _scan_steps(out, samples, reg, console)
     _licensing_steps(out, samples, reg, console)
+    _web_step(reg, console)
     return 0
+
+
+def _web_step(reg: str, console: Console, url: str = "http://127.0.0.1:8000") -> None:
+    """Seed the web accounts and say how to open the web app (without blocking on a server)."""
+    console.rule("The web app")
+    accounts = seed_web_accounts(reg)
+    serve = shlex.join(["clearance", "serve", "--registry", reg])
+    print(f"\n$ {serve}   # start it, then open {url}/", flush=True)
+    print_web_access(console, url, accounts)
 
 
 WEB_PASSWORD = "clearance-demo"

@@ -87,6 +87,7 @@ def test_a_domain_is_verified_only_by_the_token_it_publishes(
     ann = start_domain(store, "Ann", domain, actor="Ann")
     zed = start_domain(store, "Zed", domain, actor="Zed")
     assert ann.token != zed.token
+    assert [p.party.name for p in list_parties(store, pending=True)] == ["Ann", "Zed"]
     with pytest.raises(DomainNotVerified, match="HTTP 404"):
         confirm_domain(store, "Ann", domain, actor="Ann", config=PRIVATE)
     publish(site, f"clearance-verification={zed.token}")
@@ -98,6 +99,7 @@ def test_a_domain_is_verified_only_by_the_token_it_publishes(
         confirm_domain(store, "Zed", domain, actor="Zed", config=PRIVATE).party.verification
         == "domain"
     )
+    assert [p.party.name for p in list_parties(store, pending=True)] == ["Ann"]
     publish(site, f"{ann.token}\n")  # now Ann's token: the domain is Zed's already
     with pytest.raises(ConflictError, match="another party"):
         confirm_domain(store, "Ann", domain, actor="Ann", config=PRIVATE)

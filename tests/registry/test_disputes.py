@@ -90,6 +90,9 @@ def test_a_recoloured_copy_by_another_owner_is_a_disputed_claim(
     audit = [e for e in store.audit_log() if e.action == "claim.dispute"]
     assert len(audit) == 1 and audit[0].actor == "Zed" and audit[0].detail["claimant"] == "Zed"
     assert [d.id for d in list_disputes(store)] == [work_id]
+    for party in ("Ann", "Zed"):  # either side's disputes
+        assert [d.id for d in list_disputes(store, party=party)] == [work_id]
+    assert list_disputes(store, party="Nobody") == []
 
 
 def test_claiming_again_changes_nothing(store: SqlStore, tmp_path: Path) -> None:

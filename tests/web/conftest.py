@@ -74,28 +74,35 @@ def site(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Site]:
     """A served site on a fresh registry (each backend), with an operator's datasets folder."""
+    yield from served_site(request.param, tmp_path_factory)
+
+
+def served_site(
+    backend: str, tmp_path_factory: pytest.TempPathFactory, **settings: object
+) -> Iterator[Site]:
+    """The ``site`` fixture's body: ``settings`` adds to the site's ``Settings``."""
     root = tmp_path_factory.mktemp("web")
-    if request.param == "sqlite":
+    if backend == "sqlite":
         registry = str(root / "registry.db")
-        yield from _site(root, registry)
+        yield from _site(root, registry, settings)
         return
     name = f"clearance_test_web_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield from _site(root, PG_ADMIN.rpartition("/")[0] + "/" + name)
+        yield from _site(root, PG_ADMIN.rpartition("/")[0] + "/" + name, settings)
     finally:
         with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _site(root: Path, registry: str) -> Iterator[Site]:
+def _site(root: Path, registry: str, extra: dict[str, object]) -> Iterator[Site]:
     init_store(registry).close()
     datasets = root / "datasets"
     datasets.mkdir()
     settings = Settings(
-        registry=registry, web_datasets=str(datasets), web_scans=str(root / "scans")
-    )
+        registry=registry, web_datasets=str(datasets), web_scans=str(root / "scans"), **extra
+    )  # type: ignore[arg-type]
     app = create_site(settings)
     with TestClient(app, follow_redirects=False) as client:
         yield Site(settings, datasets, client)

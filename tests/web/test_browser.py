@@ -9,7 +9,8 @@ for that injection only). Screenshots go to ``docs/screenshots/`` when missing o
 ``CLEARANCE_UPDATE_SCREENSHOTS=1``, so a test run leaves the tree clean. Skipped only
 when Playwright, Chromium or axe-core is missing.
 
-Not walked yet: verifying a domain (the parties work adds it; the lead wires it in).
+The server runs with ``allow_private`` so the creator can verify a domain on a loopback
+site (``tests/localsite.py``); the admin resolves a dispute between two creators.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from clearance.cli.webapp import create_site
 from clearance.config import Settings
 from clearance.registry import init_store, open_store
 from clearance.registry.accounts import create_account
+from tests.localsite import LocalSite, serve
 from tests.samples import write_image
 
 ROOT = Path(__file__).parents[2]
@@ -70,7 +72,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     datasets = root / "datasets"
     datasets.mkdir()
     settings = Settings(
-        registry=registry, web_datasets=str(datasets), web_scans=str(root / "scans")
+        registry=registry,
+        web_datasets=str(datasets),
+        web_scans=str(root / "scans"),
+        allow_private=True,  # the creator's domain is a loopback site
     )
     port = _free_port()
     server = uvicorn.Server(
@@ -199,6 +204,19 @@ def test_a_creator_and_a_developer_walk_their_main_paths(served: Served, tmp_pat
     assert creator.locator("table tbody tr").count() == 3
     check_page(creator, "creator-works", served)
 
+    # verify a domain: the page gives the line to publish, the server reads it back
+    with serve(LocalSite()) as local:
+        _nav(creator, "Identity")
+        creator.get_by_role("textbox", name="Domain").fill(f"127.0.0.1:{local.port}")
+        creator.get_by_role("button", name="Get the line to publish").click()
+        line = creator.locator("[data-challenge] pre.token").inner_text().strip()
+        local.routes["/.well-known/clearance-verification.txt"] = (200, {}, line.encode())
+        creator.locator("[data-challenge]").get_by_role("button").click()
+        creator.get_by_text("verified. Your level: domain.").wait_for()
+    check_page(creator, "creator-identity", served)
+    _nav(creator, "My works")
+    assert creator.locator("[data-level]").first.inner_text() == "domain"
+
     # terms in plain language: the consequences follow the choice before it is saved
     _nav(creator, "Terms")
     fieldset = creator.locator("fieldset[data-usage='train-genai']")
@@ -281,9 +299,15 @@ def test_a_creator_and_a_developer_walk_their_main_paths(served: Served, tmp_pat
     dev_ctx.close()
 
 
-def test_an_admin_sees_parties_and_makes_a_key(served: Served) -> None:
+def test_an_admin_makes_a_key_and_resolves_a_dispute(served: Served) -> None:
+    from clearance.registry import parse_identifier, register_identifier
+
+    url = parse_identifier("https://rosa.example/harbour.jpg")
     with open_store(served.registry) as store:
         create_account(store, "ops@example.com", "operator passphrase", party="Ops", role="admin")
+        for party in ("Rosa Photo", "Zed Copies"):  # the same URL: Zed's claim is disputed
+            done = register_identifier(store, url, owner=party, title="Harbour", actor=party)
+    work_id = done.work.id
     context = _context(served)
     page = context.new_page()
     page.goto(served.url + "/signin")
@@ -301,4 +325,19 @@ def test_an_admin_sees_parties_and_makes_a_key(served: Served) -> None:
     page.get_by_role("button", name="Create key").click()
     assert page.locator("pre.token").inner_text().startswith("clr_")
     check_page(page, "admin-keys", served)
+
+    _nav(page, "Admin")
+    page.get_by_role("link", name="Disputes").click()
+    page.get_by_role("link", name=f"Dispute {work_id}").click()
+    assert page.locator("[data-claim]").count() == 2
+    check_page(page, "admin-dispute", served)
+    page.get_by_role("button", name=f"Resolve dispute {work_id}").click()  # no choice: inline
+    assert "choose the claim to keep" in page.get_by_role("alert").inner_text()
+    page.get_by_label("Rosa Photo").check()
+    page.get_by_label("Reason").fill("her original, with the camera's files")
+    page.get_by_role("button", name=f"Resolve dispute {work_id}").click()
+    page.get_by_text("Rosa Photo keeps the work").first.wait_for()
+    _nav(page, "Admin")
+    page.get_by_role("link", name="Verification requests").click()
+    check_page(page, "admin-verification", served)
     context.close()

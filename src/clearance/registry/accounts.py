@@ -38,7 +38,7 @@ from clearance.core.validation import clean_name
 from clearance.registry import schema as s
 from clearance.registry.bulkreads import aware
 from clearance.registry.engine import database_errors
-from clearance.registry.store import SqlStore
+from clearance.registry.store import SqlStore, level_of
 
 _HASHER = PasswordHasher()
 _EMAIL = re.compile(r"[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
@@ -260,6 +260,8 @@ class PartySummary:
     works: int
     accounts: int
     keys: int
+    verification: str = "self"
+    """The party's verification level (``registry.parties``)."""
 
 
 def list_parties(store: SqlStore, *, limit: int = 200, offset: int = 0) -> list[PartySummary]:
@@ -280,6 +282,7 @@ def list_parties(store: SqlStore, *, limit: int = 200, offset: int = 0) -> list[
             s.parties.c.name,
             s.parties.c.contact,
             s.parties.c.created_at,
+            s.parties.c.verification,
             func.coalesce(works.c.n, 0).label("works"),
             func.coalesce(accounts.c.n, 0).label("accounts"),
             func.coalesce(keys.c.n, 0).label("keys"),
@@ -294,7 +297,13 @@ def list_parties(store: SqlStore, *, limit: int = 200, offset: int = 0) -> list[
     with database_errors("read"), store.engine.connect() as conn:
         return [
             PartySummary(
-                r.name, r.contact, aware(r.created_at), int(r.works), int(r.accounts), int(r.keys)
+                r.name,
+                r.contact,
+                aware(r.created_at),
+                int(r.works),
+                int(r.accounts),
+                int(r.keys),
+                level_of(r.verification).value,
             )
             for r in conn.execute(query)
         ]

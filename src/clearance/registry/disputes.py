@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, exists, select, update
 
 from clearance.core.errors import NotFound, UserError
 from clearance.core.models import ClaimStatus, Party, Terms, Work, claimed_terms
@@ -185,22 +185,27 @@ def _dispute(store: SqlStore, conn: Connection, work: Work) -> Dispute:
     return Dispute(work, status, tuple(claims), _resolution(conn, work.id))
 
 
-def _disputed_ids(conn: Connection, statuses: Sequence[ClaimStatus]) -> list[int]:
-    return sorted(
-        int(i)
-        for i in conn.execute(
-            select(s.claims.c.work_id)
-            .where(s.claims.c.status.in_([st.value for st in statuses]))
-            .distinct()
-        ).scalars()
-    )
+def _disputed_ids(
+    conn: Connection, statuses: Sequence[ClaimStatus], party: str | None = None
+) -> list[int]:
+    query = select(s.claims.c.work_id).where(s.claims.c.status.in_([st.value for st in statuses]))
+    if party is not None:  # the few disputed claims first, then the party's on their works
+        theirs = s.claims.alias("theirs")
+        party_id = select(s.parties.c.id).where(s.parties.c.name == party).scalar_subquery()
+        query = query.where(
+            exists().where(theirs.c.work_id == s.claims.c.work_id, theirs.c.party_id == party_id)
+        )
+    return sorted(int(i) for i in conn.execute(query.distinct()).scalars())
 
 
-def list_disputes(store: SqlStore, *, resolved: bool = False) -> list[Dispute]:
-    """Open disputes, oldest work first (``resolved``: also those an admin resolved)."""
+def list_disputes(
+    store: SqlStore, *, resolved: bool = False, party: str | None = None
+) -> list[Dispute]:
+    """Open disputes, oldest work first (``resolved``: also those an admin resolved;
+    ``party``: only those where that party holds a claim, on either side)."""
     statuses = [ClaimStatus.DISPUTED] + ([ClaimStatus.REJECTED] if resolved else [])
     with database_errors("read"), store.engine.connect() as conn:
-        ids = _disputed_ids(conn, statuses)
+        ids = _disputed_ids(conn, statuses, party)
         out: list[Dispute] = []
         for start in range(0, len(ids), 500):
             for work in store._load_works(conn, ids[start : start + 500]):

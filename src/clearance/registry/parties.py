@@ -210,12 +210,22 @@ def get_party(store: SqlStore, name: str) -> PartyInfo:
 
 
 def list_parties(
-    store: SqlStore, *, min_verification: VerificationLevel | str | None = None
+    store: SqlStore,
+    *,
+    min_verification: VerificationLevel | str | None = None,
+    pending: bool = False,
 ) -> list[PartyInfo]:
-    """Every party (at ``min_verification`` or above when given), oldest first."""
+    """Every party (at ``min_verification`` or above when given), oldest first; ``pending``:
+    only parties with an identity waiting for its check (a domain token issued, unconfirmed)."""
     floor = VerificationLevel.parse(min_verification) if min_verification else None
+    query = select(s.parties).order_by(s.parties.c.id)
+    if pending:
+        waiting = select(s.party_identities.c.party_id).where(
+            s.party_identities.c.status == IdentityStatus.PENDING.value
+        )
+        query = query.where(s.parties.c.id.in_(waiting))
     with database_errors("read"), store.engine.connect() as conn:
-        rows = conn.execute(select(s.parties).order_by(s.parties.c.id)).all()
+        rows = conn.execute(query).all()
         out = [_info(conn, r) for r in rows]
     if floor is not None:
         out = [p for p in out if p.party.verification.at_least(floor)]

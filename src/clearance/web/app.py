@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from clearance.config import Settings
 from clearance.registry import ContentCheck, SqlStore
 
-from . import account, admin, creator, developer, publish, royalties, terms
+from . import account, admin, creator, developer, identity, publish, royalties, terms
 from .context import WebContext
 from .jobs import ScanJobs
 from .render import environment
@@ -34,6 +34,6 @@ def mount_web(
     context = WebContext(settings, store, environment(), jobs, content_check)
     app.state.web = context
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (account, creator, terms, royalties, publish, developer, admin):
+    for module in (account, creator, identity, terms, royalties, publish, developer, admin):
         app.include_router(module.router)
     return context

@@ -18,14 +18,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from clearance.core.errors import UserError
-from clearance.core.models import Terms
 from clearance.core.usage import Usage
 from clearance.core.validation import clean_data_text
 from clearance.licensing.impact import impact, list_notices
 from clearance.licensing.requests import list_requests
-from clearance.registry import add_upload, list_usage_events, parse_identifier
+from clearance.registry import SqlStore, add_upload, list_usage_events, parse_identifier
 from clearance.registry import register_identifier as register_id
 from clearance.registry.accounts import Account, AccountRole
+from clearance.registry.disputes import list_disputes
 from clearance.registry.identifiers import target_text
 
 from .context import web
@@ -45,30 +45,40 @@ async def _creator(request: Request) -> Account:
 @router.get("")
 async def dashboard(request: Request) -> Response:
     account = await _creator(request)
-    store = web(request).store()
     try:
         page_no = max(1, min(int(request.query_params.get("page", "1")), 1_000_000))
     except ValueError:
         page_no = 1
+    data = await run_in_threadpool(_works_data, web(request).store(), account, page_no)
+    return await page(request, "creator/works.html", **data)
 
-    def read() -> tuple[int, list[Any], Terms]:
-        total = store.count_works(owner=account.party)
-        works = store.list_works(
-            owner=account.party, limit=PER_PAGE, offset=(page_no - 1) * PER_PAGE
-        )
-        return total, works, store.party_terms(account.party)
 
-    total, works, terms = await run_in_threadpool(read)
-    return await page(
-        request,
-        "creator/works.html",
-        works=_rows(works),
-        total=total,
-        page_no=page_no,
-        pages=max(1, -(-total // PER_PAGE)),
-        defaults=terms_view(terms),
-        usages=USAGES,
-    )
+def _works_data(store: SqlStore, account: Account, page_no: int) -> dict[str, Any]:
+    """What the works page shows: a page of the party's works, its level and default terms,
+    and its claims on works another party holds (disputed, or rejected by an admin)."""
+    total = store.count_works(owner=account.party)
+    works = store.list_works(owner=account.party, limit=PER_PAGE, offset=(page_no - 1) * PER_PAGE)
+    elsewhere = [
+        {
+            "id": d.work.id,
+            "title": d.work.title,
+            "holder": d.work.owner.name,
+            "holder_level": d.work.owner.verification.value,
+            "mine": next(c for c in d.claims if c.party == account.party),
+        }
+        for d in list_disputes(store, resolved=True, party=account.party)
+        if d.work.owner.name != account.party
+    ]
+    return {
+        "level": store.get_party(account.party).verification.value,
+        "works": _rows(works),
+        "total": total,
+        "page_no": page_no,
+        "pages": max(1, -(-total // PER_PAGE)),
+        "defaults": terms_view(store.party_terms(account.party)),
+        "usages": USAGES,
+        "elsewhere": elsewhere,
+    }
 
 
 def _rows(works: list[Any]) -> list[dict[str, Any]]:
@@ -81,6 +91,12 @@ def _rows(works: list[Any]) -> list[dict[str, Any]]:
                 "title": w.title,
                 "kind": w.kind.value,
                 "disputed": w.disputed,
+                "level": w.owner.verification.value,
+                "claims": [
+                    (c.party, c.status.value, c.verification.value)
+                    for c in w.claims
+                    if c.party != w.owner.name
+                ],
                 "train": effective[Usage.TRAIN_AI].value,
                 "output": effective[Usage.OUTPUT].value,
                 "ids": [f"{i.scheme.value}:{i.value[:40]}" for i in w.identifiers[:2]],
@@ -139,26 +155,8 @@ async def upload(request: Request) -> Response:
 
 
 async def _works_error(request: Request, account: Account, error: str) -> Response:
-    store = web(request).store()
-    total, works, terms = await run_in_threadpool(
-        lambda: (
-            store.count_works(owner=account.party),
-            store.list_works(owner=account.party, limit=PER_PAGE),
-            store.party_terms(account.party),
-        )
-    )
-    return await page(
-        request,
-        "creator/works.html",
-        status=400,
-        error=error,
-        works=_rows(works),
-        total=total,
-        page_no=1,
-        pages=max(1, -(-total // PER_PAGE)),
-        defaults=terms_view(terms),
-        usages=USAGES,
-    )
+    data = await run_in_threadpool(_works_data, web(request).store(), account, 1)
+    return await page(request, "creator/works.html", status=400, error=error, **data)
 
 
 IDENTIFIER_KINDS = {
