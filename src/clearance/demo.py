@@ -330,7 +330,7 @@ def _web_step(reg: str, console: Console, url: str = "http://127.0.0.1:8000") ->
     console.rule("The web app")
     accounts = seed_web_accounts(reg)
     serve = shlex.join(["clearance", "serve", "--registry", reg])
-    print(f"\n$ {serve}   # start it, then open {url}/", flush=True)
+    print(f"\n$ {serve}   # start it (or: make demo-serve), then open {url}/", flush=True)
     print_web_access(console, url, accounts)
 
 
