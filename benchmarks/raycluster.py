@@ -26,6 +26,10 @@ from pathlib import Path
 import clearance
 
 RAY = str(Path(sys.executable).with_name("ray"))
+_ENVIRON = dict(os.environ)
+"""The environment when this module was imported (pytest imports it while collecting, before
+any test has started Ray in its own process)."""
+
 FAST_FAILURE = {
     # the head notices a lost node in about a second, not the default fifteen
     "RAY_health_check_initial_delay_ms": "0",
@@ -75,6 +79,23 @@ class Node:
             ):
                 return int(entry.name)
         return None
+
+    def workers_alive(self) -> bool:
+        """Whether any of the node's Ray worker processes still runs (after its raylet is
+        killed they notice and exit; until then one could still finish its task)."""
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                cmd = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[-1].split()
+            alive = len(fields) > 2 and fields[0] != "Z"
+            if alive and int(fields[2]) == self.group and b"default_worker" in cmd:
+                return True
+        return False
 
     def kill_raylet(self) -> None:
         pid = self.raylet_pid()
@@ -146,7 +167,11 @@ def two_nodes(
     path = os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH", "")) if p)
     root = Path(tempfile.mkdtemp(prefix="cr-", dir="/tmp"))  # unix socket paths must be short
     # HOME of its own: no ~/.ray left by another Ray (an auth token) changes this cluster
-    full = {**os.environ, **FAST_FAILURE, **env, "PYTHONPATH": path, "HOME": str(root)}
+    # and the environment as it was before any in-process ray.init changed it (that sets
+    # RAY_AUTH_MODE=token when it finds a token, and more): a head started with it refuses
+    # to run without one
+    inherited = {k: v for k, v in _ENVIRON.items() if not k.startswith("RAY_AUTH_")}
+    full = {**inherited, **FAST_FAILURE, **env, "PYTHONPATH": path, "HOME": str(root)}
     port, dashboard, head_agent, second_agent = free_ports(4)
     cluster = Cluster(f"127.0.0.1:{port}", full, root=root)
     try:
