@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from clearance.core.files import atomic_write_text
+from clearance.core.processes import process_alive
 
 from .limits import ASGIApp, Message, Receive, Scope, Send
 
@@ -117,21 +118,9 @@ class Metrics:
             for route, method, status, v in doc.get("seconds", ()):
                 seconds[(route, method, int(status))] += float(v)
             pid = int(doc.get("pid", 0))
-            if _alive(pid):
+            if process_alive(pid):
                 gauges[str(pid)] = {k: (h, float(v)) for k, (h, v) in doc["gauges"].items()}
         return render(requests, seconds, gauges)
-
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def render(requests: dict[Key, int], seconds: dict[Key, float], gauges: dict[str, Gauges]) -> str:

@@ -28,6 +28,7 @@ from typing import Any
 
 from clearance.core.errors import ClearanceError, NotFound
 from clearance.core.files import atomic_write_text
+from clearance.core.processes import process_alive
 from clearance.scan import scan
 
 STATUSES = ("queued", "running", "done", "failed", "interrupted")
@@ -182,15 +183,8 @@ class ScanJobs:
 
 def _alive(pid: int) -> bool:
     """Whether a process with this id runs on this machine (another server worker)."""
-    if pid == os.getpid():
-        return False  # this process would have it in memory
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    # this process would have the job in memory
+    return pid != os.getpid() and process_alive(pid)
 
 
 def _summary(result: Any) -> dict[str, Any]:
